@@ -1,0 +1,102 @@
+"""Doing what a person would do: kubectl apply and shell commands, in the lab's context.
+
+Used by `labcheck start` (namespace, setup), `solve` and the self-tests. The
+commands see a private kubeconfig whose current context and namespace are the
+lab's, so a person's own kubectl settings are never changed by a self-test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .errors import ClusterUnavailable, LabcheckError
+from .model import Actions, Lab
+
+
+class ActionFailed(LabcheckError):
+    """A manifest or command of a lab did not apply: the lab or the cluster is broken."""
+
+
+def kubectl() -> str:
+    binary = shutil.which("kubectl")
+    if binary is None:
+        raise ClusterUnavailable("kubectl is not installed (labcheck doctor tells how to get it)")
+    return binary
+
+
+def _run(args: list[str], *, env: dict[str, str] | None = None, input_text: str | None = None,
+         timeout: float = 300, shell: bool = False) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(args if not shell else args[0], shell=shell, env=env, input=input_text,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        shown = args[0] if shell else " ".join(args[:3])
+        raise ActionFailed(f"`{shown}` did not finish in {int(timeout)} s") from None
+
+
+@contextmanager
+def lab_kubeconfig(context: str, namespace: str) -> Iterator[str]:
+    """A private kubeconfig with only the lab's context, set to the lab's namespace."""
+    view = _run([kubectl(), "config", "view", "--raw", "--minify", "--flatten", "--context", context], timeout=30)
+    if view.returncode != 0:
+        raise ClusterUnavailable(f"kubeconfig has no context {context!r} (run: labcheck start)")
+    handle, path = tempfile.mkstemp(prefix="labcheck-kubeconfig-")
+    try:
+        with os.fdopen(handle, "w") as out:  # mkstemp made it 0600: it holds credentials
+            out.write(view.stdout)
+        _run([kubectl(), "--kubeconfig", path, "config", "set-context", context, "--namespace", namespace], timeout=30)
+        _run([kubectl(), "--kubeconfig", path, "config", "use-context", context], timeout=30)
+        yield path
+    finally:
+        os.unlink(path)
+
+
+def ensure_namespace(context: str, namespace: str) -> None:
+    manifest = f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"
+    done = _run([kubectl(), "--context", context, "apply", "-f", "-"], input_text=manifest, timeout=60)
+    if done.returncode != 0:
+        raise ClusterUnavailable(f"cannot create namespace {namespace}: {done.stderr.strip()[:200]}")
+
+
+def delete_namespace(context: str, namespace: str) -> None:
+    done = _run([kubectl(), "--context", context, "delete", "namespace", namespace, "--ignore-not-found",
+                 "--wait=true", "--timeout=180s"], timeout=200)
+    if done.returncode != 0:
+        raise ClusterUnavailable(f"cannot delete namespace {namespace}: {done.stderr.strip()[:200]}")
+
+
+def set_default_namespace(context: str, namespace: str) -> None:
+    """Make the learner's kubectl use the lab's cluster and namespace."""
+    _run([kubectl(), "config", "use-context", context], timeout=30)
+    _run([kubectl(), "config", "set-context", context, "--namespace", namespace], timeout=30)
+
+
+def perform(lab: Lab, actions: Actions, *, context: str, cluster_name: str) -> list[str]:
+    """Apply manifests, then run commands; returns a log of what was done."""
+    log: list[str] = []
+    with lab_kubeconfig(context, lab.namespace) as config:
+        env = {**os.environ, "KUBECONFIG": config, "LAB_NAMESPACE": lab.namespace,
+               "KUBE_CONTEXT": context, "KIND_CLUSTER": cluster_name}
+        for command in actions.prepare:
+            log.append(_shell(command, env, lab.folder))
+        for manifest in actions.manifests:
+            done = _run([kubectl(), "apply", "-f", str(lab.folder / manifest)], env=env)
+            if done.returncode != 0:
+                raise ActionFailed(f"kubectl apply -f {manifest} failed: {done.stderr.strip()[:300]}")
+            log.append(f"kubectl apply -f {manifest}")
+        for command in actions.commands:
+            log.append(_shell(command, env, lab.folder))
+    return log
+
+
+def _shell(command: str, env: dict[str, str], cwd: Path) -> str:
+    done = _run(["set -e\n" + command], env=env, shell=True, timeout=300)
+    if done.returncode != 0:
+        raise ActionFailed(f"command failed ({done.returncode}): {command.strip()[:120]}: {done.stderr.strip()[:300]}")
+    return command

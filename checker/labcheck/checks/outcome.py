@@ -1,0 +1,91 @@
+"""What a check found: its status, the message parts and the evidence behind them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Status(str, Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"  # the learner's cluster is not right yet
+    ERROR = "ERROR"  # the grader could not judge
+    SKIP = "SKIP"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Outcome:
+    status: Status
+    summary: str
+    expected: str | None = None
+    observed: str | None = None
+    cause: str | None = None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def passed(cls, summary: str, observed: str | None = None, evidence=None) -> "Outcome":
+        return cls(Status.PASS, summary, observed=observed, evidence=evidence or [])
+
+    @classmethod
+    def failed(cls, summary: str, *, expected=None, observed=None, cause=None, evidence=None) -> "Outcome":
+        return cls(Status.FAIL, summary, expected, observed, cause, evidence or [])
+
+    @classmethod
+    def error(cls, summary: str, evidence=None) -> "Outcome":
+        return cls(Status.ERROR, summary, evidence=evidence or [])
+
+
+@dataclass
+class CheckResult:
+    check_id: str
+    title: str
+    kind: str
+    status: Status
+    summary: str
+    expected: str | None = None
+    observed: str | None = None
+    cause: str | None = None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    duration: float = 0.0
+    attempts: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+@dataclass
+class StepResult:
+    lab_id: str
+    step_id: str
+    step_number: int
+    step_title: str
+    checks: list[CheckResult]
+    duration: float = 0.0
+
+    @property
+    def status(self) -> Status:
+        statuses = {c.status for c in self.checks}
+        if Status.ERROR in statuses:
+            return Status.ERROR
+        if Status.FAIL in statuses:
+            return Status.FAIL
+        if Status.PASS in statuses:
+            return Status.PASS
+        return Status.SKIP
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lab": self.lab_id,
+            "step": self.step_id,
+            "number": self.step_number,
+            "title": self.step_title,
+            "status": self.status.value,
+            "duration": round(self.duration, 3),
+            "checks": [c.to_dict() for c in self.checks],
+        }

@@ -1,0 +1,454 @@
+"""The `labcheck` command: the learner's journey, and the author's and instructor's tools.
+
+Exit codes: 0 passed, 1 a check failed, 2 usage, 3 could not grade, 4 invalid lab.
+Errors are one line on stderr; `--debug` (or LABCHECK_DEBUG=1) adds the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import (
+    EXIT_CANNOT_GRADE,
+    EXIT_FAILED,
+    EXIT_INVALID_LAB,
+    EXIT_PASSED,
+    EXIT_USAGE,
+    LabcheckError,
+    UsageError,
+)
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _debug_wanted(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("LABCHECK_DEBUG") == "1"
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(__version__, prog_name="labcheck")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Kubernetes Networking Labs: start a lab, then run `labcheck` after each step."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(check_command)
+
+
+# --- shared helpers -----------------------------------------------------------
+
+
+def _lab_for(ref: str | None):
+    from .loader import find_lab
+    from .state import Progress
+
+    if ref:
+        return find_lab(ref)
+    current = Progress.load().current_lab
+    if not current:
+        raise UsageError("no lab started yet: run `labcheck start 01` (or name a lab)")
+    return find_lab(current)
+
+
+def _live_cluster(lab, context: str | None):
+    from .cluster.live import LiveCluster
+    from .toolchain import cluster_config, kube_context
+
+    _config, name = cluster_config(lab.cluster)
+    return LiveCluster(context or kube_context(name))
+
+
+def _exit_for(statuses) -> int:
+    from .checks.outcome import Status
+
+    if Status.ERROR in statuses:
+        return EXIT_CANNOT_GRADE
+    if Status.FAIL in statuses:
+        return EXIT_FAILED
+    return EXIT_PASSED
+
+
+# --- learner commands -----------------------------------------------------------
+
+
+@cli.command("list")
+def list_command() -> None:
+    """List the labs."""
+    from .loader import all_labs
+    from .state import Progress
+
+    progress = Progress.load()
+    table = Table("lab", "title", "steps", "cluster", "done", box=None, pad_edge=False)
+    for lab in all_labs():
+        passed = len(progress.labs.get(lab.id, {}).get("passed", {}))
+        table.add_row(lab.id, lab.title, str(len(lab.steps)), lab.cluster, f"{passed}/{len(lab.steps)}")
+    out.print(table)
+
+
+@cli.command("start")
+@click.argument("lab_ref", metavar="LAB")
+def start_command(lab_ref: str) -> None:
+    """Create (or reuse) the lab's kind cluster, prepare its namespace, show the first step."""
+    from . import actions
+    from .loader import find_lab
+    from .state import Progress
+    from .toolchain import Kind, cluster_config, kube_context
+
+    lab = find_lab(lab_ref)
+    kind = Kind.find()
+    config, name = cluster_config(lab.cluster)
+    context = kube_context(name)
+    started = time.monotonic()
+    if name in kind.clusters():
+        err.print(f"Reusing kind cluster [bold]{name}[/bold].")
+    else:
+        with err.status(f"Creating kind cluster {name} from {config.name} (a minute or two)..."):
+            kind.create(config, name)
+        err.print(f"Created kind cluster [bold]{name}[/bold] in {time.monotonic() - started:.0f} s.")
+    for image in lab.images:
+        with err.status(f"Loading image {image} into {name}..."):
+            loaded = kind.load_image(image, name)
+        if loaded:
+            err.print(f"Image {image} is in the cluster.")
+    with err.status(f"Preparing namespace {lab.namespace}..."):
+        actions.ensure_namespace(context, lab.namespace)
+        actions.set_default_namespace(context, lab.namespace)
+        if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
+            actions.perform(lab, lab.setup, context=context, cluster_name=name)
+    progress = Progress.load()
+    progress.current_lab = lab.id
+    entry = progress.lab(lab.id)
+    progress.save()
+    err.print(f"kubectl now uses context {context}, namespace {lab.namespace}. "
+              f"Ready in {time.monotonic() - started:.0f} s.")
+    _announce_step(lab, entry["current_step"])
+
+
+def _announce_step(lab, number: int) -> None:
+    if number > len(lab.steps):
+        out.print(f"All {len(lab.steps)} steps of lab {lab.id} are done.")
+        return
+    step = lab.steps[number - 1]
+    out.print(f"[bold]Lab {lab.id}, step {number}/{len(lab.steps)}: {step.title}[/bold]")
+    out.print(f"Follow the lab page (docs/labs/{lab.slug}.md), then run `labcheck`. Stuck? `labcheck hint`.")
+
+
+@cli.command("check")
+@click.argument("lab_ref", metavar="[LAB]", required=False)
+@click.option("--step", "step_ref", help="Step number or id (default: your current step).")
+@click.option("--all", "all_steps", is_flag=True, help="Check every step of the lab.")
+@click.option("--output", "output_format", type=click.Choice(["text", "json", "junit"]), default="text",
+              show_default=True)
+@click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the evidence read from the cluster to this file.")
+@click.option("--from", "from_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Grade recorded evidence instead of a live cluster.")
+@click.option("--wait", type=float, help="Seconds each failing check keeps re-trying (default: per check).")
+@click.option("--context", help="kubeconfig context to grade (default: the lab cluster's).")
+@click.option("-v", "--verbose", is_flag=True, help="Show each check's evidence.")
+def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="text", record_path=None,
+                  from_path=None, wait=None, context=None, verbose=False) -> None:
+    """Check a step (default: the current step of the current lab)."""
+    from .checks.outcome import Status
+    from .cluster.recorded import RecordedCluster, RecordingCluster
+    from .engine import run_step
+    from .render import render_json, render_junit, render_text
+    from .state import Progress
+
+    if record_path and from_path:
+        raise UsageError("--record and --from cannot be used together")
+    if from_path:
+        cluster = RecordedCluster(from_path)
+        lab = _lab_for(lab_ref or cluster.meta.get("lab"))
+        recorded_steps = cluster.meta.get("steps") or []
+        if step_ref:
+            steps = [lab.step(step_ref)]
+        elif all_steps:
+            steps = list(lab.steps)
+        elif recorded_steps:
+            steps = [lab.step(s) for s in recorded_steps]
+        else:
+            raise UsageError(f"{from_path} names no step: give --step")
+        source = cluster.describe()
+    else:
+        lab = _lab_for(lab_ref)
+        progress = Progress.load()
+        if step_ref:
+            steps = [lab.step(step_ref)]
+        elif all_steps:
+            steps = list(lab.steps)
+        else:
+            current = progress.lab(lab.id)["current_step"]
+            if current > len(lab.steps):
+                out.print(f"All steps of lab {lab.id} have passed. Check one again with --step N.")
+                sys.exit(EXIT_PASSED)
+            steps = [lab.steps[current - 1]]
+        cluster = _live_cluster(lab, context)
+        if record_path:
+            cluster = RecordingCluster(cluster)
+        source = cluster.describe()
+
+    results = []
+    for step in steps:
+        if output_format == "text" and sys.stdout.isatty():
+            with err.status(f"Checking step {lab.step_number(step)}: {step.title}..."):
+                result = run_step(lab, step, cluster, wait=wait)
+        else:
+            result = run_step(lab, step, cluster, wait=wait)
+        results.append(result)
+        if output_format == "text":
+            render_text(result, out, step_count=len(lab.steps), verbose=verbose)
+
+    if record_path:
+        cluster.save(record_path, {"lab": lab.id, "steps": [s.id for s in steps]})
+        err.print(f"Evidence saved to {record_path}.")
+    if output_format == "json":
+        out.print_json(render_json(results, source=source)) if sys.stdout.isatty() else print(
+            render_json(results, source=source))
+    elif output_format == "junit":
+        print(render_junit(results))
+
+    if not from_path:
+        progress = Progress.load()
+        entry = progress.lab(lab.id)
+        before = entry["current_step"]
+        for result in results:
+            if result.status == Status.PASS:
+                progress.mark_passed(lab.id, result.step_id, result.step_number, len(lab.steps))
+        progress.save()
+        after = progress.lab(lab.id)["current_step"]
+        if output_format == "text" and after != before:
+            _announce_step(lab, after)
+    sys.exit(_exit_for([r.status for r in results]))
+
+
+@cli.command("hint")
+@click.argument("lab_ref", metavar="[LAB]", required=False)
+@click.option("--step", "step_ref", help="Step number or id (default: your current step).")
+@click.option("--all", "all_hints", is_flag=True, help="Show every hint of the step at once.")
+def hint_command(lab_ref=None, step_ref=None, all_hints=False) -> None:
+    """Show the next hint for a step; each call reveals one more."""
+    from .state import Progress
+
+    lab = _lab_for(lab_ref)
+    progress = Progress.load()
+    entry = progress.lab(lab.id)
+    step = lab.step(step_ref) if step_ref else lab.steps[min(entry["current_step"], len(lab.steps)) - 1]
+    shown = entry.setdefault("hints_shown", {}).get(step.id, 0)
+    count = len(step.hints) if all_hints else min(shown + 1, len(step.hints))
+    out.print(f"[bold]Step {lab.step_number(step)}: {step.title}[/bold]")
+    for number, hint in enumerate(step.hints[:count], 1):
+        out.print(f"  hint {number}/{len(step.hints)}: {hint}")
+    if count >= len(step.hints):
+        out.print(f"  (no more hints; the lab page has the full walkthrough)")
+    entry["hints_shown"][step.id] = count
+    progress.save()
+
+
+@cli.command("status")
+def status_command() -> None:
+    """Show your progress through every lab."""
+    from .loader import all_labs
+    from .state import Progress
+
+    progress = Progress.load()
+    for lab in all_labs():
+        entry = progress.labs.get(lab.id, {})
+        passed = entry.get("passed", {})
+        marker = " (current lab)" if progress.current_lab == lab.id else ""
+        out.print(f"[bold]Lab {lab.id}: {lab.title}[/bold]{marker}")
+        table = Table("step", "id", "title", "status", "passed at", box=None, pad_edge=False)
+        for number, step in enumerate(lab.steps, 1):
+            done = step.id in passed
+            current = entry.get("current_step") == number
+            word = "PASS" if done else ("current" if current else "-")
+            table.add_row(str(number), step.id, step.title, word, passed.get(step.id, ""))
+        out.print(table)
+
+
+@cli.command("reset")
+@click.argument("lab_ref", metavar="[LAB]", required=False)
+@click.option("--step", "step_ref", help="Go back to this step (progress only; the cluster is left as is).")
+@click.option("--yes", is_flag=True, help="Do not ask before deleting the lab's namespace.")
+def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
+    """Start a lab over: empty its namespace and forget its progress (or go back to --step N)."""
+    from . import actions
+    from .state import Progress
+    from .toolchain import cluster_config, kube_context
+
+    lab = _lab_for(lab_ref)
+    progress = Progress.load()
+    entry = progress.lab(lab.id)
+    if step_ref:
+        step = lab.step(step_ref)
+        number = lab.step_number(step)
+        entry["current_step"] = number
+        entry["passed"] = {s.id: t for s, t in ((s, entry["passed"].get(s.id)) for s in lab.steps[: number - 1]) if t}
+        progress.save()
+        out.print(f"Lab {lab.id} is back at step {number}: {step.title}. Objects in the cluster were left as they are.")
+        return
+    _config, name = cluster_config(lab.cluster)
+    context = kube_context(name)
+    if not yes and not click.confirm(f"Delete everything in namespace {lab.namespace} of cluster {name}?",
+                                     err=True, default=False):
+        raise UsageError("reset cancelled")
+    with err.status(f"Deleting namespace {lab.namespace}..."):
+        actions.delete_namespace(context, lab.namespace)
+        actions.ensure_namespace(context, lab.namespace)
+        if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
+            actions.perform(lab, lab.setup, context=context, cluster_name=name)
+    progress.labs.pop(lab.id, None)
+    progress.lab(lab.id)
+    progress.save()
+    out.print(f"Lab {lab.id} starts over with an empty namespace {lab.namespace}.")
+    _announce_step(lab, 1)
+
+
+@cli.command("stop")
+@click.argument("lab_ref", metavar="[LAB]", required=False)
+def stop_command(lab_ref=None) -> None:
+    """Delete the lab's kind cluster (progress is kept)."""
+    from .toolchain import Kind, cluster_config
+
+    lab = _lab_for(lab_ref)
+    _config, name = cluster_config(lab.cluster)
+    kind = Kind.find()
+    if name not in kind.clusters():
+        out.print(f"Cluster {name} is not running.")
+        return
+    with err.status(f"Deleting kind cluster {name}..."):
+        kind.delete(name)
+    out.print(f"Deleted cluster {name}. Your progress is kept; `labcheck start {lab.id}` brings it back.")
+
+
+@cli.command("doctor")
+def doctor_command() -> None:
+    """Check this machine can run the labs; each problem comes with the command that fixes it."""
+    from .doctor import run_checks
+
+    failed = 0
+    for item in run_checks():
+        word = {"ok": "[green]ok  [/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}[item.level]
+        failed += item.level == "fail"
+        line = f"{word}  {item.name}: {item.found}"
+        if item.fix and item.level != "ok":
+            line += f"\n      fix: {item.fix}"
+        out.print(line, soft_wrap=True)
+    sys.exit(EXIT_CANNOT_GRADE if failed else EXIT_PASSED)
+
+
+# --- author commands ------------------------------------------------------------
+
+
+@cli.command("lint")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def lint_command(path: Path | None) -> None:
+    """Validate lab definitions; problems are printed as file:line: message."""
+    from .loader import lab_files, lint
+
+    if path is not None and not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    files = lab_files(path)
+    if not files:
+        raise UsageError(f"no lab.yaml found under {path or 'labs/'}")
+    problems = lint(files)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        err.print(f"{len(problems)} problem(s) in {len({p.file for p in problems})} file(s).")
+        sys.exit(EXIT_INVALID_LAB)
+    err.print(f"{len(files)} lab(s) valid.")
+
+
+@cli.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of lab.yaml."""
+    from .model import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@cli.command("solve")
+@click.argument("lab_ref", metavar="LAB")
+@click.option("--step", "step_ref", required=True, help="Step number or id.")
+@click.option("--wrong", "wrong_id", help="Apply this known-wrong solution instead.")
+def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None) -> None:
+    """Apply a step's reference solution (or a known-wrong one) to the lab's cluster."""
+    from . import actions
+    from .loader import find_lab
+    from .toolchain import cluster_config, kube_context
+
+    lab = find_lab(lab_ref)
+    step = lab.step(step_ref)
+    chosen = step.solution
+    if wrong_id:
+        chosen = next((w for w in step.wrong_solutions if w.id == wrong_id), None)
+        if chosen is None:
+            raise UsageError(f"step {step.id} has no wrong solution {wrong_id!r}")
+    _config, name = cluster_config(lab.cluster)
+    for line in actions.perform(lab, chosen, context=kube_context(name), cluster_name=name):
+        err.print(f"  did: {line.strip().splitlines()[0][:100]}")
+    out.print(f"Applied the {'wrong solution ' + wrong_id if wrong_id else 'solution'} of step {step.id}.")
+
+
+@cli.command("selftest")
+@click.argument("lab_ref", metavar="LAB")
+@click.option("--record-evidence", is_flag=True, help="Re-record the lab's evidence/ files from this run.")
+def selftest_command(lab_ref: str, record_evidence: bool) -> None:
+    """On a running cluster, prove every step FAILS before its solution and PASSES after."""
+    from .loader import find_lab
+    from .selftest import run_selftest
+
+    lab = find_lab(lab_ref)
+    report = run_selftest(lab, record=record_evidence, log=lambda line: err.print(line))
+    for line in report.lines:
+        out.print(line)
+    sys.exit(EXIT_PASSED if report.ok else EXIT_FAILED)
+
+
+# --- entry point -------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_wanted(argv)
+    try:
+        code = cli.main(args=argv, prog_name="labcheck", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        message = exc.format_message().replace("\n", " ")
+        click.echo(f"labcheck: {message} (see labcheck --help)", err=True)
+        code = EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("labcheck: interrupted", err=True)
+        code = 130
+    except KeyboardInterrupt:
+        click.echo("labcheck: interrupted", err=True)
+        code = 130
+    except LabcheckError as exc:
+        if debug:
+            raise
+        click.echo(f"labcheck: {exc}", err=True)
+        code = exc.exit_code
+    except KeyError as exc:  # unknown step ids and the like
+        if debug:
+            raise
+        click.echo(f"labcheck: {exc.args[0] if exc.args else exc}", err=True)
+        code = EXIT_USAGE
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception as exc:  # a bug: still one line, unless asked for more
+        if debug:
+            raise
+        click.echo(f"labcheck: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        code = EXIT_CANNOT_GRADE
+    sys.exit(code if isinstance(code, int) else 0)

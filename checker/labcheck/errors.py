@@ -1,0 +1,48 @@
+"""Exit codes and the errors that map onto them.
+
+Every failure a person can cause or meet (bad lab file, no cluster, corrupt
+evidence file) is one of these; the CLI prints its message on one line.
+"""
+
+from __future__ import annotations
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1  # the learner's cluster is not right yet
+EXIT_USAGE = 2
+EXIT_CANNOT_GRADE = 3  # no cluster, API unreachable, ERROR results
+EXIT_INVALID_LAB = 4
+
+
+class LabcheckError(Exception):
+    exit_code = EXIT_CANNOT_GRADE
+
+
+class UsageError(LabcheckError):
+    exit_code = EXIT_USAGE
+
+
+class LabInvalid(LabcheckError):
+    """A lab definition is broken; carries every problem found."""
+
+    exit_code = EXIT_INVALID_LAB
+
+    def __init__(self, problems: list["Problem"]):  # noqa: F821 (defined in loader)
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more; run labcheck lint)" if len(problems) > 1 else ""
+        super().__init__(f"{first}{more}")
+
+
+class ClusterUnavailable(LabcheckError):
+    """The grader cannot look: no cluster, wrong context, API down, docker missing."""
+
+
+class EvidenceError(LabcheckError):
+    """A recorded evidence file is missing, corrupt or of another version."""
+
+
+class TargetUnavailable(Exception):
+    """What a probe wanted to run in is not there (Pod missing, container not running).
+
+    That is the learner's cluster not being right yet, so checks turn it into FAIL.
+    """

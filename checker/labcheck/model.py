@@ -1,0 +1,253 @@
+"""The lab format: everything a lab.yaml may say, as pydantic models.
+
+`labcheck schema` prints the JSON Schema generated from these classes, so the
+schema and the validator can never disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag
+
+Identifier = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="lower-case letters, digits and dashes"),
+]
+
+
+class _Strict(BaseModel):
+    # A typo in a lab file must be an error, not a silently ignored key.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ObjectPattern(BaseModel):
+    """A partial Kubernetes object: every field given must match, others are ignored.
+
+    With `metadata.name` the named object is read; without it every object of
+    the kind in the lab namespace is a candidate and one match is enough.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    apiVersion: str = "v1"
+    kind: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def fields(self) -> dict[str, Any]:
+        """The fields to match, without apiVersion and kind."""
+        data = self.model_dump(exclude={"apiVersion", "kind"})
+        if not data.get("metadata"):
+            data.pop("metadata", None)
+        return data
+
+    @property
+    def name(self) -> str | None:
+        return self.metadata.get("name")
+
+
+class _InPod(_Strict):
+    pod: str = Field(description="name of the Pod to run in")
+    container: str | None = Field(None, description="container name; default: the Pod's first container")
+
+
+class ExecProbe(_InPod):
+    """Run a command inside a container of a Pod."""
+
+    command: list[str] = Field(min_length=1)
+
+
+class HttpProbe(_InPod):
+    """Fetch a URL from inside a container (curl if present, else wget)."""
+
+    url: str
+
+
+class DnsProbe(_InPod):
+    """Resolve a name from inside a container (nslookup or getent)."""
+
+    name: str
+
+
+class LogsProbe(_InPod):
+    """Read what a container printed: what the workload itself saw."""
+
+
+class NodeProbe(_Strict):
+    """Run a command on a kind node container (network namespaces, veths, routes, crictl)."""
+
+    node: str | None = Field(None, description="node name; or give `pod` for the node that runs it")
+    pod: str | None = None
+    command: list[str] = Field(min_length=1)
+
+
+class Expect(_Strict):
+    exit_code: int | None = Field(0, description="required exit code; null accepts any")
+    contains: str | None = Field(None, description="output must contain this text")
+    not_contains: str | None = None
+    matches: str | None = Field(None, description="output must match this regular expression")
+    blocked: bool = Field(False, description="the connection must FAIL (network policy labs)")
+
+
+class Probe(_Strict):
+    """A network fact observed from inside: exactly one of exec/http/dns/logs/node."""
+
+    exec: ExecProbe | None = None
+    http: HttpProbe | None = None
+    dns: DnsProbe | None = None
+    logs: LogsProbe | None = None
+    node: NodeProbe | None = None
+    expect: Expect = Field(default_factory=Expect)
+    attempt_timeout: float = Field(10, gt=0, description="seconds one attempt may take")
+
+    def target(self) -> tuple[str, Any]:
+        for kind in ("exec", "http", "dns", "logs", "node"):
+            value = getattr(self, kind)
+            if value is not None:
+                return kind, value
+        raise ValueError("probe has no target")
+
+
+class PythonCall(_Strict):
+    function: str = Field(description="name of a function registered in the lab's checks.py")
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class _CheckBase(_Strict):
+    id: Identifier
+    title: str
+    timeout: float | None = Field(
+        None, ge=0, description="seconds to keep re-trying while the cluster converges"
+    )
+    cause: str | None = Field(None, description="the likely cause to print when this check fails")
+
+
+class AssertCheck(_CheckBase):
+    assert_: ObjectPattern = Field(alias="assert")
+
+
+class AbsentCheck(_CheckBase):
+    absent: ObjectPattern
+
+
+class ProbeCheck(_CheckBase):
+    probe: Probe
+
+
+class PythonCheck(_CheckBase):
+    python: PythonCall
+
+
+CHECK_KINDS = ("assert", "absent", "probe", "python")
+
+
+def _check_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        present = [k for k in CHECK_KINDS if k in value]
+        return present[0] if len(present) == 1 else None
+    for kind, cls in zip(CHECK_KINDS, (AssertCheck, AbsentCheck, ProbeCheck, PythonCheck)):
+        if isinstance(value, cls):
+            return kind
+    return None
+
+
+Check = Annotated[
+    Union[
+        Annotated[AssertCheck, Tag("assert")],
+        Annotated[AbsentCheck, Tag("absent")],
+        Annotated[ProbeCheck, Tag("probe")],
+        Annotated[PythonCheck, Tag("python")],
+    ],
+    Discriminator(
+        _check_kind,
+        custom_error_type="check_kind",
+        custom_error_message="a check needs exactly one of: assert, absent, probe, python",
+    ),
+]
+
+
+def check_kind(check: Any) -> str:
+    kind = _check_kind(check)
+    assert kind is not None
+    return kind
+
+
+class Actions(_Strict):
+    """What a person does: `prepare` commands, then manifests applied with kubectl, then commands."""
+
+    prepare: list[str] = Field(
+        default_factory=list, description="shell commands run before the manifests (e.g. delete a Pod to recreate it)"
+    )
+    manifests: list[str] = Field(default_factory=list, description="paths relative to the lab folder")
+    commands: list[str] = Field(
+        default_factory=list,
+        description="shell commands; $LAB_NAMESPACE, $KUBE_CONTEXT and $KIND_CLUSTER are set",
+    )
+
+
+class WrongSolution(Actions):
+    """A known mistake: applying it must FAIL on the named checks with this diagnosis."""
+
+    id: Identifier
+    description: str
+    fails: list[Identifier] = Field(min_length=1)
+    diagnosis: str = Field(description="text the failing check's message must contain")
+
+
+class Step(_Strict):
+    id: Identifier
+    title: str
+    checks: list[Check] = Field(min_length=1)
+    hints: list[str] = Field(min_length=1)
+    solution: Actions
+    unsolved_fails: list[Identifier] = Field(
+        min_length=1, description="checks that must FAIL before the solution is applied"
+    )
+    wrong_solutions: list[WrongSolution] = Field(default_factory=list)
+
+
+class Lab(_Strict):
+    format: Literal[1] = Field(description="version of this lab format")
+    id: Annotated[str, Field(pattern=r"^[0-9]{2}$")]
+    title: str
+    summary: str
+    cluster: Identifier = Field(description="name of a kind config in clusters/ (without .yaml)")
+    namespace: Identifier
+    images: list[str] = Field(default_factory=list, description="images loaded into the cluster on start")
+    setup: Actions = Field(default_factory=Actions, description="run by `labcheck start` after the namespace exists")
+    steps: list[Step] = Field(min_length=1)
+
+    _folder: Path | None = PrivateAttr(None)
+
+    @property
+    def folder(self) -> Path:
+        assert self._folder is not None, "lab was not loaded from a folder"
+        return self._folder
+
+    @property
+    def slug(self) -> str:
+        return self.folder.name
+
+    def step(self, ref: str | int) -> Step:
+        """A step by 1-based number or by id."""
+        text = str(ref)
+        if text.isdigit():
+            number = int(text)
+            if 1 <= number <= len(self.steps):
+                return self.steps[number - 1]
+        for step in self.steps:
+            if step.id == text:
+                return step
+        known = ", ".join(f"{i}={s.id}" for i, s in enumerate(self.steps, 1))
+        raise KeyError(f"lab {self.id} has no step {text!r} (steps: {known})")
+
+    def step_number(self, step: Step) -> int:
+        return self.steps.index(step) + 1
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Lab.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "labcheck lab.yaml"
+    return schema

@@ -1,0 +1,109 @@
+"""kind clusters: finding kind and the node image, creating, reusing, deleting.
+
+On a machine prepared by clusters/prepare.sh, the toolchain file it writes
+names the kind binary and a locally built node image; elsewhere the `kind` on
+PATH and its default node image are used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ClusterUnavailable
+from .loader import clusters_dir
+
+
+def toolchain_file() -> Path:
+    cache = os.environ.get("NETLABS_CACHE") or str(Path.home() / ".cache" / "netlabs")
+    return Path(cache) / "toolchain.env"
+
+
+def read_toolchain() -> dict[str, str]:
+    """The KEY=VALUE pairs of the prepared toolchain, or {} when there is none or it is incomplete."""
+    path = toolchain_file()
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip().strip("'\"")
+    return values if values.get("READY") == "1" else {}
+
+
+@dataclass
+class Kind:
+    binary: str
+    node_image: str | None
+
+    @classmethod
+    def find(cls) -> "Kind":
+        prepared = read_toolchain()
+        binary = os.environ.get("LABCHECK_KIND") or prepared.get("KIND") or shutil.which("kind")
+        if not binary or not Path(binary).exists():
+            raise ClusterUnavailable("kind is not installed (run: bash clusters/prepare.sh, or install kind)")
+        image = os.environ.get("LABCHECK_NODE_IMAGE") or prepared.get("NODE_IMAGE") or None
+        return cls(binary, image)
+
+    def _run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run([self.binary, *args], capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise ClusterUnavailable(f"kind {' '.join(args[:2])} did not finish in {int(timeout)} s") from None
+        except OSError as exc:
+            raise ClusterUnavailable(f"cannot run kind: {exc}") from None
+
+    def clusters(self) -> list[str]:
+        done = self._run("get", "clusters", timeout=60)
+        if done.returncode != 0:
+            raise ClusterUnavailable(f"kind get clusters failed: {_last_line(done.stderr)}")
+        return [line.strip() for line in done.stdout.splitlines() if line.strip() and "No kind clusters" not in line]
+
+    def create(self, config: Path, name: str) -> None:
+        args = ["create", "cluster", "--name", name, "--config", str(config), "--wait", "120s"]
+        if self.node_image:
+            args += ["--image", self.node_image]
+        done = self._run(*args, timeout=900)
+        if done.returncode != 0:
+            raise ClusterUnavailable(f"kind could not create cluster {name}: {_last_line(done.stderr)}")
+
+    def delete(self, name: str) -> None:
+        done = self._run("delete", "cluster", "--name", name, timeout=300)
+        if done.returncode != 0:
+            raise ClusterUnavailable(f"kind could not delete cluster {name}: {_last_line(done.stderr)}")
+
+    def load_image(self, image: str, name: str) -> bool:
+        """Load a local docker image into the cluster; False when docker has no such image."""
+        docker = shutil.which("docker")
+        if docker is None:
+            return False
+        present = subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False)
+        if present.returncode != 0:
+            return False
+        done = self._run("load", "docker-image", image, "--name", name, timeout=600)
+        if done.returncode != 0:
+            raise ClusterUnavailable(f"kind could not load {image}: {_last_line(done.stderr)}")
+        return True
+
+
+def cluster_config(cluster: str) -> tuple[Path, str]:
+    """The kind config file of a lab's cluster, and the cluster name it sets."""
+    import yaml
+
+    path = clusters_dir() / f"{cluster}.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return path, config.get("name") or "kind"
+
+
+def kube_context(cluster_name: str) -> str:
+    return f"kind-{cluster_name}"
+
+
+def _last_line(text: str) -> str:
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    return lines[-1][:300] if lines else "no output"
