@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Build one Go component from the module proxy into <out-dir>.
+# usage: build-go-tool.sh <component> <version> <out-dir>
+# components: kind containerd runc crictl cni-plugins etcd coredns local-path-provisioner
+set -euo pipefail
+name=${1:?component} ver=${2:?version} out=${3:?out dir}
+: "${GOMODCACHE:?}" "${GOCACHE:?}"
+export GOTOOLCHAIN=local CGO_ENABLED=0
+procs=${GO_BUILD_PROCS:-2}
+common=(-p "$procs" -trimpath)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+gi() { GOBIN="$out" go install "${common[@]}" "$@"; }
+
+case "$name" in
+  kind)
+    gi -ldflags "-s -w" "sigs.k8s.io/kind@$ver" ;;
+  containerd)
+    # containerd's go.mod has exclude directives, so `go install pkg@version`
+    # refuses it; build from a wrapper module that copies those excludes.
+    m=github.com/containerd/containerd/v2
+    w="$out.work"; rm -rf "$w"; mkdir -p "$w"; cd "$w"
+    GOFLAGS=-mod=mod go mod download -json "$m@$ver" > dl.json
+    printf 'module netlabs.local/containerdbuild\n\ngo 1.23.0\n\n' > go.mod
+    sed -n '/^exclude/,/^)/p' "$(jq -r .Dir dl.json)/go.mod" >> go.mod
+    printf 'package main\n\nfunc main() {}\n' > main.go
+    GOFLAGS=-mod=mod go get "$m/cmd/containerd@$ver" "$m/cmd/ctr@$ver" "$m/cmd/containerd-shim-runc-v2@$ver"
+    for c in containerd ctr containerd-shim-runc-v2; do
+      GOFLAGS=-mod=mod go build "${common[@]}" -tags "no_aufs no_zfs no_btrfs no_devmapper urfave_cli_no_docs" \
+        -ldflags "-s -w -X $m/version.Version=$ver -X $m/version.Package=$m" -o "$out/$c" "$m/cmd/$c"
+    done
+    cd /; rm -rf "$w" ;;
+  runc)
+    # runc needs cgo for libseccomp (Debian libseccomp-dev on the build host,
+    # libseccomp2 in the node image, both bookworm)
+    CGO_ENABLED=1 gi -tags "seccomp urfave_cli_no_docs" \
+      -ldflags "-s -w -X main.version=${ver#v}" "github.com/opencontainers/runc@$ver" ;;
+  crictl)
+    # cri-tools replaces the k8s.io staging modules with pseudo-versions of
+    # k8s.io/kubernetes/staging/...; point them at the published k8s.io/<name>
+    # tags of the same Kubernetes release instead (wrapper module).
+    m=sigs.k8s.io/cri-tools
+    w="$out.work"; rm -rf "$w"; mkdir -p "$w"; cd "$w"
+    GOFLAGS=-mod=mod go mod download -json "$m@$ver" > dl.json
+    gm="$(jq -r .Dir dl.json)/go.mod"
+    kver=$(awk '$1 == "k8s.io/kubernetes" && $2 == "=>" {print $4}' "$gm")
+    sver="v0.${kver#v1.}"
+    {
+      printf 'module netlabs.local/critoolsbuild\n\ngo 1.22\n\nreplace (\n'
+      sed -n '/^replace (/,/^)/p' "$gm" | awk -v s="$sver" '$2 == "=>" && $3 ~ /^k8s.io\/kubernetes\/staging\// {print "\t" $1 " => " $1 " " s}'
+      printf ')\n'
+    } > go.mod
+    printf 'package main\n\nfunc main() {}\n' > main.go
+    GOFLAGS=-mod=mod go get "$m/cmd/crictl@$ver"
+    GOFLAGS=-mod=mod go build "${common[@]}" -ldflags "-s -w -X $m/pkg/version.Version=$ver" -o "$out/crictl" "$m/cmd/crictl"
+    cd /; rm -rf "$w" ;;
+  cni-plugins)
+    m=github.com/containernetworking/plugins
+    gi -ldflags "-s -w -X $m/pkg/utils/buildversion.BuildVersion=$ver" \
+      "$m/plugins/ipam/host-local@$ver" "$m/plugins/main/loopback@$ver" \
+      "$m/plugins/main/ptp@$ver" "$m/plugins/meta/portmap@$ver" "$m/plugins/main/bridge@$ver" ;;
+  coredns)
+    gi -ldflags "-s -w" "github.com/coredns/coredns@$ver" ;;
+  local-path-provisioner)
+    gi -ldflags "-s -w -X main.VERSION=$ver" "github.com/rancher/local-path-provisioner@$ver" ;;
+  etcd)
+    # etcd's modules carry replace directives (../api, ...), so `go install
+    # pkg@version` refuses them; a throw-away wrapper module requires them.
+    w="$out.work"; rm -rf "$w"; mkdir -p "$w"; cd "$w"
+    printf 'module netlabs.local/etcdbuild\n\ngo 1.24\n' > go.mod
+    printf 'package main\n\nfunc main() {}\n' > main.go
+    GOFLAGS=-mod=mod go get "go.etcd.io/etcd/server/v3@$ver" "go.etcd.io/etcd/etcdctl/v3@$ver" "go.etcd.io/etcd/etcdutl/v3@$ver"
+    GOFLAGS=-mod=mod go build "${common[@]}" -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+    GOFLAGS=-mod=mod go build "${common[@]}" -ldflags "-s -w" -o "$out/etcdctl" go.etcd.io/etcd/etcdctl/v3
+    GOFLAGS=-mod=mod go build "${common[@]}" -ldflags "-s -w" -o "$out/etcdutl" go.etcd.io/etcd/etcdutl/v3
+    cd /; rm -rf "$w" ;;
+  *) echo "unknown component $name" >&2; exit 2 ;;
+esac
+ls -l "$out"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# A busybox root filesystem from Debian's busybox-static package: the static
+# binary plus a symlink for every applet it provides, like the busybox image.
+# usage: busybox-rootfs.sh <target-dir>
+set -euo pipefail
+t=${1:?target dir}
+debcache=${NETLABS_DEB_CACHE:?}
+mkdir -p "$debcache" "$t"
+deb=$(ls "$debcache"/busybox-static_*.deb 2>/dev/null | sort | tail -n1 || true)
+if [ -z "$deb" ]; then
+  (cd "$debcache" && apt-get download busybox-static >/dev/null)
+  deb=$(ls "$debcache"/busybox-static_*.deb | sort | tail -n1)
+fi
+x=$(mktemp -d); dpkg-deb -x "$deb" "$x"
+mkdir -p "$t/bin" "$t/sbin" "$t/usr/bin" "$t/usr/sbin" "$t/etc" "$t/tmp" "$t/root" "$t/var/www" "$t/home"
+chmod 1777 "$t/tmp"
+install -m 0755 "$x/bin/busybox" "$t/bin/busybox"
+rm -rf "$x"
+# busybox --list-full prints each applet with its usual directory
+"$t/bin/busybox" --list-full | while read -r p; do
+  [ "$p" = bin/busybox ] && continue
+  mkdir -p "$t/$(dirname "$p")"
+  ln -sf /bin/busybox "$t/$p"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' > "$t/etc/passwd"
+printf 'root:x:0:\nnobody:x:65534:\n' > "$t/etc/group"
+printf 'hosts: files dns\n' > "$t/etc/nsswitch.conf"
