@@ -70,11 +70,16 @@ chroot "$R" /usr/local/sbin/runc --version
 sed -i 's/^\(\s*restrict_oom_score_adj\s*=\s*\).*/\1true/' "$R/etc/containerd/config.toml"
 grep -q '^\s*restrict_oom_score_adj = true' "$R/etc/containerd/config.toml"
 
-# kind's base image is one squashed layer; docker import gives the same
+# kind's base image is one squashed layer; docker import gives the same.
+# (docker import cannot set STOPSIGNAL, so a metadata-only build adds it.)
 echo "importing as $tag ..."
-tar --numeric-owner --xattrs -C "$R" -c . | docker import \
-  --change 'ENV container=docker' \
-  --change 'STOPSIGNAL SIGRTMIN+3' \
-  --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
-  --change 'LABEL org.opencontainers.image.description="netlabs: kind base image assembled locally from Debian packages and kind'"'"'s images/base/files (stand-in for kindest/base)"' \
-  - "$tag"
+tar --numeric-owner --xattrs -C "$R" -c . | docker import - "$tag-rootfs"
+DOCKER_BUILDKIT=0 docker build -q -t "$tag" - >/dev/null <<DF
+FROM $tag-rootfs
+ENV container=docker
+STOPSIGNAL SIGRTMIN+3
+ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
+LABEL org.opencontainers.image.description="netlabs: kind base image assembled locally from Debian packages and the files of kind's images/base (stand-in for kindest/base)"
+DF
+docker rmi "$tag-rootfs" >/dev/null
+docker image inspect "$tag" --format '{{.Id}} {{.Size}}'

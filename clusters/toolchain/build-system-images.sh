@@ -17,6 +17,13 @@ export DOCKER_BUILDKIT=0
 rev=${RECIPE_REVISION:-1}
 K8S_VERSION=$(cat "$kbin/version")
 
+quiet() { # run a command, show its output only if it fails
+  local log rc=0; log=$(mktemp)
+  "$@" >"$log" 2>&1 || rc=$?
+  [ $rc = 0 ] || { cat "$log" >&2; echo "failed ($rc): $*" >&2; }
+  rm -f "$log"; return $rc
+}
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/netlabs-sysimg.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -67,7 +74,7 @@ fi
 
 # --- one image per component ----------------------------------------------------
 build() { # build <tag> <context-dir> ; Dockerfile on stdin
-  docker build -q -t "$1" -f - "$2" >/dev/null
+  quiet docker build -q -t "$1" -f - "$2"
   echo "  built $1"
 }
 ctx() { local d="$work/ctx-$1"; mkdir -p "$d"; shift; cp "$@" "$d/"; echo "$d"; }

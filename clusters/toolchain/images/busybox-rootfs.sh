@@ -8,7 +8,7 @@ debcache=${NETLABS_DEB_CACHE:?}
 mkdir -p "$debcache" "$t"
 deb=$(ls "$debcache"/busybox-static_*.deb 2>/dev/null | sort | tail -n1 || true)
 if [ -z "$deb" ]; then
-  (cd "$debcache" && apt-get download busybox-static >/dev/null)
+  (cd "$debcache" && apt-get download busybox-static >/dev/null 2>&1)
   deb=$(ls "$debcache"/busybox-static_*.deb | sort | tail -n1)
 fi
 x=$(mktemp -d); dpkg-deb -x "$deb" "$x"
