@@ -65,7 +65,9 @@ def _live_cluster(lab, context: str | None):
     from .toolchain import cluster_config, kube_context
 
     _config, name = cluster_config(lab.cluster)
-    return LiveCluster(context or kube_context(name))
+    cluster = LiveCluster(context or kube_context(name))
+    cluster.ping()  # one clear line when the API is down, not an ERROR per check
+    return cluster
 
 
 def _exit_for(statuses) -> int:

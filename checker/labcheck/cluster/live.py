@@ -7,6 +7,7 @@ look) or TargetUnavailable (what the learner should have made is not there).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -66,6 +67,14 @@ class LiveCluster:
     def describe(self) -> str:
         return f"context {self.context} ({self.server})"
 
+    def ping(self) -> str:
+        """The server's version; ClusterUnavailable when it does not answer."""
+        try:
+            version = self._call("/version") or {}
+        except ClusterUnavailable as exc:
+            raise ClusterUnavailable(f"{exc} (is the lab's cluster running? `labcheck start` brings it up)") from None
+        return version.get("gitVersion", "?")
+
     # --- objects -------------------------------------------------------------
 
     def _call(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
@@ -73,16 +82,19 @@ class LiveCluster:
         from urllib3.exceptions import HTTPError
 
         try:
-            return self._api.call_api(
+            # Raw JSON, not generated models: checks want the API's own field names,
+            # and the raw response reads the same across client versions.
+            response = self._api.call_api(
                 path,
                 "GET",
                 query_params=query or [],
                 header_params={"Accept": "application/json"},
-                response_type="object",
                 auth_settings=["BearerToken"],
                 _return_http_data_only=True,
+                _preload_content=False,
                 _request_timeout=_REQUEST_TIMEOUT,
             )
+            return json.loads(response.data)
         except ApiException as exc:
             if exc.status == 404:
                 return None

@@ -1,0 +1,169 @@
+"""The check kinds and the engine, over an in-memory cluster."""
+
+from pathlib import Path
+
+from labcheck.checks import CheckContext, run_check
+from labcheck.checks.outcome import Status
+from labcheck.checks.probe import http_command, interpret
+from labcheck.engine import run_step
+from labcheck.errors import ClusterUnavailable
+from labcheck.loader import find_lab
+from labcheck.model import Lab
+from tests.conftest import FakeCluster, ok, pod
+
+
+def make_lab(checks: list[dict]) -> Lab:
+    lab = Lab.model_validate({
+        "format": 1, "id": "99", "title": "t", "summary": "s", "cluster": "single-node", "namespace": "lab01",
+        "steps": [{"id": "s", "title": "step", "checks": checks, "hints": ["h"],
+                   "solution": {"commands": ["true"]}, "unsolved_fails": [checks[0]["id"]]}],
+    })
+    lab._folder = Path("/nonexistent/99-test")
+    return lab
+
+
+def run(checks, cluster):
+    lab = make_lab(checks)
+    return run_step(lab, lab.steps[0], cluster, wait=0)
+
+
+POD_ASSERT = {"id": "pod", "title": "pod", "assert": {"kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web"}}}}
+
+
+def test_assert_passes_on_partial_match():
+    result = run([POD_ASSERT], FakeCluster([pod("web", labels={"app": "web", "extra": "x"})]))
+    assert result.status == Status.PASS
+
+
+def test_assert_on_missing_object_lists_what_is_there():
+    result = run([POD_ASSERT], FakeCluster([pod("webb")]))
+    check = result.checks[0]
+    assert check.status == Status.FAIL
+    assert "does not exist" in check.summary and "webb" in check.observed
+    assert "metadata.name" in check.cause
+
+
+def test_assert_finds_object_in_default_namespace():
+    result = run([POD_ASSERT], FakeCluster([pod("web", namespace="default")]))
+    assert "exists in namespace default, not lab01" in result.checks[0].cause
+
+
+def test_assert_mismatch_names_field_and_pod_cause():
+    waiting = pod("web", labels={"app": "api"}, running=False, waiting_reason="ImagePullBackOff")
+    check = run([POD_ASSERT], FakeCluster([waiting])).checks[0]
+    assert check.status == Status.FAIL
+    assert "metadata.labels.app: expected 'web', found 'api'" in check.summary
+    assert "ImagePullBackOff" in check.cause and "kind load" in check.cause
+
+
+def test_checks_after_a_failure_are_skipped():
+    absent = {"id": "gone", "title": "gone", "absent": {"kind": "Pod", "metadata": {"name": "x"}}}
+    result = run([POD_ASSERT, absent], FakeCluster([]))
+    assert [c.status for c in result.checks] == [Status.FAIL, Status.SKIP]
+    assert "pod did not pass" in result.checks[1].summary
+
+
+def test_absent():
+    absent = {"id": "gone", "title": "gone", "absent": {"kind": "Pod", "metadata": {"name": "x"}}}
+    assert run([absent], FakeCluster([])).status == Status.PASS
+    check = run([absent], FakeCluster([pod("x")])).checks[0]
+    assert check.status == Status.FAIL and "still exists" in check.summary
+
+
+class Broken(FakeCluster):
+    def get(self, *args):
+        raise ClusterUnavailable("Kubernetes API at https://127.0.0.1:1 unreachable: connection refused")
+
+
+def test_unreachable_api_is_error_not_fail():
+    result = run([POD_ASSERT], Broken())
+    assert result.status == Status.ERROR
+    assert "unreachable" in result.checks[0].summary
+
+
+def test_probe_http_passes_and_keeps_evidence():
+    probe = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://localhost:80"},
+                                               "expect": {"contains": "Welcome"}}}
+    result = run([probe], FakeCluster([pod("web")], exec_answer=lambda where, cmd: ok("<h1>Welcome to nginx!</h1>")))
+    check = result.checks[0]
+    assert check.status == Status.PASS
+    assert check.evidence[0]["command"][0] == "sh" and check.evidence[0]["exit_code"] == 0
+
+
+def test_probe_failure_explains_connection_refused():
+    probe = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://10.244.0.9:8080"}}}
+    answer = lambda where, cmd: ok(stderr="curl: (7) Failed to connect to 10.244.0.9 port 8080: Connection refused",
+                                   returncode=7)
+    check = run([probe], FakeCluster([pod("web")], exec_answer=answer)).checks[0]
+    assert check.status == Status.FAIL
+    assert "exit code 7" in check.summary and "nothing listens" in check.cause
+
+
+def test_probe_into_missing_pod_is_fail():
+    probe = {"id": "p", "title": "p", "probe": {"exec": {"pod": "web", "command": ["true"]}}}
+    check = run([probe], FakeCluster([])).checks[0]
+    assert check.status == Status.FAIL and "does not exist" in check.summary
+
+
+def test_blocked_probe():
+    probe = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://db"}, "expect": {"blocked": True}}}
+    through = run([probe], FakeCluster([pod("web")], exec_answer=lambda w, c: ok("hello")))
+    assert through.status == Status.FAIL and "should be blocked" in through.checks[0].summary
+    dropped = run([probe], FakeCluster([pod("web")], exec_answer=lambda w, c: ok(stderr="timed out", returncode=28)))
+    assert dropped.status == Status.PASS
+
+
+def test_node_probe_runs_on_the_pods_node():
+    probe = {"id": "n", "title": "n", "probe": {"node": {"pod": "web", "command": ["ip", "netns"]},
+                                               "expect": {"contains": "cni-"}}}
+    cluster = FakeCluster([pod("web", node="netlabs-worker")], exec_answer=lambda w, c: ok("cni-1234 (id: 0)"))
+    assert run([probe], cluster).status == Status.PASS
+    assert ("node", "netlabs-worker", ("ip", "netns")) in cluster.calls
+
+
+def test_interpret_common_client_errors():
+    assert "nothing listens" in interpret(ok(stderr="wget: can't connect to remote host (10.0.0.1): Connection refused", returncode=1))
+    assert "does not resolve" in interpret(ok(stderr="wget: bad address 'web.lab04'", returncode=1))
+    assert "does not resolve" in interpret(ok(stderr="", returncode=6))
+    assert "no answer in time" in interpret(ok(stderr="curl: (28) Connection timed out after 4001 ms", returncode=28))
+    assert "not in this container" in interpret(ok(stderr="sh: wget: not found", returncode=127))
+    assert interpret(ok(stderr="something odd", returncode=3)) is None
+
+
+def test_http_command_quotes_the_url():
+    command = http_command("http://x/?a=1&b=2", 5)
+    assert "'http://x/?a=1&b=2'" in command[2]
+
+
+def test_python_check_from_lab_folder():
+    lab = find_lab("01")
+    step = lab.step("create-pod")
+    two_pods = FakeCluster([
+        pod("multicontainerpod", containers=("nginx-container",),
+            labels={"name": "multi-container-pod", "environment": "production", "tier": "front-end"}),
+        pod("sidecar", containers=("sidecar",)),
+    ])
+    result = run_step(lab, step, two_pods, wait=0)
+    failing = result.checks[1]
+    assert failing.check_id == "one-pod-both-containers" and failing.status == Status.FAIL
+    assert "separate Pod" in failing.summary and "localhost" in failing.cause
+
+
+def test_python_check_that_raises_is_error():
+    def boom(where, cmd):
+        raise ValueError("bad lab code")
+
+    ctx = CheckContext(cluster=FakeCluster([pod("multicontainerpod", containers=("a", "b"))], exec_answer=boom),
+                       namespace="lab01")
+    lab = find_lab("01")
+    check = lab.step("same-network").checks[0]
+    result = run_check(check, ctx, lab.folder, wait=0)
+    assert result.status == Status.ERROR and "ValueError" in result.summary
+
+
+def test_failing_check_is_retried_until_its_timeout():
+    cluster = FakeCluster([])
+    lab = make_lab([POD_ASSERT])
+    result = run_step(lab, lab.steps[0], cluster, wait=2.5)
+    assert result.checks[0].attempts >= 2
+    assert result.checks[0].status == Status.FAIL

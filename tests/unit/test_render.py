@@ -1,0 +1,49 @@
+"""Renderers: terminal text, JSON and JUnit show the same results."""
+
+import io
+import json
+
+from junitparser import JUnitXml
+from rich.console import Console
+
+from labcheck.checks.outcome import CheckResult, Status, StepResult
+from labcheck.render import render_json, render_junit, render_text
+
+
+def sample() -> StepResult:
+    return StepResult("01", "create-pod", 1, "Create the Pod", [
+        CheckResult("pod-exists", "Pod exists", "assert", Status.PASS, "Pod multicontainerpod matches"),
+        CheckResult("one-pod", "One Pod", "python", Status.FAIL, "sidecar runs in a separate Pod",
+                    expected="one Pod", observed="two Pods", cause="each Pod has its own network namespace"),
+        CheckResult("later", "Later", "probe", Status.SKIP, "not run: one-pod did not pass"),
+    ], duration=1.25)
+
+
+def test_text_has_status_words_expected_observed_cause_and_no_colour_off_a_terminal():
+    buffer = io.StringIO()
+    render_text(sample(), Console(file=buffer, width=200), step_count=6)
+    text = buffer.getvalue()
+    assert "\x1b[" not in text
+    for needle in ("PASS  pod-exists", "FAIL  one-pod", "SKIP  later", "expected: one Pod", "observed: two Pods",
+                   "likely cause: each Pod has its own network namespace", "FAIL · 1 passed, 1 failed, 1 skipped"):
+        assert needle in text, needle
+
+
+def test_text_uses_colour_on_a_terminal():
+    buffer = io.StringIO()
+    render_text(sample(), Console(file=buffer, force_terminal=True, width=200), step_count=6)
+    assert "\x1b[" in buffer.getvalue()
+
+
+def test_json_document():
+    data = json.loads(render_json([sample()], source="fake"))
+    assert data["status"] == "FAIL"
+    assert [c["status"] for c in data["steps"][0]["checks"]] == ["PASS", "FAIL", "SKIP"]
+    assert data["steps"][0]["checks"][1]["cause"] == "each Pod has its own network namespace"
+
+
+def test_junit_counts(tmp_path):
+    path = tmp_path / "r.xml"
+    path.write_text(render_junit([sample()]))
+    suites = list(JUnitXml.fromfile(str(path)))
+    assert suites[0].tests == 3 and suites[0].failures == 1 and suites[0].skipped == 1
