@@ -113,6 +113,7 @@ def start_command(lab_ref: str) -> None:
     started = time.monotonic()
     if name in kind.clusters():
         err.print(f"Reusing kind cluster [bold]{name}[/bold].")
+        kind.export_kubeconfig(name)
     else:
         with err.status(f"Creating kind cluster {name} from {config.name} (a minute or two)..."):
             kind.create(config, name)

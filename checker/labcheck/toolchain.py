@@ -72,6 +72,12 @@ class Kind:
         if done.returncode != 0:
             raise ClusterUnavailable(f"kind could not create cluster {name}: {_last_line(done.stderr)}")
 
+    def export_kubeconfig(self, name: str) -> None:
+        """(Re)write the cluster's context into the kubeconfig, e.g. after it was reset."""
+        done = self._run("export", "kubeconfig", "--name", name, timeout=60)
+        if done.returncode != 0:
+            raise ClusterUnavailable(f"kind could not export the kubeconfig of {name}: {_last_line(done.stderr)}")
+
     def delete(self, name: str) -> None:
         done = self._run("delete", "cluster", "--name", name, timeout=300)
         if done.returncode != 0:

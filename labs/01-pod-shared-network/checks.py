@@ -243,7 +243,7 @@ def sandbox_is_pause_on_node(ctx: CheckContext, pod: str) -> Outcome:
     node = obj.get("spec", {}).get("nodeName")
     if not node:
         return Outcome.failed(f"Pod {pod} is not on a node yet", cause="wait for it to be scheduled")
-    listed = ctx.exec_on_node(node, ["crictl", "pods", "--name", pod, "--namespace", ctx.namespace, "-q"])
+    listed = ctx.exec_on_node(node, ["crictl", "pods", "--name", pod, "--namespace", ctx.namespace, "--state", "ready", "-q"])
     if listed.returncode != 0:
         return Outcome.error(f"crictl pods failed on node {node}: {listed.stderr.strip()[:200]}")
     sandboxes = listed.stdout.split()
@@ -264,7 +264,8 @@ def sandbox_is_pause_on_node(ctx: CheckContext, pod: str) -> Outcome:
     hit = next((name for cid, name in container_ids.items() if answer and cid.startswith(answer)), None)
     cause = (f"that is the ID of container {hit}, not of the Pod sandbox: `crictl pods` lists sandboxes, "
              "`crictl ps` lists containers") if hit else (
-        "use at least the first 12 characters of the ID `crictl pods --name multicontainerpod -q` prints")
+        "use the ID that `crictl pods --name multicontainerpod --state ready -q` prints (at least 12 characters); "
+        "an older, NotReady sandbox belongs to a Pod that was deleted")
     return Outcome.failed(
         f"{answer[:20]!r} is not the sandbox of Pod {pod}",
         expected=f"one of: {', '.join(s[:13] for s in sandboxes) or '(no sandbox found)'}",

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Timings of labcheck on a real kind cluster, printed (not asserted).
+
+- `labcheck check` wall time, median of N runs, for a state-only step
+  (01 create-pod: objects read through the API) and a probe step
+  (01 same-network: commands exec'd in two containers), each beside an
+  equivalent verify script of plain `kubectl` calls, as a ratio from the same run;
+- `labcheck start 01` cold (cluster created) and warm (cluster reused).
+
+Needs the toolchain from clusters/prepare.sh. Uses a private kubeconfig and
+state directory. Usage: python scripts/benchmark.py [--runs 10] [--skip-cold]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "checker"))
+
+from labcheck.toolchain import read_toolchain  # noqa: E402
+
+STATE_ONLY_KUBECTL = r"""
+set -e
+pod=$(kubectl get pod multicontainerpod -o jsonpath='{.metadata.labels.name} {.metadata.labels.environment} {.metadata.labels.tier}')
+[ "$pod" = "multi-container-pod production front-end" ]
+names=$(kubectl get pod multicontainerpod -o jsonpath='{.spec.containers[*].name}')
+case " $names " in *" nginx-container "*) ;; *) exit 1;; esac
+case " $names " in *" sidecar "*) ;; *) exit 1;; esac
+kubectl get pod multicontainerpod -o jsonpath='{.spec.containers[?(@.name=="sidecar")].command}' | grep -q 'localhost:80'
+"""
+
+PROBE_KUBECTL = r"""
+set -e
+a=$(kubectl exec multicontainerpod -c nginx-container -- readlink /proc/self/ns/net)
+b=$(kubectl exec multicontainerpod -c sidecar -- readlink /proc/self/ns/net)
+[ "$a" = "$b" ]
+x=$(kubectl exec multicontainerpod -c nginx-container -- cat /proc/net/dev | cut -d: -f1 | sort)
+y=$(kubectl exec multicontainerpod -c sidecar -- cat /proc/net/dev | cut -d: -f1 | sort)
+[ "$x" = "$y" ]
+ip=$(kubectl get pod multicontainerpod -o jsonpath='{.status.podIP}')
+[ "$(kubectl get configmap answer-pod-ip -o jsonpath='{.data.nginx-container}')" = "$ip" ]
+[ "$(kubectl get configmap answer-pod-ip -o jsonpath='{.data.sidecar}')" = "$ip" ]
+"""
+
+
+def timed(args: list[str], env: dict[str, str], expect: int = 0) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != expect:
+        sys.exit(f"benchmark: `{' '.join(args[:6])}` exited {done.returncode}: {(done.stdout + done.stderr)[-500:]}")
+    return elapsed
+
+
+def median_of(runs: int, args: list[str], env: dict[str, str]) -> float:
+    return statistics.median(timed(args, env) for _ in range(runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--skip-cold", action="store_true", help="do not delete and re-create the cluster")
+    options = parser.parse_args()
+    toolchain = read_toolchain()
+    if not toolchain:
+        sys.exit("benchmark: no prepared toolchain: run `bash clusters/prepare.sh`")
+    work = Path(tempfile.mkdtemp(prefix="labcheck-bench-"))
+    env = {**os.environ, "KUBECONFIG": str(work / "kubeconfig"), "LABCHECK_STATE_DIR": str(work / "state"),
+           "NO_COLOR": "1"}
+    env["PATH"] = f"{Path(toolchain['KIND']).parent}{os.pathsep}{env['PATH']}"
+    labcheck = [sys.executable, "-m", "labcheck"]
+
+    print(f"labcheck benchmark: {options.runs} runs each, kind {toolchain.get('KIND_VERSION')}, "
+          f"Kubernetes {toolchain.get('K8S_VERSION')}, {os.cpu_count()} cores")
+    if not options.skip_cold:
+        subprocess.run([toolchain["KIND"], "delete", "cluster", "--name", "netlabs"], capture_output=True)
+        cold = timed(labcheck + ["start", "01"], env)
+        print(f"labcheck start 01, cold (cluster created):   {cold:7.1f} s")
+    else:
+        timed(labcheck + ["start", "01"], env)
+    warm = median_of(max(3, options.runs // 2), labcheck + ["start", "01"], env)
+    print(f"labcheck start 01, warm (cluster reused):    {warm:7.2f} s (median)")
+
+    subprocess.run(["kubectl", "--context", "kind-netlabs", "delete", "namespace", "lab01", "--wait=true"],
+                   env=env, capture_output=True)
+    timed(labcheck + ["start", "01"], env)
+    for step in ("create-pod", "containers-ready", "sidecar-reaches-nginx", "same-network"):
+        timed(labcheck + ["solve", "01", "--step", step], env)
+        timed(labcheck + ["check", "01", "--step", step], env)  # converged before timing starts
+    kube_env = {**env}
+    rows = [
+        ("state-only step (01 create-pod)", ["check", "01", "--step", "create-pod"], STATE_ONLY_KUBECTL),
+        ("probe step (01 same-network)", ["check", "01", "--step", "same-network"], PROBE_KUBECTL),
+    ]
+    for label, args, script in rows:
+        ours = median_of(options.runs, labcheck + args, env)
+        plain = median_of(options.runs, ["bash", "-c", script], kube_env)
+        print(f"{label:<34} labcheck {ours:6.3f} s   kubectl script {plain:6.3f} s   ratio {ours / plain:5.2f}")
+    imports = median_of(options.runs, [sys.executable, "-c", "import labcheck.cli"], env)
+    print(f"python -c 'import labcheck.cli' (start-up share):  {imports:6.3f} s (median)")
+
+
+if __name__ == "__main__":
+    main()

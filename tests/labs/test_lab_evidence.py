@@ -1,0 +1,42 @@
+"""Tier 2, the lab self-tests: every lab lints, and its recorded evidence grades as it should.
+
+Evidence files are recorded from real clusters by `labcheck selftest LAB
+--record-evidence` (see tests/e2e). For every step: the "unsolved" recording
+FAILS on the step's `unsolved_fails`, the "solved" one PASSES, and each known
+wrong solution FAILS on its checks with its diagnosis.
+"""
+
+import pytest
+
+from labcheck.checks.outcome import Status
+from labcheck.cluster.recorded import RecordedCluster
+from labcheck.engine import run_step
+from labcheck.loader import all_labs, lint, lab_files
+from labcheck.selftest import evidence_path, judge
+
+
+def cases():
+    for lab in all_labs():
+        for step in lab.steps:
+            yield pytest.param(lab, step, "unsolved", step.unsolved_fails, None, id=f"{lab.id}-{step.id}-unsolved")
+            yield pytest.param(lab, step, "solved", [], None, id=f"{lab.id}-{step.id}-solved")
+            for wrong in step.wrong_solutions:
+                yield pytest.param(lab, step, f"wrong-{wrong.id}", wrong.fails, wrong.diagnosis,
+                                   id=f"{lab.id}-{step.id}-wrong-{wrong.id}")
+
+
+def test_every_lab_lints_clean():
+    assert [str(p) for p in lint(lab_files())] == []
+
+
+@pytest.mark.parametrize("lab, step, case, fails, diagnosis", list(cases()))
+def test_recorded_evidence_grades_as_expected(lab, step, case, fails, diagnosis):
+    path = evidence_path(lab, step, case)
+    assert path.is_file(), f"missing {path.relative_to(lab.folder.parent.parent)}: run `labcheck selftest {lab.id} --record-evidence` on a cluster"
+    cluster = RecordedCluster(path)
+    assert cluster.meta.get("steps") == [step.id]
+    result = run_step(lab, step, cluster)
+    want = "PASS" if case == "solved" else "FAIL"
+    assert judge(result, want, fails, diagnosis) == []
+    if want == "FAIL":
+        assert result.status == Status.FAIL

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command (README.md): a private virtualenv with labcheck and its
+# test and docs extras, then pytest. The end-to-end tier runs when
+# clusters/prepare.sh has built the kind toolchain on this machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv="${LABCHECK_TEST_VENV:-.venv}"
+echo "== setting up $venv"
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test,docs]'
+
+cache="${NETLABS_CACHE:-$HOME/.cache/netlabs}"
+if grep -qs '^READY=1' "$cache/toolchain.env"; then
+  echo "== prepared kind toolchain found in $cache: starting Docker for the end-to-end tier"
+  bash clusters/toolchain/start-docker.sh
+  # From here a missing cluster piece is a failure, not a skip.
+  export LABCHECK_E2E_REQUIRED=1
+else
+  echo "== no prepared kind toolchain in $cache: the end-to-end tier will be skipped (bash clusters/prepare.sh builds it)"
+fi
+
+export NO_MKDOCS_2_WARNING=1
+set +e
+"$venv/bin/python" -m pytest "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure here" >&2
+  exit 1
+fi
+exit "$status"
