@@ -167,3 +167,16 @@ def test_failing_check_is_retried_until_its_timeout():
     result = run_step(lab, lab.steps[0], cluster, wait=2.5)
     assert result.checks[0].attempts >= 2
     assert result.checks[0].status == Status.FAIL
+
+
+def test_lab01_is_lenient_about_image_tag_and_container_port():
+    lab = find_lab("01")
+    article = pod("multicontainerpod", containers=("nginx-container", "sidecar"),
+                  labels={"name": "multi-container-pod", "environment": "production", "tier": "front-end"})
+    article["spec"]["containers"][0]["image"] = "nginx:latest"  # not the pinned tag, and no ports at all
+    article["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost; sleep 300; done"]
+    result = run_step(lab, lab.step("create-pod"), FakeCluster([article]), wait=0)
+    assert result.status == Status.PASS, [c.summary for c in result.checks]
+    article["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost:8080; sleep 300; done"]
+    result = run_step(lab, lab.step("create-pod"), FakeCluster([article]), wait=0)
+    assert result.checks[2].status == Status.FAIL and "localhost:80" in result.checks[2].cause
