@@ -37,23 +37,30 @@ case "$name" in
     CGO_ENABLED=1 gi -tags "seccomp urfave_cli_no_docs" \
       -ldflags "-s -w -X main.version=${ver#v}" "github.com/opencontainers/runc@$ver" ;;
   crictl)
-    # cri-tools replaces the k8s.io staging modules with pseudo-versions of
-    # k8s.io/kubernetes/staging/...; point them at the published k8s.io/<name>
-    # tags of the same Kubernetes release instead (wrapper module).
+    # cri-tools v1.30 is served as sigs.k8s.io/cri-tools but declares itself
+    # github.com/kubernetes-sigs/cri-tools, and replaces the k8s.io staging
+    # modules with pseudo-versions of k8s.io/kubernetes/staging/...; a wrapper
+    # module maps the former with a replace and points the latter at the
+    # published k8s.io/<name> tags of the same Kubernetes release.
     m=sigs.k8s.io/cri-tools
     w="$out.work"; rm -rf "$w"; mkdir -p "$w"; cd "$w"
     GOFLAGS=-mod=mod go mod download -json "$m@$ver" > dl.json
     gm="$(jq -r .Dir dl.json)/go.mod"
+    decl=$(awk '$1 == "module" {print $2}' "$gm")
     kver=$(awk '$1 == "k8s.io/kubernetes" && $2 == "=>" {print $4}' "$gm")
     sver="v0.${kver#v1.}"
     {
-      printf 'module netlabs.local/critoolsbuild\n\ngo 1.22\n\nreplace (\n'
+      printf 'module netlabs.local/critoolsbuild\n\ngo 1.22\n\n'
+      [ "$decl" = "$m" ] || printf 'require %s %s\n\n' "$decl" "$ver"
+      printf 'replace (\n'
+      [ "$decl" = "$m" ] || printf '\t%s %s => %s %s\n' "$decl" "$ver" "$m" "$ver"
       sed -n '/^replace (/,/^)/p' "$gm" | awk -v s="$sver" '$2 == "=>" && $3 ~ /^k8s.io\/kubernetes\/staging\// {print "\t" $1 " => " $1 " " s}'
+      sed -n '/^replace (/,/^)/p' "$gm" | awk '$1 == "k8s.io/kubernetes" && $2 == "=>" {print "\t" $0}'
       printf ')\n'
     } > go.mod
     printf 'package main\n\nfunc main() {}\n' > main.go
-    GOFLAGS=-mod=mod go get "$m/cmd/crictl@$ver"
-    GOFLAGS=-mod=mod go build "${common[@]}" -ldflags "-s -w -X $m/pkg/version.Version=$ver" -o "$out/crictl" "$m/cmd/crictl"
+    [ "$decl" = "$m" ] && GOFLAGS=-mod=mod go get "$m/cmd/crictl@$ver"
+    GOFLAGS=-mod=mod go build "${common[@]}" -ldflags "-s -w -X $decl/pkg/version.Version=$ver" -o "$out/crictl" "$decl/cmd/crictl"
     cd /; rm -rf "$w" ;;
   cni-plugins)
     m=github.com/containernetworking/plugins

@@ -33,7 +33,7 @@ args=(--variant="$variant" --mode=root --format=auto
   --setup-hook='mkdir -p "$1"/var/cache/apt/archives/'
   --setup-hook="sync-in $debcache /var/cache/apt/archives/"
   --customize-hook="sync-out /var/cache/apt/archives $debcache"
-  --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb; rm -rf "$1"/var/lib/apt/lists/* "$1"/var/log/* "$1"/tmp/* "$1"/var/tmp/*'
+  --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin "$1"/var/cache/debconf/*-old; rm -rf "$1"/var/lib/apt/lists/* "$1"/var/log/* "$1"/tmp/* "$1"/var/tmp/*'
 )
 [ -n "$include" ] && args+=(--include="$include")
 printf '%s\n' "$src" | mmdebstrap --quiet "${args[@]}" "$@" "$suite" "$target" -
