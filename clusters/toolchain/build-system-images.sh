@@ -6,7 +6,8 @@
 #   kubernetes/server/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kube-proxy}.tar
 # The extra images kind would `ctr content fetch` (etcd, CoreDNS, pause,
 # kindnetd, local-path-provisioner and its helper) ride along inside those
-# archives under their fully qualified names, so kind finds every required
+# archives under their fully qualified names (listed in the archive's
+# `repositories` file, which kind reads in full), so kind finds every required
 # image among the "built" ones and never tries to fetch anything.
 #
 # usage: build-system-images.sh <k8s-bin-dir> <tools-dir> <kind-module-dir> <out-dir>
@@ -142,8 +143,10 @@ save() { # save <archive> <images...>: docker save, then fully qualify the names
   local d="$work/save-$(basename "$a" .tar)"; rm -rf "$d"; mkdir -p "$d"
   docker save "$@" | tar -C "$d" -x
   python3 "$here/qualify-archive-tags.py" "$d"
-  # manifest.json first: kind reads whichever metadata file comes first
-  (cd "$d" && tar --numeric-owner -cf "$a" manifest.json $(ls | grep -v '^manifest.json$'))
+  # kind reads whichever of manifest.json / repositories comes first, and of
+  # manifest.json only the first image: put `repositories` (every image) first
+  [ -s "$d/repositories" ] || { echo "docker save wrote no repositories file" >&2; exit 1; }
+  (cd "$d" && tar --numeric-owner -cf "$a" repositories manifest.json $(ls | grep -v '^manifest.json$\|^repositories$'))
 }
 save "$B/kube-apiserver.tar" "$APISERVER" "$ETCD" "$COREDNS" "$PAUSE_KUBEADM" "$PAUSE_SANDBOX"
 save "$B/kube-controller-manager.tar" "$CM"
