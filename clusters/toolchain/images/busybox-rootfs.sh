@@ -22,6 +22,30 @@ rm -rf "$x"
   mkdir -p "$t/$(dirname "$p")"
   ln -sf /bin/busybox "$t/$p"
 done
+# Debian bookworm's busybox-static 1.35 crashes (SIGSEGV) whenever wget is
+# given -T; graders use `wget -T N`. Replace the wget link with a wrapper that
+# drops -T and enforces the limit with busybox's timeout applet instead.
+rm -f "$t/usr/bin/wget"
+cat > "$t/usr/bin/wget" <<'SH'
+#!/bin/sh
+# netlabs: busybox wget without its crashing -T; the timeout applet enforces it
+t= n=$#
+while [ "$n" -gt 0 ]; do
+  a=$1; shift; n=$((n - 1))
+  case $a in
+    -T|--timeout) t=$1; shift; n=$((n - 1)) ;;
+    -T*) t=${a#-T} ;;
+    --timeout=*) t=${a#--timeout=} ;;
+    *) set -- "$@" "$a" ;;
+  esac
+done
+[ -n "$t" ] || exec /bin/busybox wget "$@"
+/bin/busybox timeout "$t" /bin/busybox wget "$@"
+rc=$?
+if [ "$rc" -ge 124 ]; then echo "wget: download timed out" >&2; exit 1; fi
+exit "$rc"
+SH
+chmod 0755 "$t/usr/bin/wget"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' > "$t/etc/passwd"
 printf 'root:x:0:\nnobody:x:65534:\n' > "$t/etc/group"
 printf 'hosts: files dns\n' > "$t/etc/nsswitch.conf"
