@@ -33,7 +33,9 @@ args=(--variant="$variant" --mode=root --format=auto
   --setup-hook='mkdir -p "$1"/var/cache/apt/archives/'
   --setup-hook="sync-in $debcache /var/cache/apt/archives/"
   --customize-hook="sync-out /var/cache/apt/archives $debcache"
-  --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin "$1"/var/cache/debconf/*-old; rm -rf "$1"/var/lib/apt/lists/* "$1"/var/log/* "$1"/tmp/* "$1"/var/tmp/*'
+  --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin "$1"/var/cache/debconf/*-old; rm -rf "$1"/var/lib/apt/lists/* "$1"/var/log/*'
+  # (not "$1"/tmp/*: mmdebstrap has host directories mounted there while hooks run;
+  #  it empties the chroot's /tmp itself)
 )
 [ -n "$include" ] && args+=(--include="$include")
 printf '%s\n' "$src" | mmdebstrap --quiet "${args[@]}" "$@" "$suite" "$target" -
