@@ -187,9 +187,18 @@ def answers_are_pod_ip(ctx: CheckContext) -> Outcome:
 
 
 def _mounts(pod: dict) -> dict[str, dict[str, str]]:
-    """container -> {volume name: mount path}."""
+    """container -> {volume name: mount path}, for the volumes the Pod's author declared.
+
+    The ServiceAccount token volume (kube-api-access-*) is added to every
+    container by the API server; it says nothing about the learner's sharing.
+    """
     return {
-        c["name"]: {m["name"]: m["mountPath"] for m in c.get("volumeMounts", []) or []}
+        c["name"]: {
+            m["name"]: m["mountPath"]
+            for m in c.get("volumeMounts", []) or []
+            if not m["name"].startswith("kube-api-access-")
+            and not m["mountPath"].startswith("/var/run/secrets/kubernetes.io/")
+        }
         for c in pod.get("spec", {}).get("containers", [])
     }
 

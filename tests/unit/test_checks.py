@@ -180,3 +180,15 @@ def test_lab01_is_lenient_about_image_tag_and_container_port():
     article["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost:8080; sleep 300; done"]
     result = run_step(lab, lab.step("create-pod"), FakeCluster([article]), wait=0)
     assert result.checks[2].status == Status.FAIL and "localhost:80" in result.checks[2].cause
+
+
+def test_the_injected_service_account_volume_does_not_count_as_shared():
+    lab = find_lab("01")
+    token = {"name": "kube-api-access-x1", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+    separate = pod("shared-volume-pod", containers=("writer", "reader"))
+    separate["spec"]["containers"][0]["volumeMounts"] = [{"name": "writer-data", "mountPath": "/data"}, token]
+    separate["spec"]["containers"][1]["volumeMounts"] = [{"name": "reader-data", "mountPath": "/shared"}, token]
+    result = run_step(lab, lab.step("shared-volume"), FakeCluster([separate]), wait=0)
+    failing = result.checks[1]
+    assert failing.check_id == "volume-mounted-twice" and failing.status == Status.FAIL
+    assert "own volume" in failing.summary

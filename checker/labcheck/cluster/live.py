@@ -164,9 +164,12 @@ class LiveCluster:
 
         container = self._running_container(namespace, pod, container)
         try:
-            return self._core.read_namespaced_pod_log(
-                pod, namespace, container=container, tail_lines=tail_lines, _request_timeout=_REQUEST_TIMEOUT
+            # Unparsed: the client's own decoding turns the log into the repr of bytes ("b'...'").
+            response = self._core.read_namespaced_pod_log(
+                pod, namespace, container=container, tail_lines=tail_lines, _request_timeout=_REQUEST_TIMEOUT,
+                _preload_content=False,
             )
+            return response.data.decode("utf-8", "replace")
         except ApiException as exc:
             raise TargetUnavailable(f"cannot read logs of {pod}/{container}: {exc.reason}") from None
         except (HTTPError, OSError) as exc:
