@@ -109,7 +109,7 @@ say "netlabs toolchain: cache $CACHE"
 
 ########################################################################## 1
 phase docker "Docker Engine from Debian"
-pkgs=(docker.io iptables mmdebstrap jq gcc libc6-dev libseccomp-dev pkg-config python3 ca-certificates curl)
+pkgs=(docker.io iptables mmdebstrap jq gcc make patch bzip2 xz-utils libc6-dev libseccomp-dev pkg-config python3 ca-certificates curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -163,6 +163,14 @@ for nv in "containerd@$CONTAINERD_VERSION" "runc@$RUNC_VERSION" "crictl@$CRICTL_
   run "build-$nv" "$TC/build-go-tool.sh" "$n" "$v" "$d.tmp"
   touch "$d.tmp/.done"; rm -rf "$d"; mv "$d.tmp" "$d"; built+=("$n")
 done
+# busybox (static, from Debian's source with wget -T enabled; see build-busybox.sh)
+BB_DIR="$CACHE/tools/busybox@debian-$DEBIAN_SUITE-$(recipe_hash "$TC/build-busybox.sh")"
+if [ -f "$BB_DIR/.done" ]; then cached+=(busybox); else
+  rm -rf "$BB_DIR.tmp"
+  run busybox-build "$TC/build-busybox.sh" "$BB_DIR.tmp"
+  touch "$BB_DIR.tmp/.done"; rm -rf "$BB_DIR"; mv "$BB_DIR.tmp" "$BB_DIR"; built+=(busybox)
+fi
+export NETLABS_BUSYBOX="$BB_DIR/busybox"
 # the tools dir the image builders read: component -> cached version
 TOOLS="$CACHE/tools/current"
 rm -rf "$TOOLS"; mkdir -p "$TOOLS"
@@ -173,7 +181,7 @@ for nv in "containerd@$CONTAINERD_VERSION" "runc@$RUNC_VERSION" "crictl@$CRICTL_
 done
 # component images + the tarball for `kind build node-image --type file`
 SYS_KEY="$K8S_VERSION-$(printf '%s\n' "$KIND_VERSION $ETCD_VERSION $COREDNS_VERSION $LOCAL_PATH_PROVISIONER_VERSION $RECIPE_REVISION" \
-  | cat - "$TC/build-system-images.sh" "$TC/qualify-archive-tags.py" "$TC/images/kindnetd-lite.sh" "$TC/images/busybox-rootfs.sh" "$TC/mkrootfs.sh" \
+  | cat - "$BB_DIR/VERSION" "$TC/build-busybox.sh" "$TC/build-system-images.sh" "$TC/qualify-archive-tags.py" "$TC/images/kindnetd-lite.sh" "$TC/images/busybox-rootfs.sh" "$TC/mkrootfs.sh" \
   | sha256sum | cut -c1-10)"
 SYS_DIR="$CACHE/node/sys-$SYS_KEY"
 K8S_TARBALL="$SYS_DIR/kubernetes-server-linux-amd64.tar.gz"
@@ -214,7 +222,7 @@ phase_done "$note"
 ########################################################################## 5
 phase images "lab images"
 LAB_IMAGES=(nginx:1.27 curlimages/curl:8.11.1 busybox:1.36 redis:6.0 node:14 ghost:5)
-LAB_KEY=$(printf '%s\n' "$DEBIAN_SUITE $RECIPE_REVISION" | cat - "$TC/build-lab-images.sh" "$TC/images/busybox-rootfs.sh" "$TC/mkrootfs.sh" | sha256sum | cut -c1-10)
+LAB_KEY=$(printf '%s\n' "$DEBIAN_SUITE $RECIPE_REVISION" | cat - "$BB_DIR/VERSION" "$TC/build-busybox.sh" "$TC/build-lab-images.sh" "$TC/images/busybox-rootfs.sh" "$TC/mkrootfs.sh" | sha256sum | cut -c1-10)
 lab_tar="$IMAGES/lab-$LAB_KEY.tar" lab_ids="$IMAGES/lab-$LAB_KEY.ids"
 if restore_images "$lab_tar" "$lab_ids"; then
   note="cached"

@@ -45,7 +45,7 @@ done
 
 # --- bases --------------------------------------------------------------------
 # static base: like distroless/static: passwd, group, CA bundle, /tmp
-SB="netlabs/static-base:r$rev"
+SB="netlabs/static-base:r$rev-$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-8)"
 if ! docker image inspect "$SB" >/dev/null 2>&1; then
   r="$work/static"; mkdir -p "$r/etc/ssl/certs" "$r/tmp" "$r/home/nonroot" "$r/root"
   chmod 1777 "$r/tmp"
@@ -57,7 +57,8 @@ if ! docker image inspect "$SB" >/dev/null 2>&1; then
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$SB"
 fi
 # node-tools base: Debian with iptables/iproute2/conntrack/curl/jq (kube-proxy, kindnetd-lite)
-NB="netlabs/node-tools-base:${DEBIAN_SUITE:-bookworm}-r$rev"
+rk=$(cat "$here/mkrootfs.sh" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-8)
+NB="netlabs/node-tools-base:${DEBIAN_SUITE:-bookworm}-r$rev-$rk"
 if ! docker image inspect "$NB" >/dev/null 2>&1; then
   "$here/mkrootfs.sh" "$work/node-tools.tar" minbase iptables,iproute2,conntrack,ipset,kmod,curl,jq,ca-certificates,bash
   docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -65,7 +66,7 @@ if ! docker image inspect "$NB" >/dev/null 2>&1; then
   rm -f "$work/node-tools.tar"
 fi
 # busybox base (Debian busybox-static) for the local-path helper
-BB="netlabs/busybox-base:${DEBIAN_SUITE:-bookworm}-r$rev"
+BB="netlabs/busybox-base:${DEBIAN_SUITE:-bookworm}-r$rev-$(sha256sum "${NETLABS_BUSYBOX:?}" | cut -c1-8)"
 if ! docker image inspect "$BB" >/dev/null 2>&1; then
   bash "$here/images/busybox-rootfs.sh" "$work/bb"
   tar --numeric-owner -C "$work/bb" -c . | docker import \

@@ -50,7 +50,7 @@ create() { # create <name> <config>
     fail "CoreDNS not Ready"
   say "cluster $1: $(k get nodes --no-headers | wc -l) node(s) Ready, CoreDNS Ready, $(( $(date +%s) - t ))s after kind create"
   local tl=$(date +%s)
-  "$KIND" load docker-image nginx:1.27 busybox:1.36 --name "$1" >/dev/null || fail "kind load docker-image"
+  "$KIND" load docker-image nginx:1.27 busybox:1.36 --name "$1" >/dev/null 2>&1 || fail "kind load docker-image"
   say "kind load docker-image nginx:1.27 busybox:1.36: $(( $(date +%s) - tl ))s"
 }
 
@@ -68,7 +68,7 @@ single() {
   curl -fsS -m 10 "http://$(node_ip netlabs-control-plane):30080" | grep -q 'Welcome to nginx' ||
     fail "NodePort via node IP"
   say "NodePort 30080 answers on 127.0.0.1 and on the node's IP"
-  "$KIND" delete cluster --name netlabs >/dev/null; current=""
+  "$KIND" delete cluster --name netlabs >/dev/null 2>&1; current=""
   say "single-node: OK"
 }
 
@@ -125,7 +125,7 @@ EOF
     got=$(curl -fsS -m 10 "http://$ip:30090") || fail "NodePort $ip:30090"
     say "NodePort from host: $ip:30090 ($n) -> $got"
   done
-  "$KIND" delete cluster --name netlabs-multi >/dev/null; current=""
+  "$KIND" delete cluster --name netlabs-multi >/dev/null 2>&1; current=""
   say "multi-node: OK"
 }
 
