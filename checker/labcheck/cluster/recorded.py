@@ -105,6 +105,7 @@ class RecordingCluster:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(document, out, indent=1, sort_keys=False)
             out.write("\n")
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would keep an instructor from reading it
         os.replace(temporary, path)
 
 
