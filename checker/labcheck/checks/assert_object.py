@@ -16,7 +16,7 @@ def header(pattern: ObjectPattern, name: str | None = None) -> str:
 
 
 def describe_mismatches(found) -> str:
-    lines = [str(m) for m in found[:_SHOWN]]
+    lines = [f"{m.path} = {'<missing>' if m.missing else repr(m.actual)}" for m in found[:_SHOWN]]
     if len(found) > _SHOWN:
         lines.append(f"... and {len(found) - _SHOWN} more")
     return "; ".join(lines)

@@ -50,7 +50,7 @@ def pod_cause(pod: dict[str, Any]) -> str | None:
         if terminated:
             return f"container {name} has exited ({terminated.get('reason')}, exit code {terminated.get('exitCode')})"
         if cs.get("ready") is False and "running" in state:
-            return f"container {name} runs but is not ready yet (its readiness probe has not passed)"
+            return f"container {name} runs but is not ready: {_readiness(pod, name)}"
     if status.get("phase") == "Pending":
         return "the Pod is still Pending: wait a few seconds and check again"
     return None
@@ -60,3 +60,20 @@ def object_cause(obj: dict[str, Any]) -> str | None:
     if obj.get("kind") == "Pod":
         return pod_cause(obj)
     return None
+
+
+def _readiness(pod: dict[str, Any], container: str) -> str:
+    spec = next((c for c in pod.get("spec", {}).get("containers", []) if c.get("name") == container), {})
+    probe = spec.get("readinessProbe")
+    if not probe:
+        return "it has no readiness probe, so it should be ready once started; wait a moment"
+    if "httpGet" in probe:
+        get = probe["httpGet"]
+        target = f"HTTP GET port {get.get('port')} path {get.get('path', '/')}"
+    elif "tcpSocket" in probe:
+        target = f"TCP connect to port {probe['tcpSocket'].get('port')}"
+    else:
+        target = "its exec command"
+    ports = [str(p.get("containerPort")) for p in spec.get("ports", []) or []]
+    listening = f" (it declares port {', '.join(ports)})" if ports else ""
+    return f"its readiness probe ({target}) has not passed: does the container answer there?{listening}"
