@@ -208,8 +208,11 @@ else
     run "base-image-$BASE_KEY" "$TC/build-base-image.sh" "$KIND_MOD" "$TOOLS" "$BASE_IMAGE"
     record_images "$base_tar" "$base_ids" "$BASE_IMAGE"
   fi
-  run "node-image-$NODE_KEY" "$KIND" build node-image --type file "$K8S_TARBALL" \
+  # kind extracts the tarball under $TMPDIR and leaves it there (~750 MB)
+  kind_tmp=$(mktemp -d "${TMPDIR:-/tmp}/netlabs-kind-build.XXXXXX")
+  run "node-image-$NODE_KEY" env TMPDIR="$kind_tmp" "$KIND" build node-image --type file "$K8S_TARBALL" \
     --base-image "$BASE_IMAGE" --image "$NODE_IMAGE"
+  rm -rf "$kind_tmp"
   # every image must have come from the archives, none from a registry
   if grep -q 'Failed to pull\|Retrying' "$LOGS/node-image-$NODE_KEY.log"; then
     die "kind tried to pull images; see $LOGS/node-image-$NODE_KEY.log"
