@@ -111,5 +111,6 @@ def kube_context(cluster_name: str) -> str:
 
 
 def _last_line(text: str) -> str:
-    lines = [l for l in text.strip().splitlines() if l.strip()]
+    """kind's last words, without its empty "Command Output:" trailer."""
+    lines = [l.strip() for l in text.strip().splitlines() if l.strip() and l.strip() != "Command Output:"]
     return lines[-1][:300] if lines else "no output"
