@@ -8,7 +8,7 @@ from typing import Callable
 from .checks import CheckContext, run_check
 from .checks.outcome import CheckResult, Status, StepResult
 from .cluster.base import Cluster
-from .model import Lab, Step
+from .model import Lab, Step, check_kind
 
 
 def run_step(
@@ -29,7 +29,7 @@ def run_step(
     blocker: CheckResult | None = None
     for check in step.checks:
         if blocker is not None:
-            result = CheckResult(check.id, check.title, _kind(check), Status.SKIP,
+            result = CheckResult(check.id, check.title, check_kind(check), Status.SKIP,
                                  f"not run: {blocker.check_id} did not pass")
         else:
             ctx = CheckContext(cluster=cluster, namespace=lab.namespace)
@@ -42,8 +42,3 @@ def run_step(
     return StepResult(lab.id, step.id, lab.step_number(step), step.title, results,
                       duration=time.monotonic() - started)
 
-
-def _kind(check) -> str:
-    from .model import check_kind
-
-    return check_kind(check)

@@ -63,19 +63,8 @@ def run_check(check, ctx: CheckContext, lab_folder: Path, *, wait: float | None 
         time.sleep(_INTERVAL)
     if outcome.status == Status.FAIL and check.cause and not outcome.cause:
         outcome.cause = check.cause
-    return CheckResult(
-        check_id=check.id,
-        title=check.title,
-        kind=kind,
-        status=outcome.status,
-        summary=outcome.summary,
-        expected=outcome.expected,
-        observed=outcome.observed,
-        cause=outcome.cause,
-        evidence=outcome.evidence,
-        duration=round(time.monotonic() - started, 3),
-        attempts=attempts,
-    )
+    return CheckResult.from_outcome(check.id, check.title, kind, outcome,
+                                    duration=round(time.monotonic() - started, 3), attempts=attempts)
 
 
 __all__ = ["CheckContext", "CheckResult", "Outcome", "Status", "run_check", "DEFAULT_TIMEOUTS"]

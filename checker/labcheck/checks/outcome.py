@@ -53,6 +53,11 @@ class CheckResult:
     duration: float = 0.0
     attempts: int = 1
 
+    @classmethod
+    def from_outcome(cls, check_id: str, title: str, kind: str, outcome: Outcome, *,
+                     duration: float = 0.0, attempts: int = 1) -> "CheckResult":
+        return cls(check_id, title, kind, duration=duration, attempts=attempts, **asdict(outcome))
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
