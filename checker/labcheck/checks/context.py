@@ -16,6 +16,12 @@ class CheckContext:
     namespace: str
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
+    def refresh(self) -> None:
+        """Forget the objects read so far: the next read sees the cluster as it is now."""
+        refresh = getattr(self.cluster, "refresh", None)
+        if refresh is not None:
+            refresh()
+
     def exec(self, pod: str, container: str | None, command: list[str], timeout: float = 10) -> ExecResult:
         """Run a command in a container and keep it as evidence."""
         result = self.cluster.exec_in_pod(self.namespace, pod, container, command, timeout)
