@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from labcheck.checks.context import CheckContext
@@ -227,22 +228,24 @@ def answer_is_loopback(ctx: CheckContext) -> Outcome:
     )
 
 
-_NETNS = ["sh", "-c", "readlink /proc/self/ns/net 2>/dev/null || ls -l /proc/self/ns/net | sed 's/.*-> //'"]
+_NETNS = ["sh", "-c", "readlink /proc/self/ns/net 2>/dev/null || ls -l /proc/self/ns/net | sed 's/.*-> //'; "
+                      "echo ---; cat /proc/net/dev"]
 
 
 @register
 def containers_share_network_namespace(ctx: CheckContext, pod: str) -> Outcome:
     names = _containers(_pod(ctx, pod))
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:  # one exec per container, side by side
+        answers = dict(zip(names, pool.map(lambda name: ctx.exec(pod, name, _NETNS), names)))
     seen: dict[str, tuple[str, frozenset[str]]] = {}
     unreadable: list[str] = []
-    for name in names:
-        netns = ctx.exec(pod, name, _NETNS)
-        devices = ctx.exec(pod, name, ["cat", "/proc/net/dev"])
-        if netns.returncode != 0 or devices.returncode != 0 or not netns.stdout.strip():
+    for name, answer in answers.items():
+        netns, _, devices = answer.stdout.partition("---")
+        if answer.returncode != 0 or not netns.strip() or not devices.strip():
             unreadable.append(name)  # an image without a shell: nothing to compare there
             continue
-        interfaces = frozenset(line.split(":")[0].strip() for line in devices.stdout.splitlines() if ":" in line)
-        seen[name] = (netns.stdout.strip(), interfaces)
+        interfaces = frozenset(line.split(":")[0].strip() for line in devices.splitlines() if ":" in line)
+        seen[name] = (netns.strip(), interfaces)
     skipped = f" ({', '.join(unreadable)} skipped: no shell or cat in the image)" if unreadable else ""
     if len(seen) < 2:
         return Outcome.error(f"could look into only {len(seen)} container(s) of {pod}{skipped}: "
