@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from . import __version__
 from .errors import (
@@ -27,8 +25,29 @@ from .errors import (
     UsageError,
 )
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+class _LazyConsole:
+    """A rich Console made on first use: commands that print little do not pay for importing rich."""
+
+    def __init__(self, **options):
+        self._options = options
+        self._console = None
+
+    def __getattr__(self, name: str):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+def Table(*args, **kwargs):  # noqa: N802 - stands in for rich.table.Table, imported when a table is drawn
+    from rich.table import Table as RichTable
+
+    return RichTable(*args, **kwargs)
+
+
+out = _LazyConsole(highlight=False)
+err = _LazyConsole(stderr=True, highlight=False)
 
 
 def _debug_wanted(argv: list[str]) -> bool:

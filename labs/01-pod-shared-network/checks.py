@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from labcheck.checks.context import CheckContext
@@ -235,8 +234,7 @@ _NETNS = ["sh", "-c", "readlink /proc/self/ns/net 2>/dev/null || ls -l /proc/sel
 @register
 def containers_share_network_namespace(ctx: CheckContext, pod: str) -> Outcome:
     names = _containers(_pod(ctx, pod))
-    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:  # one exec per container, side by side
-        answers = dict(zip(names, pool.map(lambda name: ctx.exec(pod, name, _NETNS), names)))
+    answers = dict(zip(names, ctx.exec_many([(pod, name, _NETNS) for name in names])))  # side by side
     seen: dict[str, tuple[str, frozenset[str]]] = {}
     unreadable: list[str] = []
     for name, answer in answers.items():
