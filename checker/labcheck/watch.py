@@ -238,11 +238,11 @@ class LiveView:
     def __init__(self, out: Console):
         from rich.live import Live
 
-        self.out = out
         self._live = Live(console=out, auto_refresh=False, transient=False)
         self._watcher: StepWatcher | None = None
         self._result: StepResult | None = None
-        self._footer = "connecting..."
+        self._state = "connecting..."
+        self._graded = ""
 
     def __enter__(self) -> "LiveView":
         self._live.start()
@@ -257,22 +257,20 @@ class LiveView:
         if self._result is not None:
             width = _width(self._result)
             parts.extend(check_line(check, width) for check in self._result.checks)
-        parts.append(f"[dim]{escape(self._footer)}[/dim]")
+        parts.append(f"[dim]{escape(self._state)}{self._graded}[/dim]")
         self._live.update(Group(*parts), refresh=True)
 
     def start_step(self, watcher: StepWatcher) -> None:
         self._watcher, self._result = watcher, None
-        self._footer = f"namespace {watcher.namespace} · connecting..."
+        self._state, self._graded = f"namespace {watcher.namespace} · connecting...", ""
         self._draw()
 
     def watching(self, watcher: StepWatcher) -> None:
-        self._footer = f"watching {_kind_names(watcher.kinds())} in namespace {watcher.namespace} · Ctrl-C stops"
+        self._state = f"watching {_kind_names(watcher.kinds())} in namespace {watcher.namespace} · Ctrl-C stops"
         self._draw()
 
     def show(self, watcher: StepWatcher, result: StepResult) -> None:
-        self._result = result
-        base = self._footer.split(" · graded ")[0]
-        self._footer = f"{base} · graded {time.strftime('%H:%M:%S')}"
+        self._result, self._graded = result, f" · graded {time.strftime('%H:%M:%S')}"
         self._draw()
 
     def passed(self, watcher: StepWatcher, result: StepResult) -> None:
