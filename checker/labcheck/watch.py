@@ -4,8 +4,9 @@ Kubernetes API watches, not a polling loop, say when to grade: an event on any
 kind the step's checks read (and on Pods) has the engine grade the step again
 within a fraction of a second. What is costly to ask — commands in containers
 or on nodes, container logs — is answered from a cache that is emptied at most
-every few seconds after a watched object changed, and now and then without
-any event, because network state can change without one. When a step passes,
+every few seconds after a Pod or something on a packet's path (Service,
+EndpointSlice, NetworkPolicy) changed, and now and then without any event,
+because network state can change without one. When a step passes,
 progress is recorded as `labcheck check` records it and the next step is
 watched; when the last one passes, the command ends.
 """
@@ -37,6 +38,10 @@ NETWORK_KINDS: tuple[Kind, ...] = (
     ("discovery.k8s.io/v1", "EndpointSlice"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
 )
+# A change to these can change what a command in a container sees. A change to any
+# other kind (a ConfigMap holding an answer, say) has the objects graded again, but
+# the commands' answers are kept until the periodic re-run.
+ANSWER_CHANGING_KINDS: frozenset[Kind] = frozenset({POD, *NETWORK_KINDS, ("networking.k8s.io/v1", "Ingress")})
 
 
 @dataclass(frozen=True)
@@ -154,12 +159,15 @@ class StepWatcher:
     def kinds(self) -> list[Kind]:
         return watched_kinds(self.step)
 
-    def changed(self, now: float) -> None:
-        """A watched object changed (or a watch restarted and may have missed changes)."""
+    def changed(self, now: float, *, answers_too: bool = True) -> None:
+        """A watched object changed (or a watch restarted and may have missed changes).
+
+        `answers_too`: the change may also change what commands in containers see.
+        """
         if self._first_change is None:
             self._first_change = now
         self._last_change = now
-        self._stale = True
+        self._stale = self._stale or answers_too
 
     def due(self, now: float) -> float:
         """When to grade next, on the caller's clock; infinity: not before a change."""
@@ -358,10 +366,13 @@ def watch_steps(
                 what, kind, payload = item
                 if what == "gone":
                     raise payload
+                # A watch's first list closes the gap between the first grading and the watch
+                # starting: objects are graded again, the commands' fresh answers are kept.
+                first_sync = payload["type"] == "SYNCED" and kind not in synced
                 if payload["type"] == "SYNCED":
                     synced.add(kind)
                 if kind in kinds:
-                    watcher.changed(clock())
+                    watcher.changed(clock(), answers_too=kind in ANSWER_CHANGING_KINDS and not first_sync)
                 continue
             result = watcher.grade(clock())
             view.show(watcher, result)

@@ -161,6 +161,18 @@ def test_probes_are_asked_again_only_after_a_change_and_at_most_every_min_interv
     assert len(calls) == 3
 
 
+def test_a_change_commands_cannot_see_keeps_their_answers():
+    answer, calls = counting_exec()
+    watcher = StepWatcher(make_lab([[PROBE, ANSWER]]), FakeCluster([pod("web", namespace="lab99")],
+                                                                   exec_answer=answer),
+                          namespace="lab99", step_number=1)
+    watcher.grade(0.0)
+    watcher.changed(5.0, answers_too=False)  # say, the answer ConfigMap was created
+    watcher.grade(watcher.due(5.0))
+    assert len(calls) == 1
+    assert watcher.due(6.0) == pytest.approx(Timing().periodic)
+
+
 def test_objects_are_always_read_afresh_and_missing_pods_are_kept_until_a_change():
     cluster = FakeCluster([])  # exec raises TargetUnavailable: no such Pod
     answers = CachedAnswers(cluster)
@@ -255,6 +267,28 @@ def test_only_changed_checks_are_printed_again():
     assert outcome == {"code": 0}
     assert out.getvalue().count("PASS  web") == 1
     assert out.getvalue().count("FAIL  answer") == 1
+
+
+def test_only_pod_and_network_events_ask_commands_again():
+    answer, calls = counting_exec()
+    lab = make_lab([[PROBE, {**ANSWER, "assert": {**ANSWER["assert"], "data": {"address": "127.0.0.1"}}}]])
+    cluster = EventfulCluster([pod("web", namespace="lab99")], exec_answer=answer)
+    view, out, err = plain_view()
+    timing = Timing(min_interval=0.3, periodic=60)
+    thread, outcome, _passed = run_in_thread(lab, cluster, view, timing=timing)
+    wait_for(lambda: "FAIL  answer" in out.getvalue() and "Watching" in err.getvalue())
+    time.sleep(0.5)
+    assert len(calls) == 1  # the watches starting asked nothing again
+    cluster.apply(configmap("answer", address="10.244.0.7"))
+    wait_for(lambda: "10.244.0.7" in out.getvalue())
+    time.sleep(0.5)
+    assert len(calls) == 1  # a ConfigMap cannot change what curl in the Pod sees
+    cluster.apply(pod("web", namespace="lab99"))
+    wait_for(lambda: len(calls) == 2)
+    cluster.apply(configmap("answer", address="127.0.0.1"))
+    thread.join(5)
+    assert outcome == {"code": 0}
+    assert len(calls) == 2
 
 
 def test_a_failing_check_shows_expected_observed_and_cause_on_a_terminal():
