@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import types
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import ClusterUnavailable, TargetUnavailable
 from .base import ExecResult
@@ -103,6 +103,9 @@ def _lazy_kubernetes() -> None:
             lambda attr: getattr(importlib.import_module(f"kubernetes.client.api.{_snake(attr)}"), attr))
     package("kubernetes.client.models", os.path.join(root, "client", "models"),
             lambda attr: getattr(importlib.import_module(f"kubernetes.client.models.{_snake(attr)}"), attr))
+
+
+_WATCH_SECONDS = 60  # the server ends each watch request after this long; it is then resumed
 
 
 class LiveCluster:
@@ -229,6 +232,62 @@ class LiveCluster:
         query = [("labelSelector", label_selector)] if label_selector else []
         listing = self._call(self._path(api_version, kind, namespace), query) or {}
         return [_with_type(item, api_version, kind) for item in listing.get("items", [])]
+
+    # --- changes ----------------------------------------------------------------
+
+    def watch(self, api_version: str, kind: str, namespace: str | None) -> Iterator[dict[str, Any]]:
+        """Changes to objects of a kind, as {"type": ADDED | MODIFIED | DELETED, "object": {...}}, endlessly.
+
+        A list fixes the starting point; a "SYNCED" event (object None) follows
+        it, and follows every later list too: after a watch expired (410) or
+        the connection dropped, changes in between may be unseen, so a consumer
+        treats SYNCED as "anything may have changed". Raises ClusterUnavailable
+        when the API server no longer answers.
+        """
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.watch import Watch
+        from urllib3.exceptions import HTTPError
+
+        path = self._path(api_version, kind, namespace)
+        # A connection pool of its own: a watch holds its connection for a minute
+        # at a time and must not take one the checks' calls need.
+        api = client.ApiClient(self._api.configuration)
+
+        def request(watch=True, resource_version=None, timeout_seconds=_WATCH_SECONDS, _preload_content=False):
+            query: list[tuple[str, Any]] = [("watch", "true"), ("allowWatchBookmarks", "true"),
+                                            ("timeoutSeconds", timeout_seconds)]
+            if resource_version:
+                query.append(("resourceVersion", resource_version))
+            return api.call_api(path, "GET", query_params=query, header_params={"Accept": "application/json"},
+                                auth_settings=["BearerToken"], _return_http_data_only=True,
+                                _preload_content=False, _request_timeout=(_REQUEST_TIMEOUT[0], timeout_seconds + 15))
+
+        version = self._list_version(path)
+        yield {"type": "SYNCED", "object": None}
+        watcher = Watch()
+        while True:
+            try:
+                # Raw events (the request names no model type), resumed by hand from the
+                # last resourceVersion seen, so an expiry is ours to handle.
+                for event in watcher.stream(request, resource_version=version, timeout_seconds=_WATCH_SECONDS):
+                    obj = event.get("raw_object") or {}
+                    version = obj.get("metadata", {}).get("resourceVersion") or version
+                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                        yield {"type": event["type"], "object": _with_type(obj, api_version, kind)}
+                continue  # the server ended this watch request: resume where it stopped
+            except ApiException as exc:
+                if exc.status != 410:
+                    raise ClusterUnavailable(f"watching {kind} failed: {exc.status} {exc.reason}") from None
+            except (HTTPError, OSError):
+                # The connection dropped; the list below tells whether the server is still there.
+                time.sleep(0.5)
+            version = self._list_version(path)
+            yield {"type": "SYNCED", "object": None}
+
+    def _list_version(self, path: str) -> str:
+        listing = self._call(path, [("limit", 1)]) or {}
+        return listing.get("metadata", {}).get("resourceVersion", "")
 
     # --- inside Pods -----------------------------------------------------------
 
