@@ -8,13 +8,15 @@ server, so the parsing is proven on what the client really hands over.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from websocket import WebSocketConnectionClosedException
 
+from labcheck.cluster import live
 from labcheck.errors import ClusterUnavailable, TargetUnavailable
 from tests.conftest import pod
-from tests.fake_kube import NAMESPACE, Drop, FakeExecStream, api, cluster, status_body  # noqa: F401 (fixtures)
+from tests.fake_kube import NAMESPACE, Drop, FakeExecStream, Hang, api, cluster, status_body  # noqa: F401 (fixtures)
 
 POD_PATH = f"/api/v1/namespaces/{NAMESPACE}/pods/web"
 EXEC_PATH = f"{POD_PATH}/exec"
@@ -264,3 +266,13 @@ def test_real_exec_whose_connection_is_cut_before_the_handshake_is_cluster_unava
     api.routes[EXEC_PATH] = Drop()
     with pytest.raises(ClusterUnavailable, match="unreachable for exec"):
         cluster.exec_in_pod(NAMESPACE, "web", "sidecar", ["true"], timeout=5)
+
+
+def test_real_exec_whose_handshake_never_comes_is_cluster_unavailable(api, cluster, web, monkeypatch):
+    # The client opens the websocket without a timeout; the grader must not hang with it.
+    monkeypatch.setattr(live, "_REQUEST_TIMEOUT", (0.3, 0.3))
+    api.routes[EXEC_PATH] = Hang()
+    started = time.monotonic()
+    with pytest.raises(ClusterUnavailable, match="the API did not open the stream in time"):
+        cluster.exec_in_pod(NAMESPACE, "web", "sidecar", ["true"], timeout=5)
+    assert time.monotonic() - started < 3

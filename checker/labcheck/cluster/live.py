@@ -208,29 +208,44 @@ class LiveCluster:
 
     def _open_exec(self, namespace: str, pod: str, container: str, command: list[str]) -> Any:
         """The exec websocket (a kubernetes.stream WSClient); tests put a fake stream here."""
+        import threading
+
         from kubernetes.client.exceptions import ApiException
         from kubernetes.stream import stream
 
-        try:
-            return stream(
-                self._core.connect_get_namespaced_pod_exec,
-                pod,
-                namespace,
-                container=container,
-                command=command,
-                stdin=False,
-                stdout=True,
-                stderr=True,
-                tty=False,
-                _preload_content=False,
-                _request_timeout=_REQUEST_TIMEOUT,
-            )
-        except AttributeError as exc:
-            # When the websocket does not open, the client's call_api runs `e.body.decode()` on
-            # the ApiException it got, whose body is None; that ApiException says what happened.
-            if isinstance(exc.__context__, ApiException):
-                raise exc.__context__ from None
-            raise
+        opened: dict[str, Any] = {}
+
+        def open_stream() -> None:
+            try:
+                opened["ws"] = stream(
+                    self._core.connect_get_namespaced_pod_exec,
+                    pod,
+                    namespace,
+                    container=container,
+                    command=command,
+                    stdin=False,
+                    stdout=True,
+                    stderr=True,
+                    tty=False,
+                    _preload_content=False,
+                    _request_timeout=_REQUEST_TIMEOUT,
+                )
+            except AttributeError as exc:
+                # When the websocket does not open, the client's call_api runs `e.body.decode()` on
+                # the ApiException it got, whose body is None; that ApiException says what happened.
+                opened["error"] = exc.__context__ if isinstance(exc.__context__, ApiException) else exc
+            except Exception as exc:  # noqa: BLE001 - handed to the caller, which sorts it
+                opened["error"] = exc
+
+        # The client opens the websocket with no timeout at all; a thread bounds the wait.
+        opener = threading.Thread(target=open_stream, name="exec-open", daemon=True)
+        opener.start()
+        opener.join(sum(_REQUEST_TIMEOUT))
+        if opener.is_alive():
+            raise ClusterUnavailable(f"exec into {pod}/{container}: the API did not open the stream in time")
+        if "error" in opened:
+            raise opened["error"]
+        return opened["ws"]
 
     def exec_in_pod(
         self, namespace: str, pod: str, container: str | None, command: list[str], timeout: float
