@@ -1,8 +1,9 @@
 """LiveCluster.exec_on_node with a fake `docker` on PATH: what docker says vs what the command says.
 
-The fake answers as docker 20.10+ does (messages and exit codes checked against
-a real `docker exec`): the command's own exit code passes through, docker's
-own failures mean the grader cannot look.
+The fake answers as docker does (the no-such-container and missing-command
+messages and exit codes were checked against docker 20.10's `docker exec`): the
+command's own exit code passes through, docker's own failures mean the grader
+cannot look.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ case "$FAKE_DOCKER_MODE" in
   no-daemon) echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1 ;;
   no-permission) echo "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock" >&2; exit 1 ;;
   docker-125) echo "docker: invalid reference format." >&2; exit 125 ;;
-  not-found) echo 'OCI runtime exec failed: exec failed: unable to start container process: exec: "ipvsadm": executable file not found in $PATH: unknown' >&2; exit 127 ;;
+  not-found) echo 'OCI runtime exec failed: exec failed: unable to start container process: exec: "ipvsadm": executable file not found in $PATH: unknown'; exit 126 ;;
+  denied) echo 'OCI runtime exec failed: exec failed: unable to start container process: exec: "/etc/hosts": permission denied: unknown' >&2; exit 126 ;;
   hangs) echo "started"; exec sleep 30 ;;
 esac
 """
@@ -81,9 +83,17 @@ def test_dockers_own_failures_are_cluster_unavailable(node_cluster, monkeypatch,
 
 
 def test_a_command_missing_on_the_node_is_127_not_started(node_cluster, monkeypatch):
+    # docker 20.10 says so on stdout and exits 126; a Pod's exec says 127 for the same thing.
     result = run(node_cluster, monkeypatch, "not-found", command=("ipvsadm", "-Ln"))
     assert result.returncode == 127 and result.extra == {"not_started": True}
+    assert result.stdout == ""  # docker's message is not the command's output
     assert result.stderr.splitlines()[0] == "`ipvsadm` is not on node netlabs-worker"
+
+
+def test_a_command_that_cannot_start_on_the_node_is_126_not_started(node_cluster, monkeypatch):
+    result = run(node_cluster, monkeypatch, "denied", command=("/etc/hosts",))
+    assert result.returncode == 126 and result.extra == {"not_started": True}
+    assert result.stderr.splitlines()[0] == "`/etc/hosts` could not start in node netlabs-worker"
 
 
 def test_a_command_that_never_ends_times_out(node_cluster, monkeypatch):

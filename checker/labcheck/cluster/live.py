@@ -341,15 +341,18 @@ class LiveCluster:
         if done.returncode == 125 or done.stderr.startswith("Error response from daemon"):
             raise ClusterUnavailable(f"docker exec on node {node} failed: {_first_line(done.stderr)}")
         extra: dict[str, Any] = {}
-        stderr = done.stderr
-        if done.returncode in (126, 127) and "OCI runtime exec failed" in done.stderr:
-            # docker's codes for "could not start": the command never ran on the node.
-            _code, stderr = _start_failure(done.stderr.strip(), f"is not on node {node}", f"node {node}", command)
+        returncode, stdout, stderr = done.returncode, done.stdout, done.stderr
+        if done.returncode in (126, 127) and "OCI runtime exec failed" in done.stdout + done.stderr:
+            # The command never ran on the node. docker 20.10 prints why on stdout and exits 126
+            # even for a missing command; give the codes exec in a Pod gives (127: not there).
+            why = (done.stderr + done.stdout).strip()
+            returncode, stderr = _start_failure(why, f"is not on node {node}", f"node {node}", command)
+            stdout = ""
             extra["not_started"] = True
         return ExecResult(
             args=command,
-            returncode=done.returncode,
-            stdout=done.stdout,
+            returncode=returncode,
+            stdout=stdout,
             stderr=stderr,
             duration=round(time.monotonic() - started, 3),
             where=f"node {node}",
