@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from labcheck.checks.context import CheckContext
+from labcheck.checks.diagnose import pod_cause
 from labcheck.checks.outcome import Outcome
 from labcheck.checks.python_check import register
 from labcheck.errors import ClusterUnavailable, TargetUnavailable
@@ -158,6 +159,21 @@ def webserver_has_own_ip(ctx: CheckContext) -> Outcome:
 
 
 @register
+def client_exists(ctx: CheckContext, pod: str) -> Outcome:
+    found = ctx.get("Pod", pod)
+    if found is not None:
+        return Outcome.passed(f"Pod {pod} exists (phase {found.get('status', {}).get('phase')})")
+    others = sorted(p["metadata"]["name"] for p in ctx.list("Pod"))
+    return Outcome.failed(
+        f"Pod {pod} does not exist in namespace {ctx.namespace}",
+        expected=f"Pod {pod}, finished or running",
+        observed=f"Pods: {', '.join(others) or 'none'}",
+        cause=f"create {pod} as the lab page shows, without `--rm -it`: `--rm` deletes the Pod as soon as wget "
+              f"ends, and its output with it, leaving nothing to check (`kubectl logs {pod}` reads it afterwards)",
+    )
+
+
+@register
 def client_asked_pod_ip(ctx: CheckContext, pod: str) -> Outcome:
     client = _pod(ctx, pod)
     server = _pod(ctx, SERVER)
@@ -213,7 +229,7 @@ def client_fetched_page(ctx: CheckContext, pod: str) -> Outcome:
     phase = status.get("phase")
     if phase in ("Pending", None):
         return Outcome.failed(f"{pod} has not run yet (phase {phase})",
-                              cause="wait a few seconds (`kubectl get pod " + pod + "`)")
+                              cause=pod_cause(client) or f"wait a few seconds (`kubectl get pod {pod}`)")
     text = ctx.logs(pod, None)
     if phase == "Running":
         return Outcome.failed(
@@ -510,7 +526,7 @@ def kubelet_reached_pod(ctx: CheckContext) -> Outcome:
 
 
 def _other_node_sources(ctx: CheckContext) -> tuple[str, dict[str, str], set[str], list[Request]]:
-    """(webserver's node, address -> other node, webserver's node's addresses, non-probe requests)."""
+    """(webserver's node, address -> other node, webserver's node's addresses, nginx's requests)."""
     server_node = _node_of(ctx, _pod(ctx, SERVER))
     owner: dict[str, str] = {}
     own: set[str] = set()
@@ -520,13 +536,13 @@ def _other_node_sources(ctx: CheckContext) -> tuple[str, dict[str, str], set[str
             own = addresses
         else:
             owner.update({a: name for a in addresses})
-    requests = [r for r in _nginx_requests(ctx) if not _is_probe(r)]
-    return server_node, owner, own, requests
+    return server_node, owner, own, _nginx_requests(ctx)
 
 
 @register
 def other_node_reached_pod(ctx: CheckContext) -> Outcome:
-    server_node, owner, own, requests = _other_node_sources(ctx)
+    server_node, owner, own, logged = _other_node_sources(ctx)
+    requests = [r for r in logged if not _is_probe(r)]
     from_others = [r for r in requests if r.client in owner]
     if from_others:
         r = from_others[-1]
@@ -553,9 +569,9 @@ def other_node_reached_pod(ctx: CheckContext) -> Outcome:
 def node_agent_answers(ctx: CheckContext) -> Outcome:
     answer = _answer(ctx, "answer-node-agents")
     kubelet, other = answer.get("kubelet", ""), answer.get("other-node", "")
-    server_node, owner, own, requests = _other_node_sources(ctx)
-    probes = {r.client for r in _nginx_requests(ctx) if _is_probe(r)}
-    others = {r.client for r in requests if r.client in owner}
+    server_node, owner, own, logged = _other_node_sources(ctx)
+    probes = {r.client for r in logged if _is_probe(r)}
+    others = {r.client for r in logged if not _is_probe(r) and r.client in owner}
     problems, causes = [], []
     if kubelet not in probes:
         problems.append(f"kubelet={kubelet!r}")
