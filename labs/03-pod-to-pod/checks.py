@@ -321,7 +321,8 @@ def _route_get(ctx: CheckContext, node: str, address: str) -> tuple[str | None, 
     match = _ROUTE.match(found.stdout.strip())
     if not match:
         return None, None, found.stdout.strip()
-    return match.group(2), match.group(3), found.stdout.strip().split("\\")[0].strip()
+    shown = re.sub(r"\s+uid \d+", "", found.stdout.strip().split("\\")[0]).strip()
+    return match.group(2), match.group(3), shown
 
 
 @register
