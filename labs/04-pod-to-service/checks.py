@@ -81,6 +81,11 @@ def _live_pods(ctx: CheckContext) -> list[dict]:
     return [p for p in ctx.list("Pod") if not p["metadata"].get("deletionTimestamp")]
 
 
+def _own_labels(pod: dict) -> dict[str, str]:
+    """A Pod's labels without the ones controllers add (pod-template-hash and the like)."""
+    return {k: v for k, v in _labels(pod).items() if not k.endswith("-hash") and "/" not in k}
+
+
 def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
@@ -160,7 +165,8 @@ def _request_loop(url: str, count: int, seconds: int = 2) -> list[str]:
         "sh", "-c",
         f"if command -v curl >/dev/null 2>&1; then get() {{ curl -sS -m {seconds} {quoted}; }}; "
         f"else get() {{ wget -q -T {seconds} -O - {quoted}; }}; fi; "
-        f"i=0; while [ $i -lt {count} ]; do get || echo 'request failed'; echo; i=$((i+1)); done",
+        # $(...) drops the answer's own newline; echo gives each answer exactly one line.
+        f"i=0; while [ $i -lt {count} ]; do a=$(get) || a='request failed'; echo \"$a\"; i=$((i+1)); done",
     ]
 
 
@@ -316,7 +322,7 @@ def service_endpoints(ctx: CheckContext, service: str, settle: float = 20) -> Ou
         pods = _live_pods(ctx)
         selected = [p for p in pods if _matches(selector, _labels(p))]
         if not selected:
-            carried = sorted({_show_selector(_labels(p)) for p in pods if _labels(p)})
+            carried = sorted({_show_selector(_own_labels(p)) for p in pods if _own_labels(p)})
             return Outcome.failed(
                 f"0 endpoints: selector {_show_selector(selector)} matches no Pod in namespace {ctx.namespace}",
                 expected=f"Pods labelled {_show_selector(selector)}",
@@ -423,7 +429,7 @@ def _diagnose_port(ctx: CheckContext, svc: dict, client: str, url: str, result, 
             expected=f"targetPort equal to the port the Pods' containers listen on ({listens})",
             observed=seen + direct,
             cause="`port` is what clients ask on the ClusterIP, `targetPort` is where the Pods listen: "
-                  f"set targetPort: {listens.split(',')[0]} (kubectl compares nothing for you)",
+                  f"set targetPort: {listens.split(',')[0]} (Kubernetes never checks that anything listens there)",
         )
     # The Pods listen where the Service sends traffic: kube-proxy may not have caught up yet.
     return _Pending(Outcome.failed(

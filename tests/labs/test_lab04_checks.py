@@ -1,8 +1,12 @@
 """Lab 04's diagnoses without a cluster: states that can never converge FAIL at once, with their cause.
 
-The recorded evidence (test_lab_evidence.py) proves the same on real clusters;
-these cases add the shapes a recording does not hold (a named targetPort,
-no Pod declaring a port) and pin that no diagnosis waits out a timeout.
+The recorded evidence (test_lab_evidence.py) proves the known-wrong solutions
+of lab.yaml on real clusters. These cases add mistakes that lab.yaml does not
+replay (each would cost the self-test a rebuild of the namespace): replicas
+serving one anonymous page, one replica, a named or undeclared targetPort, one
+Pod's IP asked instead of the Service, a deleted instead of an unready Pod, a
+KUBE-SEP chain recorded for the Service's; and they pin that no diagnosis
+waits out a timeout.
 """
 
 from __future__ import annotations
@@ -73,6 +77,36 @@ def run(checks, function, objects, reply=lambda where, command: ok(), **args):
 
 def text(outcome):
     return " ".join(filter(None, [outcome.summary, outcome.expected, outcome.observed, outcome.cause]))
+
+
+def deployment(ready=3):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "webserver", "namespace": NS},
+            "spec": {"replicas": 3, "selector": {"matchLabels": {"name": "webserver"}}},
+            "status": {"replicas": 3, "readyReplicas": ready}}
+
+
+def test_replicas_serving_the_same_page_are_anonymous(checks):
+    def welcome(where, command):
+        return ok("<html><head><title>Welcome to nginx!</title></head></html>\n")
+
+    outcome, _ = run(checks, "replicas_name_themselves", [deployment(), *PODS], reply=welcome)
+    assert outcome.status == Status.FAIL
+    assert "does not name the Pod that served it" in outcome.summary and "$hostname" in outcome.cause
+
+
+def test_replicas_that_name_themselves(checks):
+    def own_name(where, command):
+        return ok(f"Served by {where.split('/')[0]} (10.244.1.2)\n")
+
+    outcome, _ = run(checks, "replicas_name_themselves", [deployment(), *PODS], reply=own_name)
+    assert outcome.status == Status.PASS, text(outcome)
+
+
+def test_one_replica_is_not_several(checks):
+    single = {**deployment(ready=1), "spec": {"replicas": 1, "selector": {"matchLabels": {"name": "webserver"}}}}
+    outcome, seconds = run(checks, "replicas_ready", [single, PODS[0]])
+    assert outcome.status == Status.FAIL and "replicas: 3" in outcome.cause
+    assert seconds < 1
 
 
 def test_selector_matching_no_pod_fails_at_once(checks):
