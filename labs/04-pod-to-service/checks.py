@@ -217,19 +217,20 @@ def _why_not_ready(pods: list[dict]) -> tuple[str, bool]:
     return "", True
 
 
-def _replicated(ctx: CheckContext, min_replicas: int) -> tuple[dict | None, Outcome | _Pending | None]:
-    """The Deployment with at least `min_replicas` ready Pods, or why there is none."""
+def _replicated(ctx: CheckContext, min_replicas: int, min_ready: int) -> tuple[dict | None, Outcome | _Pending | None]:
+    """The Deployment of at least `min_replicas` replicas, `min_ready` of them ready; or why there is none.
+
+    Step 5 makes one replica unready on purpose, and load balancing still needs
+    two ready ones afterwards: hence three replicas, of which two must be ready.
+    """
     deployments = ctx.list("Deployment", "apps/v1")
     if not deployments:
         return None, Outcome.failed(
             f"no Deployment exists in namespace {ctx.namespace}",
-            expected=f"a Deployment with at least {min_replicas} replicas",
+            expected=f"a Deployment with {min_replicas} replicas",
             observed="none",
             cause="apply the Deployment (kubectl apply -f webserver.yaml)",
         )
-    for deployment in deployments:
-        if (deployment.get("status", {}).get("readyReplicas") or 0) >= min_replicas:
-            return deployment, None
     observed = "; ".join(
         f"{_name(d)}: {d.get('status', {}).get('readyReplicas') or 0}/{d.get('spec', {}).get('replicas', 1)} ready"
         for d in deployments
@@ -238,26 +239,31 @@ def _replicated(ctx: CheckContext, min_replicas: int) -> tuple[dict | None, Outc
     if not wide:
         return None, Outcome.failed(
             f"no Deployment asks for {min_replicas} or more replicas",
-            expected=f"spec.replicas >= {min_replicas} (the lab uses 3)",
+            expected=f"spec.replicas >= {min_replicas}",
             observed=observed,
-            cause="a Service spreads requests over several Pods: set `replicas: 3` "
-                  "(or `kubectl scale deployment <name> --replicas 3`)",
+            cause=f"set `replicas: {min_replicas}` (or `kubectl scale deployment <name> --replicas {min_replicas}`): "
+                  "the Service spreads requests over the replicas, and later one of them is made unready",
         )
-    deployment = wide[0]
-    cause, may_settle = _why_not_ready(_deployment_pods(ctx, deployment))
+    deployment = max(wide, key=lambda d: d.get("status", {}).get("readyReplicas") or 0)
+    pods = _deployment_pods(ctx, deployment)
+    cause, may_settle = _why_not_ready(pods)
+    starting = may_settle and any(not _is_ready(p) for p in pods) or len(pods) < min_replicas
+    ready = sum(1 for p in pods if _is_ready(p))
+    if ready >= min_ready and not (starting and ready < min_replicas):
+        return deployment, None
     failed = Outcome.failed(
-        f"Deployment {_name(deployment)} has fewer than {min_replicas} ready replicas",
-        expected=f"at least {min_replicas} ready replicas",
+        f"Deployment {_name(deployment)} has {ready} ready replica(s); at least {min_ready} must be ready",
+        expected=f"{min_replicas} replicas, at least {min_ready} of them ready",
         observed=observed,
         cause=cause or "its Pods are still being created: wait a few seconds",
     )
-    return None, (_Pending(failed) if may_settle else failed)
+    return None, (_Pending(failed) if starting else failed)
 
 
 @register
-def replicas_ready(ctx: CheckContext, min_replicas: int = 2, settle: float = 45) -> Outcome:
+def replicas_ready(ctx: CheckContext, min_replicas: int = 3, min_ready: int = 2, settle: float = 45) -> Outcome:
     def attempt():
-        deployment, problem = _replicated(ctx, min_replicas)
+        deployment, problem = _replicated(ctx, min_replicas, min_ready)
         if deployment is None:
             return problem
         pods = [p for p in _deployment_pods(ctx, deployment) if _is_ready(p)]
@@ -271,8 +277,8 @@ def replicas_ready(ctx: CheckContext, min_replicas: int = 2, settle: float = 45)
 
 
 @register
-def replicas_name_themselves(ctx: CheckContext, min_replicas: int = 2) -> Outcome:
-    deployment, problem = _replicated(ctx, min_replicas)
+def replicas_name_themselves(ctx: CheckContext, min_replicas: int = 3, min_ready: int = 2) -> Outcome:
+    deployment, problem = _replicated(ctx, min_replicas, min_ready)
     if deployment is None:
         return problem.outcome if isinstance(problem, _Pending) else problem
     pods = [p for p in _deployment_pods(ctx, deployment) if _is_ready(p)]
@@ -443,20 +449,52 @@ def _diagnose_port(ctx: CheckContext, svc: dict, client: str, url: str, result, 
 # --- step 3: DNS names ----------------------------------------------------------------------------
 
 
-def _cluster_domain(ctx: CheckContext, client: str) -> str:
-    """The cluster's DNS domain, from the search list the kubelet writes into every Pod."""
+def _search_list(ctx: CheckContext, client: str) -> list[str]:
+    """The DNS search domains the kubelet wrote into the client Pod's /etc/resolv.conf."""
     resolv = ctx.exec(client, None, ["cat", "/etc/resolv.conf"]).stdout
-    prefix = f"{ctx.namespace}.svc."
     for line in resolv.splitlines():
         if line.startswith("search"):
-            for domain in line.split()[1:]:
-                if domain.startswith(prefix):
-                    return domain[len(prefix):]
-    return "cluster.local"
+            return line.split()[1:]
+    return []
 
 
-def _resolved(output: str) -> set[str]:
-    return set(re.findall(r"\b(?:\d{1,3}\.){3}\d{1,3}\b", output))
+def _cluster_domain(ctx: CheckContext, search: list[str]) -> str:
+    prefix = f"{ctx.namespace}.svc."
+    return next((d[len(prefix):] for d in search if d.startswith(prefix)), "cluster.local")
+
+
+_IP = r"(?:\d{1,3}\.){3}\d{1,3}"
+
+
+def _answers(output: str) -> set[str]:
+    """Addresses a lookup found: getent's "IP name" lines, or nslookup's Address lines after a Name."""
+    found = set(re.findall(rf"(?m)^({_IP})\s+\S", output))
+    named = False
+    for line in output.splitlines():
+        if line.startswith("Name:"):
+            named = True
+        elif named and line.startswith("Address"):
+            found.update(re.findall(rf"\b{_IP}\b", line))
+    return found
+
+
+def _lookup(ctx: CheckContext, client: str, name: str, search: list[str]):
+    """Resolve a name inside the client as its programs would: (addresses, the last command's result).
+
+    getent asks the C library, search list included. Where the image has only
+    busybox nslookup, which does not apply the search list to dotted names, try
+    the name under each search domain first, as the library does (ndots:5).
+    """
+    result = ctx.exec(client, None, dns_command(name))
+    addresses = _answers(result.stdout)
+    if addresses or "Server:" not in result.stdout:
+        return addresses, result
+    for domain in search:
+        result = ctx.exec(client, None, ["nslookup", f"{name}.{domain}."])
+        addresses = _answers(result.stdout)
+        if addresses:
+            break
+    return addresses, result
 
 
 @register
@@ -466,7 +504,8 @@ def dns_names_reach_service(ctx: CheckContext, service: str, client: str, answer
     port = _service_port(svc)["port"]
     names = {_name(p) for p in _selected_pods(ctx, svc)}
     recorded = (ctx.get("ConfigMap", answer) or {}).get("data") or {}
-    domain = _cluster_domain(ctx, client)
+    search = _search_list(ctx, client)
+    domain = _cluster_domain(ctx, search)
     ns = ctx.namespace
     wanted = {
         "short": service,
@@ -477,8 +516,7 @@ def dns_names_reach_service(ctx: CheckContext, service: str, client: str, answer
     for key, form in wanted.items():
         name = (recorded.get(key) or "").strip().rstrip(".")
         parts = name.split(".")
-        lookup = ctx.exec(client, None, dns_command(name)) if name else None
-        addresses = _resolved(lookup.stdout) if lookup else set()
+        addresses, lookup = _lookup(ctx, client, name, search) if name else (set(), None)
         looked = f"{name} resolves to {', '.join(sorted(addresses)) or 'nothing'}"
         if len(parts) >= 2 and parts[0] == service and parts[1] != ns:
             return Outcome.failed(

@@ -105,7 +105,7 @@ def test_replicas_that_name_themselves(checks):
 def test_one_replica_is_not_several(checks):
     single = {**deployment(ready=1), "spec": {"replicas": 1, "selector": {"matchLabels": {"name": "webserver"}}}}
     outcome, seconds = run(checks, "replicas_ready", [single, PODS[0]])
-    assert outcome.status == Status.FAIL and "replicas: 3" in outcome.cause
+    assert outcome.status == Status.FAIL and "replicas: 3" in outcome.cause and "made unready" in outcome.cause
     assert seconds < 1
 
 
