@@ -285,15 +285,16 @@ def replicas_name_themselves(ctx: CheckContext, min_replicas: int = 3, min_ready
     anonymous: list[str] = []
     answers: list[str] = []
     for pod in pods:
-        ports = sorted(_container_ports([pod])) or [80]
-        url = _url(pod["status"]["podIP"], ports[0])
+        declared = sorted(_container_ports([pod]))
+        url = _url(pod["status"]["podIP"], (declared or [80])[0])
         result = ctx.exec(_name(pod), None, http_command(url, 5), timeout=5)
         if result.returncode != 0:
             return Outcome.failed(
                 f"cannot fetch {url} inside Pod {_name(pod)}",
                 expected="an HTTP answer from the Pod's own web server",
                 observed=f"exit code {result.returncode}: {_short(result.stderr or result.stdout)}",
-                cause=interpret(result) or "the Pod's image needs curl or wget, and a server on its declared port",
+                cause=(interpret(result) or "the Pod's image needs curl or wget") + (
+                    "" if declared else "; a server on another port than 80 must be declared as containerPort"),
             )
         answers.append(f"{_name(pod)}: {_short(result.stdout, 80)}")
         if _name(pod) not in _NAME_TOKEN.findall(result.stdout):
