@@ -54,6 +54,7 @@ def _settle(ctx: CheckContext, attempt: Callable[[], Outcome | _Pending], second
         if ctx.cluster.replay or time.monotonic() + 1 > deadline:
             return result.outcome
         time.sleep(1)
+        ctx.refresh()  # the step's reads are shared and kept: ask the cluster afresh
 
 
 # --- reading the cluster --------------------------------------------------------------------
@@ -207,8 +208,9 @@ def _why_not_ready(pods: list[dict]) -> tuple[str, bool]:
     for pod in pods:
         if _is_ready(pod):
             continue
-        cause = pod_cause(pod) or "it is not ready yet"
-        if any(word in cause for word in _STUCK):
+        found = pod_cause(pod)
+        cause = found.text or "it is not ready yet"
+        if found.final or any(word in cause for word in _STUCK):
             return f"Pod {_name(pod)}: {cause}", False
         age = _started_seconds_ago(pod)
         if age is not None and age > 20:
