@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import LabInvalid, UsageError
-from .model import Lab, PythonCheck
+from .model import Lab
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -141,81 +141,31 @@ def _message(error: dict[str, Any]) -> str:
 
 
 def _validate(path: Path) -> tuple[Lab | None, list[Problem]]:
+    """The lab in a file, and every problem with it: schema and semantic rules in one pass."""
+    from . import lint_rules
+
     data, node, problems = _compose(path)
     if problems and data is None:
         return None, problems
     if not isinstance(data, dict):
         return None, problems + [Problem(path, 1, "a lab file must be a mapping (id, title, steps, ...)")]
+    lab: Lab | None = None
     try:
         lab = Lab.model_validate(data)
+        lab._folder = path.parent
     except ValidationError as exc:
         for error in exc.errors():
             problems.append(Problem(path, line_of(node, error["loc"]), _message(error)))
+    except RecursionError:  # cyclic YAML aliases
+        problems.append(Problem(path, 1, "the file refers to itself (a YAML alias inside its own anchor)"))
         return None, problems
-    lab._folder = path.parent
-    problems.extend(_semantic_problems(lab, path, node))
-    return lab, problems
-
-
-def _semantic_problems(lab: Lab, path: Path, node: yaml.Node | None) -> Iterable[Problem]:
-    """What a schema cannot say: references between parts of the lab and to files."""
-    from .checks.python_check import load_lab_functions  # late: imports lab code
-
-    def at(*location: Any) -> int:
-        return line_of(node, location)
-
-    expected_prefix = f"{lab.id}-"
-    if not path.parent.name.startswith(expected_prefix):
-        yield Problem(path, at("id"), f"id {lab.id!r} does not match folder {path.parent.name!r}")
-    if not (clusters_dir() / f"{lab.cluster}.yaml").is_file():
-        yield Problem(path, at("cluster"), f"no cluster config clusters/{lab.cluster}.yaml")
-
-    try:
-        functions = load_lab_functions(lab.folder)
-    except Exception as exc:  # a lab's checks.py that does not import is a lab problem
-        functions = {}
-        yield Problem(lab.folder / "checks.py", 1, f"cannot import: {exc}")
-
-    for index, manifest in enumerate(lab.setup.manifests):
-        if not (lab.folder / manifest).is_file():
-            yield Problem(path, at("setup", "manifests", index), f"manifest {manifest!r} not found")
-
-    step_ids: set[str] = set()
-    for s, step in enumerate(lab.steps):
-        if step.id in step_ids:
-            yield Problem(path, at("steps", s, "id"), f"duplicate step id {step.id!r}")
-        step_ids.add(step.id)
-        check_ids: set[str] = set()
-        for c, check in enumerate(step.checks):
-            if check.id in check_ids:
-                yield Problem(path, at("steps", s, "checks", c, "id"), f"duplicate check id {check.id!r}")
-            check_ids.add(check.id)
-            if isinstance(check, PythonCheck) and check.python.function not in functions:
-                yield Problem(
-                    path,
-                    at("steps", s, "checks", c, "python", "function"),
-                    f"no registered function {check.python.function!r} in {lab.folder.name}/checks.py",
-                )
-        for i, check_id in enumerate(step.unsolved_fails):
-            if check_id not in check_ids:
-                yield Problem(path, at("steps", s, "unsolved_fails", i), f"unknown check id {check_id!r}")
-        actions = [("solution", step.solution)] + [
-            (f"wrong_solutions.{w}", wrong) for w, wrong in enumerate(step.wrong_solutions)
-        ]
-        for where, action in actions:
-            for m, manifest in enumerate(action.manifests):
-                if not (lab.folder / manifest).is_file():
-                    loc = ["steps", s, *where.split("."), "manifests", m]
-                    loc = [int(p) if isinstance(p, str) and p.isdigit() else p for p in loc]
-                    yield Problem(path, at(*loc), f"manifest {manifest!r} not found")
-        if not (step.solution.manifests or step.solution.commands or step.solution.prepare):
-            yield Problem(path, at("steps", s, "solution"), "the solution does nothing")
-        for w, wrong in enumerate(step.wrong_solutions):
-            for f, check_id in enumerate(wrong.fails):
-                if check_id not in check_ids:
-                    yield Problem(
-                        path, at("steps", s, "wrong_solutions", w, "fails", f), f"unknown check id {check_id!r}"
-                    )
+    for where, message in lint_rules.problems(data, path.parent, clusters_dir()):
+        if isinstance(where, Path):
+            problems.append(Problem(where, 1, message))
+        else:
+            problems.append(Problem(path, line_of(node, where), message))
+    problems.sort(key=lambda p: (str(p.file) != str(path), p.line))
+    return (lab if not problems else None), problems
 
 
 def lint(paths: Iterable[Path]) -> list[Problem]:
