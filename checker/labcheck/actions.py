@@ -31,9 +31,9 @@ def kubectl() -> str:
 
 
 def _run(args: list[str], *, env: dict[str, str] | None = None, input_text: str | None = None,
-         timeout: float = 300, shell: bool = False) -> subprocess.CompletedProcess:
+         timeout: float = 300, shell: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(args if not shell else args[0], shell=shell, env=env, input=input_text,
+        return subprocess.run(args if not shell else args[0], shell=shell, env=env, input=input_text, cwd=cwd,
                               capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         shown = args[0] if shell else " ".join(args[:3])
@@ -96,7 +96,8 @@ def perform(lab: Lab, actions: Actions, *, context: str, cluster_name: str) -> l
 
 
 def _shell(command: str, env: dict[str, str], cwd: Path) -> str:
-    done = _run(["set -e\n" + command], env=env, shell=True, timeout=300)
+    """Run a lab's command in its folder, so it may name the lab's files by relative path."""
+    done = _run(["set -e\n" + command], env=env, shell=True, timeout=300, cwd=cwd)
     if done.returncode != 0:
         raise ActionFailed(f"command failed ({done.returncode}): {command.strip()[:120]}: {done.stderr.strip()[:300]}")
     return command
