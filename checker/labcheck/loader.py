@@ -28,7 +28,12 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{_display(self.file)}:{self.line}: {self.message}"
+        return f"{_display(self.file)}:{self.line}: {printable(self.message)}"
+
+
+def printable(text: str) -> str:
+    """Text from a lab file made safe for one line of a terminal: control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _display(path: Path) -> str:
@@ -69,38 +74,79 @@ def lab_files(root: Path | None = None) -> list[Path]:
 # --- YAML with positions -------------------------------------------------
 
 
+#: Nodes a lab file may reach through YAML aliases before it counts as an alias bomb.
+_NODE_BUDGET = 200_000
+
+
 def _compose(path: Path) -> tuple[Any, yaml.Node | None, list[Problem]]:
     """Parse YAML, keeping the node tree for line numbers; syntax errors become problems."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return None, None, [Problem(path, 1, f"cannot read: {exc.strerror or exc}")]
-    except UnicodeDecodeError:
-        return None, None, [Problem(path, 1, "not UTF-8 text")]
+    except UnicodeDecodeError as exc:
+        line = text_line(path, exc.start)
+        return None, None, [Problem(path, line, f"not UTF-8 text (byte {exc.object[exc.start]:#04x})")]
+    # One parse: compose the node tree (for line numbers), then build the data from it.
+    # libyaml's loader when PyYAML has it: the pure-Python one is ~10x slower.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        problems = _walk_nodes(path, node)
+        if problems and problems[-1].message.startswith("YAML aliases"):
+            return None, None, problems  # the data would be endless: nothing further can read it
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return None, None, [Problem(path, line, f"YAML syntax: {problem}")]
-    return data, node, list(_duplicate_keys(path, node))
+    except RecursionError:
+        return None, None, [Problem(path, 1, "YAML nested too deeply to read")]
+    finally:
+        loader.dispose()
+    return data, node, problems
 
 
-def _duplicate_keys(path: Path, node: yaml.Node | None) -> Iterable[Problem]:
-    # PyYAML keeps the last of two equal keys without a word; a lab author
-    # would lose half a step that way.
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                yield Problem(path, key.start_mark.line + 1, f"duplicate key {key.value!r}")
-            seen.add(key.value)
-            yield from _duplicate_keys(path, value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            yield from _duplicate_keys(path, item)
+def text_line(path: Path, offset: int) -> int:
+    """The line of a byte offset in a file (for errors found before the text could be decoded)."""
+    try:
+        return path.read_bytes()[:offset].count(b"\n") + 1
+    except OSError:
+        return 1
+
+
+def _walk_nodes(path: Path, root: yaml.Node | None) -> list[Problem]:
+    """Duplicate keys, and YAML aliases that make the file endless (a cycle) or explode in size.
+
+    PyYAML keeps the last of two equal keys without a word; a lab author would
+    lose half a step that way. The walk is iterative and counts every node it
+    reaches, shared ones each time, so a cycle or an alias bomb stops at the budget.
+    """
+    problems: list[Problem] = []
+    reported: set[int] = set()
+    stack = [root] if root is not None else []
+    visits = 0
+    while stack:
+        node = stack.pop()
+        visits += 1
+        if visits > _NODE_BUDGET:
+            problems.append(Problem(path, 1, f"YAML aliases make this file refer to itself or expand past "
+                                             f"{_NODE_BUDGET} values"))
+            break
+        if isinstance(node, yaml.MappingNode):
+            if id(node) not in reported:
+                reported.add(id(node))
+                seen: set[str] = set()
+                for key, _value in node.value:
+                    if isinstance(key, yaml.ScalarNode):
+                        if key.value in seen:
+                            problems.append(Problem(path, key.start_mark.line + 1, f"duplicate key {key.value!r}"))
+                        seen.add(key.value)
+            stack.extend(value for _key, value in reversed(node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+    return problems
 
 
 def line_of(node: yaml.Node | None, location: Iterable[Any]) -> int:

@@ -313,6 +313,7 @@ class ClientSchema:
         self._api_text: dict[str, str | None] = {}
         self._model_modules: dict[str, str] | None = None
         self._fields: dict[str, dict[str, str] | None] = {}
+        self._served: dict[tuple[str, str], bool] = {}
 
     # API groups and versions -------------------------------------------------------
 
@@ -350,8 +351,11 @@ class ClientSchema:
 
     def serves(self, api_version: str, kind: str) -> bool:
         """Whether this group/version serves the kind (False also for unknown group/versions)."""
-        source = self._api_source(api_version)
-        return source is not None and re.search(self._operation(kind), source) is not None
+        key = (api_version, kind)
+        if key not in self._served:
+            source = self._api_source(api_version)
+            self._served[key] = source is not None and re.search(self._operation(kind), source) is not None
+        return self._served[key]
 
     @staticmethod
     def _operation(kind: str) -> str:
