@@ -17,12 +17,12 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
+from .model import PROBE_TARGETS
+
 Location = tuple[Any, ...]
 #: (where, message): where is a location in lab.yaml, or the Path of another file (line 1).
 Finding = tuple["Location | Path", str]
 
-#: The probe targets of model.Probe; a probe needs exactly one.
-PROBE_TARGETS = ("exec", "http", "dns", "logs", "node")
 #: What checks.matching understands; anything else starting with `$` is a typo.
 OPERATORS = ("$contains", "$exists", "$oneOf", "$regex")
 #: Deeper than any real object pattern; guards against cyclic YAML aliases.
@@ -128,10 +128,8 @@ def _manifests(actions: dict[str, Any], at: Location, folder: Path) -> Iterator[
 
 
 def _probe(probe: dict[str, Any], at: Location) -> Iterator[Finding]:
+    # How many targets a probe has is the schema's to say (model.Probe); what it expects is said here.
     targets = [t for t in PROBE_TARGETS if probe.get(t) is not None]
-    if len(targets) != 1:
-        found = " and ".join(targets) if targets else "none"
-        yield at, f"a probe needs exactly one of {', '.join(PROBE_TARGETS)} (found {found})"
     expect = probe.get("expect", {})
     if not isinstance(expect, dict):
         return
@@ -146,14 +144,17 @@ def _probe(probe: dict[str, Any], at: Location) -> Iterator[Finding]:
             yield at + ("expect", key), f"expect.{key} is empty, so every output satisfies it"
     if expect.get("not_contains") == "":
         yield at + ("expect", "not_contains"), "expect.not_contains is empty, so every output fails it"
-    # What the probe demands of the outcome; exit_code defaults to 0. A logs probe
-    # has no exit code of its own, so only what it demands of the text counts.
+    # What the probe demands of the outcome. exit_code defaults to 0; an http probe
+    # always demands a good HTTP status (2xx/3xx unless `status` says which); a logs
+    # probe has no exit code of its own, so only what it demands of the text counts.
     demands = {key for key, value in expect.items() if value is not None and value is not False and value != ""}
     if "exit_code" not in expect:
         demands.add("exit_code")
+    if targets == ["http"]:
+        demands.add("status")
     if targets == ["logs"]:
         demands.discard("exit_code")
-    if targets and not demands:
+    if len(targets) == 1 and not demands:
         what = "the logs can be read" if targets == ["logs"] else "the command runs"
         yield (at + ("expect",) if "expect" in probe else at,
                f"this probe expects nothing, so it passes whenever {what}: give expect.contains, "

@@ -175,7 +175,7 @@ def _message(error: dict[str, Any]) -> str:
         if not parts or parts[-1] != str(part):
             parts.append(str(part))
     where = ".".join(parts)
-    text = error["msg"]
+    text = error["msg"].removeprefix("Value error, ")  # a model validator's own sentence reads better bare
     if error["type"] == "missing":
         return f"{where}: required field is missing"
     if error["type"] == "extra_forbidden":
