@@ -19,6 +19,8 @@ from .errors import LabInvalid, UsageError
 from .model import Lab
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+# libyaml's loader when PyYAML was built with it: parsing is most of loading a lab.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,7 @@ def _compose(path: Path) -> tuple[Any, yaml.Node | None, list[Problem]]:
         line = text_line(path, exc.start)
         return None, None, [Problem(path, line, f"not UTF-8 text (byte {exc.object[exc.start]:#04x})")]
     # One parse: compose the node tree (for line numbers), then build the data from it.
-    # libyaml's loader when PyYAML has it: the pure-Python one is ~10x slower.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    loader = _YAML_LOADER(text)
     try:
         node = loader.get_single_node()
         problems = _walk_nodes(path, node)

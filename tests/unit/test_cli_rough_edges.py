@@ -61,6 +61,12 @@ def test_a_progress_entry_missing_keys_is_filled_in(isolated_env):
     assert "Step 1: Create the two-container Pod" in done.stdout
 
 
+@pytest.mark.parametrize("command", ["check", "watch", "hint", "solve", "reset"])
+def test_an_unknown_step_is_still_a_usage_error(isolated_env, capsys, command):
+    code, _out, err = call_main(capsys, command, "01", "--step", "99")
+    assert code == 2 and "no step '99'" in one_line(err)
+
+
 def test_a_stray_key_error_is_an_internal_error_not_a_usage_error(monkeypatch, capsys, isolated_env):
     import labcheck.cli as cli
 
