@@ -320,7 +320,9 @@ class LiveCluster:
 
     # --- inside Pods -----------------------------------------------------------
 
-    def _running_container(self, namespace: str, pod: str, container: str | None) -> str:
+    def _running_container(self, namespace: str, pod: str, container: str | None,
+                           finished_ok: bool = False) -> str:
+        """The container's name once it runs (or, with finished_ok, has run: its logs stay readable)."""
         obj = self.get("v1", "Pod", namespace, pod)
         if obj is None:
             raise TargetUnavailable(f"Pod {pod} does not exist in namespace {namespace}")
@@ -335,7 +337,7 @@ class LiveCluster:
         for status in (status_of.get("containerStatuses") or []) + (status_of.get("initContainerStatuses") or []):
             if status.get("name") == container:
                 state = status.get("state", {})
-                if "running" in state:
+                if "running" in state or (finished_ok and "terminated" in state):
                     return container
                 detail = state.get("waiting") or state.get("terminated") or {}
                 reason = detail.get("reason", "not started")
@@ -346,7 +348,7 @@ class LiveCluster:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        container = self._running_container(namespace, pod, container)
+        container = self._running_container(namespace, pod, container, finished_ok=True)
         try:
             # Unparsed: the client's own decoding turns the log into the repr of bytes ("b'...'").
             response = self._core.read_namespaced_pod_log(
