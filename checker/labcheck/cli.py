@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import click
@@ -50,8 +51,11 @@ out = _LazyConsole(highlight=False)
 err = _LazyConsole(stderr=True, highlight=False)
 
 
-def _debug_wanted(argv: list[str]) -> bool:
-    return "--debug" in argv or os.environ.get("LABCHECK_DEBUG") == "1"
+def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """--debug may come before or after the subcommand: take it out wherever it is (not after `--`)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    rest = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+    return rest, len(rest) != len(argv) or os.environ.get("LABCHECK_DEBUG") == "1"
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,6 +81,41 @@ def _lab_for(ref: str | None):
     if not current:
         raise UsageError("no lab started yet: run `labcheck start 01` (or name a lab)")
     return find_lab(current)
+
+
+def _step(lab, ref):
+    """A step the person named; naming one the lab lacks is a usage error."""
+    try:
+        return lab.step(ref)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+
+
+def _recorded_lab(cluster, path: Path):
+    from .errors import EvidenceError
+    from .loader import find_lab
+
+    ref = cluster.meta.get("lab")
+    if not isinstance(ref, str) or not ref.strip():
+        raise EvidenceError(f"{path}: the evidence file names no lab: give one (labcheck check LAB --from ...)")
+    try:
+        return find_lab(ref)
+    except UsageError as exc:
+        raise EvidenceError(f"{path}: the evidence was recorded for lab {ref!r}, which this labcheck lacks ({exc})") from None
+
+
+def _recorded_steps(lab, cluster, path: Path):
+    from .errors import EvidenceError
+
+    recorded = cluster.meta.get("steps")
+    if not recorded:
+        raise EvidenceError(f"{path}: the evidence file names no step: give --step")
+    if not isinstance(recorded, list) or not all(isinstance(s, str) for s in recorded):
+        raise EvidenceError(f"{path}: \"steps\" must be a list of step ids")
+    try:
+        return [lab.step(s) for s in recorded]
+    except KeyError as exc:
+        raise EvidenceError(f"{path}: {exc.args[0]}") from None
 
 
 def _live_cluster(lab, context: str | None):
@@ -126,6 +165,7 @@ def start_command(lab_ref: str) -> None:
     from .toolchain import Kind, cluster_config, kube_context
 
     lab = find_lab(lab_ref)
+    progress = Progress.load()  # a broken progress file stops here, before minutes of cluster work
     kind = Kind.find()
     config, name = cluster_config(lab.cluster)
     context = kube_context(name)
@@ -137,23 +177,87 @@ def start_command(lab_ref: str) -> None:
         with err.status(f"Creating kind cluster {name} from {config.name} (a minute or two)..."):
             kind.create(config, name)
         err.print(f"Created kind cluster [bold]{name}[/bold] in {time.monotonic() - started:.0f} s.")
+    missing = []
     for image in lab.images:
         with err.status(f"Loading image {image} into {name}..."):
             loaded = kind.load_image(image, name)
         if loaded:
             err.print(f"Image {image} is in the cluster.")
+        else:
+            missing.append(image)
+    if missing:
+        _warn_missing_images(lab, missing, name)
     with err.status(f"Preparing namespace {lab.namespace}..."):
         actions.ensure_namespace(context, lab.namespace)
         actions.set_default_namespace(context, lab.namespace)
         if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
             actions.perform(lab, lab.setup, context=context, cluster_name=name)
-    progress = Progress.load()
     progress.current_lab = lab.id
     entry = progress.lab(lab.id)
+    _bind_progress_to_cluster(lab, entry, context, name)
     progress.save()
     err.print(f"kubectl now uses context {context}, namespace {lab.namespace}. "
               f"Ready in {time.monotonic() - started:.0f} s.")
     _announce_step(lab, entry["current_step"])
+
+
+def _warn_missing_images(lab, images: list[str], cluster_name: str) -> None:
+    from .toolchain import prepare_command
+
+    names = ", ".join(images)
+    pulls = " && ".join(f"docker pull {image}" for image in images)
+    prepare = prepare_command()
+    offline = f"; where no registry can be reached, `{prepare}` builds them" if prepare else ""
+    err.print(f"[yellow]warning:[/yellow] Docker has no image {names}, so it was not loaded into cluster "
+              f"{cluster_name}: Pods of lab {lab.id} will wait until the node pulls it from its registry. "
+              f"To load it: `{pulls}`{offline}, then `labcheck start {lab.id}` again.")
+
+
+def _cluster_identity(cluster) -> str | None:
+    """What tells one cluster from a new one of the same name: the kube-system namespace's UID."""
+    namespace = cluster.get("v1", "Namespace", None, "kube-system") or {}
+    uid = namespace.get("metadata", {}).get("uid")
+    return uid if isinstance(uid, str) else None
+
+
+def _bind_progress_to_cluster(lab, entry: dict, context: str, cluster_name: str) -> None:
+    """Progress belongs to the cluster it was made on: on a new cluster, the steps passed are checked again.
+
+    A cluster deleted and created anew keeps its name but not what the learner
+    built on it, so "step 3/6" would be a step on nothing. The earlier steps are
+    re-checked (no waiting) and the lab goes on from the first that fails here.
+    """
+    from .checks.outcome import Status
+    from .engine import run_step
+    from .state import now
+
+    try:
+        cluster = _live_cluster(lab, context)
+        identity = _cluster_identity(cluster)
+    except LabcheckError as exc:
+        err.print(f"Could not tell whether cluster {cluster_name} is the one your progress was made on: {exc}")
+        return
+    previous, entry["cluster"] = entry.get("cluster"), identity
+    before = entry["current_step"]
+    if previous is None or identity is None or previous == identity or (before == 1 and not entry["passed"]):
+        return
+    passed: dict[str, str] = {}
+    with err.status(f"Cluster {cluster_name} is new: checking steps 1-{before - 1} of lab {lab.id} on it..."):
+        for step in lab.steps[: before - 1]:
+            if run_step(lab, step, cluster, wait=0).status != Status.PASS:
+                break
+            passed[step.id] = entry["passed"].get(step.id) or now()
+    entry["passed"], entry["current_step"] = passed, len(passed) + 1
+    after = entry["current_step"]
+    news = (f"Cluster {cluster_name} is not the one your progress in lab {lab.id} was made on (that one was at "
+            f"step {before}), so the steps before were checked again on this one: ")
+    if after == before:
+        err.print(news + f"they all pass, so you go on at step {after}.")
+    elif after == 1:
+        err.print(news + f"step 1 does not pass here, so lab {lab.id} starts over at step 1.")
+    else:
+        still = "step 1 passes" if after == 2 else f"steps 1-{after - 1} pass"
+        err.print(news + f"{still}, step {after} does not, so you go back to step {after}.")
 
 
 def _announce_step(lab, number: int) -> None:
@@ -192,23 +296,24 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
     namespace = None
     if from_path:
         cluster = RecordedCluster(from_path)
-        lab = _lab_for(lab_ref or cluster.meta.get("lab"))
+        lab = _lab_for(lab_ref) if lab_ref else _recorded_lab(cluster, from_path)
         namespace = cluster.meta.get("namespace")  # where it was recorded (self-tests use their own)
-        recorded_steps = cluster.meta.get("steps") or []
+        if namespace is not None and not isinstance(namespace, str):
+            from .errors import EvidenceError
+
+            raise EvidenceError(f"{from_path}: \"namespace\" must be a namespace name")
         if step_ref:
-            steps = [lab.step(step_ref)]
+            steps = [_step(lab, step_ref)]
         elif all_steps:
             steps = list(lab.steps)
-        elif recorded_steps:
-            steps = [lab.step(s) for s in recorded_steps]
         else:
-            raise UsageError(f"{from_path} names no step: give --step")
+            steps = _recorded_steps(lab, cluster, from_path)
         source = cluster.describe()
     else:
         lab = _lab_for(lab_ref)
         progress = Progress.load()
         if step_ref:
-            steps = [lab.step(step_ref)]
+            steps = [_step(lab, step_ref)]
         elif all_steps:
             steps = list(lab.steps)
         else:
@@ -266,6 +371,8 @@ def watch_command(lab_ref=None, step_ref=None, namespace=None, context=None) -> 
     from .watch import run_watch
 
     lab = _lab_for(lab_ref)
+    if step_ref:
+        _step(lab, step_ref)  # an unknown step is a usage error, before any cluster is asked
     sys.exit(run_watch(lab, lambda: _live_cluster(lab, context), step_ref=step_ref, namespace=namespace,
                        out=out, err=err))
 
@@ -280,17 +387,18 @@ def hint_command(lab_ref=None, step_ref=None, all_hints=False) -> None:
 
     lab = _lab_for(lab_ref)
     progress = Progress.load()
-    entry = progress.lab(lab.id)
-    step = lab.step(step_ref) if step_ref else lab.steps[min(entry["current_step"], len(lab.steps)) - 1]
-    shown = entry.setdefault("hints_shown", {}).get(step.id, 0)
+    # Asking for a hint neither starts a lab nor moves a step: only the count of hints seen is kept.
+    step = _step(lab, step_ref) if step_ref else lab.steps[min(progress.current_step(lab.id), len(lab.steps)) - 1]
+    shown = progress.hints_shown(lab.id, step.id)
     count = len(step.hints) if all_hints else min(shown + 1, len(step.hints))
     out.print(f"[bold]Step {lab.step_number(step)}: {step.title}[/bold]")
     for number, hint in enumerate(step.hints[:count], 1):
         out.print(f"  hint {number}/{len(step.hints)}: {hint}")
     if count >= len(step.hints):
-        out.print(f"  (no more hints; the lab page has the full walkthrough)")
-    entry["hints_shown"][step.id] = count
-    progress.save()
+        out.print("  (no more hints; the lab page has the full walkthrough)")
+    if count != shown:
+        progress.remember_hints(lab.id, step.id, count)
+        progress.save()
 
 
 @cli.command("status")
@@ -328,7 +436,7 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
     progress = Progress.load()
     entry = progress.lab(lab.id)
     if step_ref:
-        step = lab.step(step_ref)
+        step = _step(lab, step_ref)
         number = lab.step_number(step)
         entry["current_step"] = number
         entry["passed"] = {s.id: t for s, t in ((s, entry["passed"].get(s.id)) for s in lab.steps[: number - 1]) if t}
@@ -337,6 +445,9 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
         return
     _config, name = cluster_config(lab.cluster)
     context = kube_context(name)
+    if not yes and not sys.stdin.isatty():
+        raise UsageError(f"reset deletes everything in namespace {lab.namespace} of cluster {name}, and there is "
+                         "no terminal to ask on: add --yes to confirm")
     if not yes and not click.confirm(f"Delete everything in namespace {lab.namespace} of cluster {name}?",
                                      err=True, default=False):
         raise UsageError("reset cancelled")
@@ -346,6 +457,7 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
         if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
             actions.perform(lab, lab.setup, context=context, cluster_name=name)
     progress.labs.pop(lab.id, None)
+    progress.hints.pop(lab.id, None)
     progress.lab(lab.id)
     progress.save()
     out.print(f"Lab {lab.id} starts over with an empty namespace {lab.namespace}.")
@@ -355,7 +467,7 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
 @cli.command("stop")
 @click.argument("lab_ref", metavar="[LAB]", required=False)
 def stop_command(lab_ref=None) -> None:
-    """Delete the lab's kind cluster (progress is kept)."""
+    """Delete the lab's kind cluster and what was built on it."""
     from .toolchain import Kind, cluster_config
 
     lab = _lab_for(lab_ref)
@@ -366,7 +478,8 @@ def stop_command(lab_ref=None) -> None:
         return
     with err.status(f"Deleting kind cluster {name}..."):
         kind.delete(name)
-    out.print(f"Deleted cluster {name}. Your progress is kept; `labcheck start {lab.id}` brings it back.")
+    out.print(f"Deleted cluster {name}. `labcheck start {lab.id}` makes a new one and checks the steps you "
+              "had passed again on it.")
 
 
 @cli.command("doctor")
@@ -427,7 +540,7 @@ def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None) -> None:
     from .toolchain import cluster_config, kube_context
 
     lab = find_lab(lab_ref)
-    step = lab.step(step_ref)
+    step = _step(lab, step_ref)
     chosen = step.solution
     if wrong_id:
         chosen = next((w for w in step.wrong_solutions if w.id == wrong_id), None)
@@ -463,8 +576,7 @@ def selftest_command(lab_ref: str, record_evidence: bool, workers: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = _debug_wanted(argv)
+    argv, debug = _take_debug(list(sys.argv[1:] if argv is None else argv))
     try:
         code = cli.main(args=argv, prog_name="labcheck", standalone_mode=False)
     except click.exceptions.UsageError as exc:
@@ -479,19 +591,14 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except LabcheckError as exc:
         if debug:
-            raise
+            traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: {exc}", err=True)
         code = exc.exit_code
-    except KeyError as exc:  # unknown step ids and the like
-        if debug:
-            raise
-        click.echo(f"labcheck: {exc.args[0] if exc.args else exc}", err=True)
-        code = EXIT_USAGE
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # a bug: still one line, unless asked for more
         if debug:
-            raise
+            traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         code = EXIT_CANNOT_GRADE
     sys.exit(code if isinstance(code, int) else 0)

@@ -128,12 +128,17 @@ class RecordedCluster:
 
     def _answer(self, op: str, args: dict[str, Any]) -> Any:
         call = self._calls.get(call_key(op, args))
+        shown = ", ".join(f"{k}={v}" for k, v in args.items() if v is not None)
         if call is None:
-            shown = ", ".join(f"{k}={v}" for k, v in args.items() if v is not None)
             raise ClusterUnavailable(f"the evidence file holds no answer to {op}({shown})")
         if "raises" in call:
-            raise _RAISES.get(call["raises"], ClusterUnavailable)(call.get("message", ""))
-        return copy.deepcopy(call["result"])
+            raised = call["raises"] if isinstance(call["raises"], str) else ""
+            raise _RAISES.get(raised, ClusterUnavailable)(str(call.get("message", "")))
+        result = call.get("result")
+        if not _ANSWER_SHAPES[op](result):
+            # A hand-edited or damaged file: the grader cannot judge from it (ERROR), nor crash on it.
+            raise ClusterUnavailable(f"the evidence file's answer to {op}({shown}) is damaged ({_kind_of(result)})")
+        return copy.deepcopy(result)
 
     def get(self, api_version, kind, namespace, name):
         return self._answer("get", dict(api_version=api_version, kind=kind, namespace=namespace, name=name))
@@ -153,6 +158,36 @@ class RecordedCluster:
         return ExecResult.from_dict(self._answer("exec_on_node", dict(node=node, command=list(command))))
 
 
+def _is_object(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("metadata"), dict) \
+        and isinstance(value["metadata"].get("name"), str)
+
+
+def _is_exec_result(value: Any) -> bool:
+    fields = ExecResult.__dataclass_fields__
+    return (isinstance(value, dict) and set(value) <= set(fields)
+            and isinstance(value.get("args"), list) and isinstance(value.get("returncode"), int)
+            and not isinstance(value.get("returncode"), bool) and isinstance(value.get("stdout"), str)
+            and isinstance(value.get("stderr", ""), str) and isinstance(value.get("where", ""), str)
+            and isinstance(value.get("duration", 0.0), (int, float)) and isinstance(value.get("extra", {}), dict)
+            and isinstance(value.get("timed_out", False), bool))
+
+
+#: What a well-formed answer to each question looks like.
+_ANSWER_SHAPES = {
+    "get": lambda r: r is None or _is_object(r),
+    "list": lambda r: isinstance(r, list) and all(_is_object(o) for o in r),
+    "logs": lambda r: isinstance(r, str),
+    "exec_in_pod": _is_exec_result,
+    "exec_on_node": _is_exec_result,
+}
+
+
+def _kind_of(value: Any) -> str:
+    return {dict: "an object of the wrong shape", list: "a list of the wrong shape"}.get(
+        type(value), f"a {type(value).__name__}")
+
+
 def load_evidence(path: Path) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -164,6 +199,8 @@ def load_evidence(path: Path) -> dict[str, Any]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EvidenceError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); the file is corrupt") from None
+    except RecursionError:
+        raise EvidenceError(f"{path}: JSON nested too deeply to read; the file is corrupt") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise EvidenceError(f"{path}: not a labcheck evidence file (no \"format\": \"{FORMAT}\")")
     if document.get("version") != VERSION:
