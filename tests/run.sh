@@ -4,6 +4,7 @@
 # clusters/prepare.sh has built the kind toolchain on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
 
 venv="${LABCHECK_TEST_VENV:-.venv}"
 echo "== setting up $venv"
@@ -36,9 +37,10 @@ fi
 
 export NO_MKDOCS_2_WARNING=1
 set +e
-"$venv/bin/python" -m pytest "$@"
+"$venv/bin/python" -m pytest --durations=15 "$@"
 status=$?
 set -e
+echo "== tests/run.sh finished in $(( $(date +%s) - started )) s (pytest exit $status)"
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure here" >&2
   exit 1

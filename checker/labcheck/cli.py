@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from . import __version__
 from .errors import (
@@ -27,8 +25,29 @@ from .errors import (
     UsageError,
 )
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+class _LazyConsole:
+    """A rich Console made on first use: commands that print little do not pay for importing rich."""
+
+    def __init__(self, **options):
+        self._options = options
+        self._console = None
+
+    def __getattr__(self, name: str):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+def Table(*args, **kwargs):  # noqa: N802 - stands in for rich.table.Table, imported when a table is drawn
+    from rich.table import Table as RichTable
+
+    return RichTable(*args, **kwargs)
+
+
+out = _LazyConsole(highlight=False)
+err = _LazyConsole(stderr=True, highlight=False)
 
 
 def _debug_wanted(argv: list[str]) -> bool:
@@ -178,9 +197,11 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
 
     if record_path and from_path:
         raise UsageError("--record and --from cannot be used together")
+    namespace = None
     if from_path:
         cluster = RecordedCluster(from_path)
         lab = _lab_for(lab_ref or cluster.meta.get("lab"))
+        namespace = cluster.meta.get("namespace")  # where it was recorded (self-tests use their own)
         recorded_steps = cluster.meta.get("steps") or []
         if step_ref:
             steps = [lab.step(step_ref)]
@@ -213,9 +234,9 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
     for step in steps:
         if output_format == "text" and sys.stdout.isatty():
             with err.status(f"Checking step {lab.step_number(step)}: {step.title}..."):
-                result = run_step(lab, step, cluster, wait=wait)
+                result = run_step(lab, step, cluster, wait=wait, namespace=namespace)
         else:
-            result = run_step(lab, step, cluster, wait=wait)
+            result = run_step(lab, step, cluster, wait=wait, namespace=namespace)
         results.append(result)
         if output_format == "text":
             render_text(result, out, step_count=len(lab.steps), verbose=verbose)
@@ -434,15 +455,20 @@ def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None) -> None:
 @cli.command("selftest")
 @click.argument("lab_ref", metavar="LAB")
 @click.option("--record-evidence", is_flag=True, help="Re-record the lab's evidence/ files from this run.")
-def selftest_command(lab_ref: str, record_evidence: bool) -> None:
+@click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True,
+              help="Wrong-solution cases graded at once, each in its own namespace, beside the main line.")
+def selftest_command(lab_ref: str, record_evidence: bool, workers: int) -> None:
     """On a running cluster, prove every step FAILS before its solution and PASSES after."""
     from .loader import find_lab
     from .selftest import run_selftest
 
     lab = find_lab(lab_ref)
-    report = run_selftest(lab, record=record_evidence, log=lambda line: err.print(line))
+    started = time.monotonic()
+    report = run_selftest(lab, record=record_evidence, log=lambda line: err.print(line), workers=workers)
     for line in report.lines:
         out.print(line)
+    verdict = "passed" if report.ok else f"failed ({len(report.failures)} case(s))"
+    out.print(f"selftest {lab.id} {verdict} in {time.monotonic() - started:.0f} s")
     sys.exit(EXIT_PASSED if report.ok else EXIT_FAILED)
 
 

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from .checks import CheckContext, run_check
 from .checks.outcome import CheckResult, Status, StepResult
 from .cluster.base import Cluster
+from .cluster.cached import StepReads
 from .model import Lab, Step, check_kind
+
+#: Probes of one step run side by side: each waits on the network, not on the CPU.
+MAX_PARALLEL_PROBES = 8
+
+
+def _groups(step: Step) -> list[list]:
+    """Checks in order; consecutive probes form one group that runs in parallel."""
+    groups: list[list] = []
+    for check in step.checks:
+        if check_kind(check) == "probe" and groups and check_kind(groups[-1][0]) == "probe":
+            groups[-1].append(check)
+        else:
+            groups.append([check])
+    return groups
 
 
 def run_step(
@@ -18,27 +34,43 @@ def run_step(
     *,
     wait: float | None = None,
     on_check: Callable[[CheckResult], None] | None = None,
+    namespace: str | None = None,
 ) -> StepResult:
     """Checks run in order; once one does not pass, the rest are SKIPped.
 
     A step's checks build on each other (a probe into a Pod means nothing when
-    the Pod is missing), so the first failure is the one worth reading.
+    the Pod is missing), so the first failure is the one worth reading. Each
+    kind of object is read once for the step (`StepReads`), and consecutive
+    probes run in parallel; their results are still reported in order.
     """
     started = time.monotonic()
+    reads = StepReads(cluster)
+    namespace = namespace or lab.namespace
     results: list[CheckResult] = []
     blocker: CheckResult | None = None
-    for check in step.checks:
+
+    def run(check) -> CheckResult:
+        return run_check(check, CheckContext(cluster=reads, namespace=namespace), lab.folder, wait=wait)
+
+    def skipped(check) -> CheckResult:
+        return CheckResult(check.id, check.title, check_kind(check), Status.SKIP,
+                           f"not run: {blocker.check_id} did not pass")
+
+    for group in _groups(step):
         if blocker is not None:
-            result = CheckResult(check.id, check.title, check_kind(check), Status.SKIP,
-                                 f"not run: {blocker.check_id} did not pass")
+            outcomes = [skipped(check) for check in group]
+        elif len(group) == 1:
+            outcomes = [run(group[0])]
         else:
-            ctx = CheckContext(cluster=cluster, namespace=lab.namespace)
-            result = run_check(check, ctx, lab.folder, wait=wait)
-            if result.status in (Status.FAIL, Status.ERROR):
+            with ThreadPoolExecutor(max_workers=min(len(group), MAX_PARALLEL_PROBES)) as pool:
+                outcomes = list(pool.map(run, group))
+        for check, result in zip(group, outcomes):
+            if blocker is not None and result.status != Status.SKIP:
+                result = skipped(check)  # ran in parallel with the check that failed first
+            elif result.status in (Status.FAIL, Status.ERROR):
                 blocker = result
-        results.append(result)
-        if on_check:
-            on_check(result)
+            results.append(result)
+            if on_check:
+                on_check(result)
     return StepResult(lab.id, step.id, lab.step_number(step), step.title, results,
                       duration=time.monotonic() - started)
-

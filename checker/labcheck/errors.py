@@ -44,5 +44,11 @@ class EvidenceError(LabcheckError):
 class TargetUnavailable(Exception):
     """What a probe wanted to run in is not there (Pod missing, container not running).
 
-    That is the learner's cluster not being right yet, so checks turn it into FAIL.
+    That is the learner's cluster not being right yet, so checks turn it into FAIL;
+    `final` when waiting cannot change it (the container crashed, its image cannot be pulled).
     """
+
+    def __init__(self, message: str, *, cause: str | None = None, final: bool = False):
+        super().__init__(message)
+        self.cause = cause
+        self.final = final

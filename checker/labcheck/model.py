@@ -6,10 +6,11 @@ schema and the validator can never disagree.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
 
 Identifier = Annotated[
     str,
@@ -59,7 +60,7 @@ class ExecProbe(_InPod):
 
 
 class HttpProbe(_InPod):
-    """Fetch a URL from inside a container (curl if present, else wget)."""
+    """Fetch a URL from inside a container (curl if present, else wget); judged by the HTTP status."""
 
     url: str
 
@@ -83,11 +84,29 @@ class NodeProbe(_Strict):
 
 
 class Expect(_Strict):
-    exit_code: int | None = Field(0, description="required exit code; null accepts any")
+    exit_code: int | None = Field(
+        0, description="required exit code; null accepts any. Not used for http probes unless given"
+    )
+    status: int | list[int] | None = Field(
+        None, description="http probes: required HTTP status (or one of a list); default any 2xx or 3xx"
+    )
     contains: str | None = Field(None, description="output must contain this text")
     not_contains: str | None = None
     matches: str | None = Field(None, description="output must match this regular expression")
-    blocked: bool = Field(False, description="the connection must FAIL (network policy labs)")
+    blocked: bool = Field(
+        False,
+        description="the connection must be blocked (timed out or rejected) while `control` reaches the same target",
+    )
+
+
+class Control(_Strict):
+    """A client that is allowed to reach the probe's target: proof the target is up."""
+
+    pod: str
+    container: str | None = None
+
+
+PROBE_TARGETS = ("exec", "http", "dns", "logs", "node")
 
 
 class Probe(_Strict):
@@ -99,10 +118,27 @@ class Probe(_Strict):
     logs: LogsProbe | None = None
     node: NodeProbe | None = None
     expect: Expect = Field(default_factory=Expect)
+    control: Control | None = Field(
+        None, description="for `blocked`: run the same probe from this allowed client; it must get through"
+    )
     attempt_timeout: float = Field(10, gt=0, description="seconds one attempt may take")
 
+    @model_validator(mode="after")
+    def _one_target(self) -> "Probe":
+        given = [kind for kind in PROBE_TARGETS if getattr(self, kind) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(f"a probe needs exactly one of {', '.join(PROBE_TARGETS)} (found: {found})")
+        if self.expect.blocked:
+            if self.control is None:
+                raise ValueError("`expect: {blocked: true}` needs `control:`, an allowed client that must reach "
+                                 "the same target (otherwise a crashed server would look blocked)")
+            if given[0] not in ("http", "exec"):
+                raise ValueError("`blocked` applies to http and exec probes")
+        return self
+
     def target(self) -> tuple[str, Any]:
-        for kind in ("exec", "http", "dns", "logs", "node"):
+        for kind in PROBE_TARGETS:
             value = getattr(self, kind)
             if value is not None:
                 return kind, value
@@ -139,30 +175,45 @@ class PythonCheck(_CheckBase):
     python: PythonCall
 
 
-CHECK_KINDS = ("assert", "absent", "probe", "python")
+@dataclass(frozen=True)
+class CheckKind:
+    """One entry of the check vocabulary: adding a kind means one model class, one entry, one module."""
+
+    name: str  # the key in lab.yaml
+    model: type[_CheckBase]
+    spec_field: str  # the model attribute holding the kind's own spec
+    module: str  # labcheck.checks.<module>.evaluate(spec, ctx, lab_folder) -> Outcome
+    default_timeout: float  # seconds a FAIL is re-tried while the cluster converges
+
+
+CHECK_REGISTRY: dict[str, CheckKind] = {
+    kind.name: kind
+    for kind in (
+        CheckKind("assert", AssertCheck, "assert_", "assert_object", 10.0),
+        CheckKind("absent", AbsentCheck, "absent", "absent", 20.0),
+        CheckKind("probe", ProbeCheck, "probe", "probe", 5.0),
+        CheckKind("python", PythonCheck, "python", "python_check", 5.0),
+    )
+}
+CHECK_KINDS = tuple(CHECK_REGISTRY)
 
 
 def _check_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         present = [k for k in CHECK_KINDS if k in value]
         return present[0] if len(present) == 1 else None
-    for kind, cls in zip(CHECK_KINDS, (AssertCheck, AbsentCheck, ProbeCheck, PythonCheck)):
-        if isinstance(value, cls):
-            return kind
+    for kind in CHECK_REGISTRY.values():
+        if isinstance(value, kind.model):
+            return kind.name
     return None
 
 
 Check = Annotated[
-    Union[
-        Annotated[AssertCheck, Tag("assert")],
-        Annotated[AbsentCheck, Tag("absent")],
-        Annotated[ProbeCheck, Tag("probe")],
-        Annotated[PythonCheck, Tag("python")],
-    ],
+    Union[tuple(Annotated[kind.model, Tag(kind.name)] for kind in CHECK_REGISTRY.values())],  # type: ignore[misc]
     Discriminator(
         _check_kind,
         custom_error_type="check_kind",
-        custom_error_message="a check needs exactly one of: assert, absent, probe, python",
+        custom_error_message="a check needs exactly one of: " + ", ".join(CHECK_KINDS),
     ),
 ]
 
@@ -171,6 +222,11 @@ def check_kind(check: Any) -> str:
     kind = _check_kind(check)
     assert kind is not None
     return kind
+
+
+def check_spec(check: Any) -> Any:
+    """The kind-specific part of a check (the pattern, the probe, the python call)."""
+    return getattr(check, CHECK_REGISTRY[check_kind(check)].spec_field)
 
 
 class Actions(_Strict):

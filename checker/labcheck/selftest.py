@@ -1,17 +1,25 @@
 """A lab's proof on a real cluster: every step FAILS before its solution and PASSES after.
 
-For each step, in order, on a namespace emptied first:
-  1. grade the step as it stands (the previous steps solved): it must FAIL on `unsolved_fails`;
-  2. for each known-wrong solution: apply it, grade, expect FAIL on its checks with its
-     diagnosis, then rebuild the namespace up to this step;
-  3. apply the reference solution, grade: it must PASS.
+Every case gets a namespace of its own, so no case waits for another's teardown:
+  - the main line, in one namespace: for each step in order, grade it as it stands
+    (earlier steps solved): it must FAIL on `unsolved_fails`; apply the reference
+    solution; grade: it must PASS (the PASS also proves the state converged before
+    the next step builds on it);
+  - each known-wrong solution, in a fresh namespace: rebuild the earlier steps
+    (each re-graded until it passes: convergence is watched, never slept for),
+    apply the wrong solution, grade: it must FAIL on its checks with its diagnosis.
+Wrong-solution cases run beside the main line on a small worker pool. Namespaces
+are deleted in the background as soon as their case is graded.
 With `record`, each grading's evidence is saved under the lab's evidence/ folder,
 which the fast test tier grades again without a cluster.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,16 +29,19 @@ from .checks.outcome import Status, StepResult
 from .cluster.live import LiveCluster
 from .cluster.recorded import RecordingCluster
 from .engine import run_step
-from .model import Lab, Step
+from .model import Lab, Step, WrongSolution
 from .toolchain import cluster_config, kube_context
 
-SETTLE_TIMEOUT = 90.0
+#: Wrong-solution cases graded beside the main line: each mostly waits on the cluster.
+DEFAULT_WORKERS = 2
+SELFTEST_LABEL = "labcheck.io/selftest"
 
 
 @dataclass
 class Report:
     lines: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -69,75 +80,115 @@ def judge(result: StepResult, want: str, fails: list[str] = (), diagnosis: str |
     return problems
 
 
-def settle(cluster: LiveCluster, namespace: str, timeout: float = SETTLE_TIMEOUT) -> None:
-    """Wait until no Pod in the namespace is still being created or deleted."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        busy = False
-        for pod in cluster.list("v1", "Pod", namespace):
-            if pod["metadata"].get("deletionTimestamp"):
-                busy = True
-            statuses = pod.get("status", {}).get("containerStatuses") or []
-            if len(statuses) < len(pod.get("spec", {}).get("containers", [])):
-                busy = True
-            for status in statuses:
-                waiting = status.get("state", {}).get("waiting")
-                if waiting and waiting.get("reason") in (None, "ContainerCreating", "PodInitializing"):
-                    busy = True
-        if not busy:
-            time.sleep(2)  # let freshly started containers do their first bit of work
-            return
-        time.sleep(1)
+class SelfTest:
+    def __init__(self, lab: Lab, *, record: bool, log: Callable[[str], None], workers: int):
+        self.lab = lab
+        self.record = record
+        self.log = log
+        self.workers = workers
+        _config, self.cluster_name = cluster_config(lab.cluster)
+        self.context = kube_context(self.cluster_name)
+        self.live = LiveCluster(self.context)
+        self.run_id = f"{os.getpid() % 10000:04d}"
+        self.report = Report()
 
+    # --- namespaces --------------------------------------------------------------------
 
-def run_selftest(lab: Lab, *, record: bool = False, log: Callable[[str], None] = print) -> Report:
-    config, name = cluster_config(lab.cluster)
-    context = kube_context(name)
-    live = LiveCluster(context)
-    report = Report()
+    def namespace(self, label: str) -> str:
+        name = f"{self.lab.namespace}-st{self.run_id}-{label}"[:63].rstrip("-")
+        actions.ensure_namespace(self.context, name, {SELFTEST_LABEL: self.lab.id})
+        actions.perform(self.lab, self.lab.setup, context=self.context, cluster_name=self.cluster_name,
+                        namespace=name)
+        return name
 
-    def grade(step: Step, case: str) -> StepResult:
-        settle(live, lab.namespace)
-        cluster = RecordingCluster(live) if record else live
-        wait = 0.0 if case == "unsolved" else None
-        result = run_step(lab, step, cluster, wait=wait)
-        if record:
-            cluster.save(evidence_path(lab, step, case), {"lab": lab.id, "steps": [step.id], "case": case})
+    def drop(self, namespace: str) -> None:
+        actions.delete_namespace(self.context, namespace, wait=False)
+
+    # --- grading -----------------------------------------------------------------------
+
+    def apply(self, what, namespace: str) -> None:
+        actions.perform(self.lab, what, context=self.context, cluster_name=self.cluster_name, namespace=namespace)
+
+    def grade(self, step: Step, case: str, namespace: str, wait: float | None = None) -> StepResult:
+        cluster = RecordingCluster(self.live) if self.record else self.live
+        result = run_step(self.lab, step, cluster, wait=wait, namespace=namespace)
+        if self.record:
+            cluster.save(evidence_path(self.lab, step, case),
+                         {"lab": self.lab.id, "steps": [step.id], "case": case, "namespace": namespace})
         return result
 
-    def rebuild(upto: int) -> None:
-        actions.delete_namespace(context, lab.namespace)
-        actions.ensure_namespace(context, lab.namespace)
-        actions.perform(lab, lab.setup, context=context, cluster_name=name)
-        for earlier in lab.steps[:upto]:
-            actions.perform(lab, earlier.solution, context=context, cluster_name=name)
-            settle(live, lab.namespace)
+    def verdict(self, label: str, problems: list[str], seconds: float) -> None:
+        with self.report.lock:
+            if problems:
+                self.report.failures.append(f"{label}: {'; '.join(problems)}")
+                self.report.lines.append(f"FAIL  {label} ({seconds:.1f} s): {'; '.join(problems)}")
+            else:
+                self.report.lines.append(f"ok    {label} ({seconds:.1f} s)")
+            self.log(self.report.lines[-1])
 
-    def verdict(label: str, problems: list[str], seconds: float) -> None:
-        if problems:
-            report.failures.append(f"{label}: {'; '.join(problems)}")
-            report.lines.append(f"FAIL  {label} ({seconds:.1f} s): {'; '.join(problems)}")
-        else:
-            report.lines.append(f"ok    {label} ({seconds:.1f} s)")
-        log(report.lines[-1])
+    def rebuild(self, namespace: str, upto: int) -> list[str]:
+        """Solve the first `upto` steps in a namespace, each graded until it passes."""
+        for earlier in self.lab.steps[:upto]:
+            self.apply(earlier.solution, namespace)
+            result = run_step(self.lab, earlier, self.live, namespace=namespace)
+            if result.status != Status.PASS:
+                return [f"rebuilding: step {self.lab.step_number(earlier)} {earlier.id} did not pass again: "
+                        + "; ".join(judge(result, "PASS"))]
+        return []
 
-    rebuild(0)
-    for index, step in enumerate(lab.steps):
+    # --- cases -------------------------------------------------------------------------
+
+    def wrong_case(self, index: int, step: Step, wrong: WrongSolution) -> None:
         number = index + 1
+        label = f"step {number} {step.id}: wrong solution {wrong.id} is diagnosed"
         started = time.monotonic()
-        result = grade(step, "unsolved")
-        verdict(f"step {number} {step.id}: fails before its solution", judge(result, "FAIL", step.unsolved_fails),
-                time.monotonic() - started)
-        for wrong in step.wrong_solutions:
-            started = time.monotonic()
-            actions.perform(lab, wrong, context=context, cluster_name=name)
-            result = grade(step, f"wrong-{wrong.id}")
-            verdict(f"step {number} {step.id}: wrong solution {wrong.id} is diagnosed",
-                    judge(result, "FAIL", wrong.fails, wrong.diagnosis), time.monotonic() - started)
-            rebuild(index)
-        started = time.monotonic()
-        actions.perform(lab, step.solution, context=context, cluster_name=name)
-        result = grade(step, "solved")
-        verdict(f"step {number} {step.id}: passes after its solution", judge(result, "PASS"),
-                time.monotonic() - started)
-    return report
+        namespace = self.namespace(f"s{number}-{wrong.id}")
+        try:
+            problems = self.rebuild(namespace, index)
+            if not problems:
+                self.apply(wrong, namespace)
+                result = self.grade(step, f"wrong-{wrong.id}", namespace)
+                problems = judge(result, "FAIL", wrong.fails, wrong.diagnosis)
+        except Exception as exc:  # one broken case must not hide the others' verdicts
+            problems = [f"{type(exc).__name__}: {exc}"]
+        finally:
+            self.drop(namespace)
+        self.verdict(label, problems, time.monotonic() - started)
+
+    def main_line(self) -> None:
+        namespace = self.namespace("main")
+        try:
+            for index, step in enumerate(self.lab.steps):
+                number = index + 1
+                started = time.monotonic()
+                result = self.grade(step, "unsolved", namespace, wait=0.0)
+                self.verdict(f"step {number} {step.id}: fails before its solution",
+                             judge(result, "FAIL", step.unsolved_fails), time.monotonic() - started)
+                started = time.monotonic()
+                self.apply(step.solution, namespace)
+                result = self.grade(step, "solved", namespace)
+                problems = judge(result, "PASS")
+                self.verdict(f"step {number} {step.id}: passes after its solution", problems,
+                             time.monotonic() - started)
+                if problems:
+                    break  # later steps build on this one
+        finally:
+            self.drop(namespace)
+
+    def run(self) -> Report:
+        actions.delete_namespaces(self.context, f"{SELFTEST_LABEL}={self.lab.id}")
+        cases = [(i, step, wrong) for i, step in enumerate(self.lab.steps) for wrong in step.wrong_solutions]
+        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            futures = [pool.submit(self.wrong_case, *case) for case in cases]
+            try:
+                self.main_line()
+            except Exception as exc:
+                self.verdict("main line", [f"{type(exc).__name__}: {exc}"], 0.0)
+            for future in futures:
+                future.result()
+        return self.report
+
+
+def run_selftest(lab: Lab, *, record: bool = False, log: Callable[[str], None] = print,
+                 workers: int = DEFAULT_WORKERS) -> Report:
+    return SelfTest(lab, record=record, log=log, workers=workers).run()

@@ -35,8 +35,36 @@ def test_recorded_evidence_grades_as_expected(lab, step, case, fails, diagnosis)
     assert path.is_file(), f"missing {path.relative_to(lab.folder.parent.parent)}: run `labcheck selftest {lab.id} --record-evidence` on a cluster"
     cluster = RecordedCluster(path)
     assert cluster.meta.get("steps") == [step.id]
-    result = run_step(lab, step, cluster)
+    result = run_step(lab, step, cluster, namespace=cluster.meta.get("namespace"))
     want = "PASS" if case == "solved" else "FAIL"
     assert judge(result, want, fails, diagnosis) == []
     if want == "FAIL":
         assert result.status == Status.FAIL
+
+
+def _graded(lab, step, case):
+    cluster = RecordedCluster(evidence_path(lab, step, case))
+    return run_step(lab, step, cluster, namespace=cluster.meta.get("namespace"))
+
+
+def diagnosis_cases():
+    for lab in all_labs():
+        for step in lab.steps:
+            for wrong in step.wrong_solutions:
+                yield pytest.param(lab, step, wrong, id=f"{lab.id}-{step.id}-{wrong.id}")
+
+
+@pytest.mark.parametrize("lab, step, wrong", list(diagnosis_cases()))
+def test_each_diagnosis_is_specific_to_its_mistake(lab, step, wrong):
+    """A diagnosis that also shows up when the step passes, or in the plain unsolved state,
+    proves nothing about the mistake: the assertion could not fail."""
+    for other in ("solved", "unsolved"):
+        if not evidence_path(lab, step, other).is_file():
+            continue
+        result = _graded(lab, step, other)
+        for check in result.checks:
+            if check.check_id in wrong.fails:
+                text = " ".join(filter(None, [check.summary, check.expected, check.observed, check.cause]))
+                assert wrong.diagnosis.lower() not in text.lower(), (
+                    f"diagnosis {wrong.diagnosis!r} of {wrong.id} also appears in the {other} state's "
+                    f"{check.check_id}: {text}")

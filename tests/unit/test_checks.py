@@ -74,6 +74,8 @@ class Broken(FakeCluster):
     def get(self, *args):
         raise ClusterUnavailable("Kubernetes API at https://127.0.0.1:1 unreachable: connection refused")
 
+    list = get
+
 
 def test_unreachable_api_is_error_not_fail():
     result = run([POD_ASSERT], Broken())
@@ -96,7 +98,8 @@ def test_probe_failure_explains_connection_refused():
                                    returncode=7)
     check = run([probe], FakeCluster([pod("web")], exec_answer=answer)).checks[0]
     assert check.status == Status.FAIL
-    assert "exit code 7" in check.summary and "nothing listens" in check.cause
+    assert "no HTTP response" in check.summary and "exit code 7" in check.observed
+    assert "nothing listens" in check.cause
 
 
 def test_probe_into_missing_pod_is_fail():
@@ -105,12 +108,20 @@ def test_probe_into_missing_pod_is_fail():
     assert check.status == Status.FAIL and "does not exist" in check.summary
 
 
-def test_blocked_probe():
-    probe = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://db"}, "expect": {"blocked": True}}}
-    through = run([probe], FakeCluster([pod("web")], exec_answer=lambda w, c: ok("hello")))
+def test_blocked_probe_needs_a_block_and_a_control_that_gets_through():
+    probe = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://db"}, "expect": {"blocked": True},
+                                               "control": {"pod": "admin"}}}
+    pods = [pod("web"), pod("admin")]
+    through = run([probe], FakeCluster(pods, exec_answer=lambda w, c: ok("hello\nLABCHECK-HTTP-STATUS 200\n")))
     assert through.status == Status.FAIL and "should be blocked" in through.checks[0].summary
-    dropped = run([probe], FakeCluster([pod("web")], exec_answer=lambda w, c: ok(stderr="timed out", returncode=28)))
-    assert dropped.status == Status.PASS
+
+    def dropped_for_web(where, cmd):
+        if where.startswith("web/"):
+            return ok(stderr="curl: (28) Connection timed out after 4001 ms", returncode=28)
+        return ok("hello\nLABCHECK-HTTP-STATUS 200\n")
+
+    dropped = run([probe], FakeCluster(pods, exec_answer=dropped_for_web))
+    assert dropped.status == Status.PASS and "admin got through" in dropped.checks[0].summary
 
 
 def test_node_probe_runs_on_the_pods_node():
@@ -162,8 +173,9 @@ def test_python_check_that_raises_is_error():
 
 
 def test_failing_check_is_retried_until_its_timeout():
-    cluster = FakeCluster([])
-    lab = make_lab([POD_ASSERT])
+    cluster = FakeCluster([pod("web", labels={"app": "web"}, running=False)])
+    lab = make_lab([{"id": "pod", "title": "pod",
+                     "assert": {"kind": "Pod", "metadata": {"name": "web"}, "status": {"phase": "Running"}}}])
     result = run_step(lab, lab.steps[0], cluster, wait=2.5)
     assert result.checks[0].attempts >= 2
     assert result.checks[0].status == Status.FAIL

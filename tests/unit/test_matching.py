@@ -38,7 +38,8 @@ def test_operators():
     assert mismatches({"a": {"$exists": True}}, {"a": {}}) == []
     assert mismatches({"a": {"$exists": True}}, {}) != []
     assert mismatches({"a": {"$exists": False}}, {}) == []
-    assert mismatches({"$contains": "localhost:80"}, ["sh", "-c", "curl localhost:80"]) == []
+    assert mismatches({"$contains": "localhost:80"}, "curl localhost:80") == []  # a string: substring
+    assert mismatches({"$contains": "-c"}, ["sh", "-c", "curl localhost:80"]) == []  # a list: membership
     assert mismatches({"$oneOf": ["127.0.0.1", "::1"]}, "::1") == []
     assert mismatches({"$oneOf": ["127.0.0.1", "::1"]}, "10.0.0.1") != []
 

@@ -19,7 +19,7 @@ def test_round_trip_gives_the_same_results(tmp_path):
         [pod("multicontainerpod", containers=("nginx-container", "sidecar"), ip="10.244.0.5"),
          {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "answer-pod-ip", "namespace": "lab01"},
           "data": {"nginx-container": "10.244.0.5", "sidecar": "10.244.0.5"}}],
-        exec_answer=lambda where, cmd: ok("net:[4026532]" if cmd[0] == "readlink" else "lo: 0 0\neth0: 1 2\n"),
+        exec_answer=lambda where, cmd: ok("net:[4026532]\n---\nlo: 0 0\neth0: 1 2\n"),
     )
     recording = RecordingCluster(live)
     first = run_step(lab, step, recording, wait=0)

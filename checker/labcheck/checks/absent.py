@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..model import ObjectPattern
 from .context import CheckContext
 from .matching import mismatches
 from .outcome import Outcome
 
 
-def evaluate(pattern: ObjectPattern, ctx: CheckContext) -> Outcome:
+def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
     fields = pattern.fields()
     if pattern.name:
         obj = ctx.cluster.get(pattern.apiVersion, pattern.kind, ctx.namespace, pattern.name)

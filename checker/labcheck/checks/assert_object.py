@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..model import ObjectPattern
 from .context import CheckContext
-from .diagnose import missing_object, object_cause
+from .diagnose import Cause, missing_object, object_cause, service_selects_nothing
 from .matching import mismatches
 from .outcome import Outcome
 
@@ -22,7 +24,13 @@ def describe_mismatches(found) -> str:
     return "; ".join(lines)
 
 
-def evaluate(pattern: ObjectPattern, ctx: CheckContext) -> Outcome:
+def _cause(ctx: CheckContext, obj: dict) -> Cause:
+    if obj.get("kind") == "Service":
+        return service_selects_nothing(ctx, obj) or Cause(None)
+    return object_cause(obj)
+
+
+def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
     fields = pattern.fields()
     if pattern.name:
         obj = ctx.cluster.get(pattern.apiVersion, pattern.kind, ctx.namespace, pattern.name)
@@ -32,16 +40,20 @@ def evaluate(pattern: ObjectPattern, ctx: CheckContext) -> Outcome:
                 f"{header(pattern)} does not exist in namespace {ctx.namespace}",
                 expected=f"{header(pattern)} in namespace {ctx.namespace}",
                 observed=observed,
-                cause=cause,
+                cause=cause.text,
+                final=cause.final,
+                cause_generic=cause.generic,
             )
         found = mismatches(fields, obj)
         if not found:
             return Outcome.passed(f"{header(pattern)} matches")
+        cause = _cause(ctx, obj)
         return Outcome.failed(
             f"{header(pattern)} does not match: {found[0]}",
             expected="; ".join(f"{m.path} = {m.expected!r}" for m in found[:_SHOWN]),
             observed=describe_mismatches(found),
-            cause=object_cause(obj),
+            cause=cause.text,
+            final=cause.final,
         )
 
     candidates = ctx.cluster.list(pattern.apiVersion, pattern.kind, ctx.namespace)
@@ -54,11 +66,14 @@ def evaluate(pattern: ObjectPattern, ctx: CheckContext) -> Outcome:
             expected=f"a {pattern.kind} matching the lab's description",
             observed="none",
             cause="has the manifest been applied, in the lab's namespace?",
+            cause_generic=True,
         )
     closest = min(candidates, key=lambda o: len(mismatches(fields, o)))
     found = mismatches(fields, closest)
+    cause = _cause(ctx, closest)
     return Outcome.failed(
         f"no {pattern.kind} in namespace {ctx.namespace} matches; closest is {closest['metadata']['name']}: {found[0]}",
         observed=describe_mismatches(found),
-        cause=object_cause(closest),
+        cause=cause.text,
+        final=cause.final,
     )

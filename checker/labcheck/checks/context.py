@@ -16,11 +16,29 @@ class CheckContext:
     namespace: str
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
+    def refresh(self) -> None:
+        """Forget the objects read so far: the next read sees the cluster as it is now."""
+        refresh = getattr(self.cluster, "refresh", None)
+        if refresh is not None:
+            refresh()
+
     def exec(self, pod: str, container: str | None, command: list[str], timeout: float = 10) -> ExecResult:
         """Run a command in a container and keep it as evidence."""
         result = self.cluster.exec_in_pod(self.namespace, pod, container, command, timeout)
         self.evidence.append(exec_evidence(result))
         return result
+
+    def exec_many(self, calls: list[tuple[str, str | None, list[str]]], timeout: float = 10) -> list[ExecResult]:
+        """Run (pod, container, command) calls side by side; results and evidence in the given order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not calls:
+            return []
+        with ThreadPoolExecutor(max_workers=min(len(calls), 8)) as pool:
+            results = list(pool.map(
+                lambda call: self.cluster.exec_in_pod(self.namespace, call[0], call[1], call[2], timeout), calls))
+        self.evidence.extend(exec_evidence(result) for result in results)
+        return results
 
     def exec_on_node(self, node: str, command: list[str], timeout: float = 10) -> ExecResult:
         result = self.cluster.exec_on_node(node, command, timeout)

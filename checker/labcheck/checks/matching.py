@@ -2,8 +2,11 @@
 
 Operators for what plain values cannot say are one-key mappings:
 `{$regex: "^nginx"}`, `{$contains: "localhost:80"}`, `{$exists: true}`,
-`{$oneOf: [a, b]}`. Lists match without order: each expected item must match a
-different actual item.
+`{$oneOf: [a, b]}`. `$contains` on a string is a substring test; on a list it
+is membership (an item equal to, or matching, the argument). Lists match
+without order: each expected item must match a different actual item, and the
+pairing is a maximum bipartite matching, so no greedy first pick can hide a
+valid assignment.
 """
 
 from __future__ import annotations
@@ -64,7 +67,9 @@ def _operator(op: str, arg: Any, actual: Any, path: str) -> list[Mismatch]:
         return [] if re.search(str(arg), str(actual)) else [Mismatch(path, expected, actual)]
     if op == "$contains":
         if isinstance(actual, list):
-            return [] if any(_scalar_equal(arg, a) or str(arg) in str(a) for a in actual) else [Mismatch(path, expected, actual)]
+            return [] if any(not mismatches(arg, item) for item in actual) else [Mismatch(path, expected, actual)]
+        if isinstance(actual, (dict, bool)) or actual is None:
+            return [Mismatch(path, expected, actual)]
         return [] if str(arg) in str(actual) else [Mismatch(path, expected, actual)]
     if op == "$oneOf":
         return [] if any(not mismatches(option, actual, path) for option in arg) else [Mismatch(path, expected, actual)]
@@ -99,15 +104,34 @@ def mismatches(expected: Any, actual: Any, path: str = "") -> list[Mismatch]:
     return []
 
 
+def _assignment(fits: list[list[int]]) -> dict[int, int]:
+    """Maximum bipartite matching (Kuhn's augmenting paths): expected index -> actual index."""
+    owner: dict[int, int] = {}  # actual index -> expected index
+
+    def augment(e: int, seen: set[int]) -> bool:
+        for a in fits[e]:
+            if a in seen:
+                continue
+            seen.add(a)
+            if a not in owner or augment(owner[a], seen):
+                owner[a] = e
+                return True
+        return False
+
+    for e in range(len(fits)):
+        augment(e, set())
+    return {e: a for a, e in owner.items()}
+
+
 def _list_mismatches(expected: list[Any], actual: list[Any], path: str) -> list[Mismatch]:
-    used: set[int] = set()
+    fits = [[i for i in range(len(actual)) if not mismatches(item, actual[i])] for item in expected]
+    paired = _assignment(fits)
+    used: set[int] = set(paired.values())
     found: list[Mismatch] = []
     for index, item in enumerate(expected):
-        candidates = [i for i in range(len(actual)) if i not in used]
-        match = next((i for i in candidates if not mismatches(item, actual[i])), None)
-        if match is not None:
-            used.add(match)
+        if index in paired:
             continue
+        candidates = [i for i in range(len(actual)) if i not in used]
         # Report against the most likely counterpart: the same name, else the closest item.
         same_name = [
             i for i in candidates

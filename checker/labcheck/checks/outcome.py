@@ -25,14 +25,20 @@ class Outcome:
     observed: str | None = None
     cause: str | None = None
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    #: A FAIL that waiting cannot fix (image cannot be pulled, nothing applied yet, a readiness
+    #: probe failing past its threshold): the check stops re-trying and reports it at once.
+    final: bool = False
+    #: The cause is a generic guess; a cause the lab author wrote for this check wins over it.
+    cause_generic: bool = False
 
     @classmethod
     def passed(cls, summary: str, observed: str | None = None, evidence=None) -> "Outcome":
         return cls(Status.PASS, summary, observed=observed, evidence=evidence or [])
 
     @classmethod
-    def failed(cls, summary: str, *, expected=None, observed=None, cause=None, evidence=None) -> "Outcome":
-        return cls(Status.FAIL, summary, expected, observed, cause, evidence or [])
+    def failed(cls, summary: str, *, expected=None, observed=None, cause=None, evidence=None,
+               final: bool = False, cause_generic: bool = False) -> "Outcome":
+        return cls(Status.FAIL, summary, expected, observed, cause, evidence or [], final, cause_generic)
 
     @classmethod
     def error(cls, summary: str, evidence=None) -> "Outcome":
@@ -56,7 +62,10 @@ class CheckResult:
     @classmethod
     def from_outcome(cls, check_id: str, title: str, kind: str, outcome: Outcome, *,
                      duration: float = 0.0, attempts: int = 1) -> "CheckResult":
-        return cls(check_id, title, kind, duration=duration, attempts=attempts, **asdict(outcome))
+        fields = asdict(outcome)
+        for internal in ("final", "cause_generic"):  # how the result was reached, not part of it
+            fields.pop(internal)
+        return cls(check_id, title, kind, duration=duration, attempts=attempts, **fields)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

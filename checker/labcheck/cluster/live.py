@@ -7,10 +7,16 @@ look) or TargetUnavailable (what the learner should have made is not there).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
+import os
+import re
 import shutil
 import subprocess
+import sys
 import time
+import types
 from typing import Any
 
 from ..errors import ClusterUnavailable, TargetUnavailable
@@ -39,11 +45,70 @@ _KNOWN_KINDS: dict[tuple[str, str], tuple[str, bool]] = {
 _REQUEST_TIMEOUT = (3.0, 15.0)  # connect, read
 
 
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _lazy_kubernetes() -> None:
+    """Make `import kubernetes...` load only the modules used, not the whole client.
+
+    The package's __init__ files import every API group and ~800 generated models
+    (most of the client's import time, and a one-shot `labcheck` pays it on every
+    run). We register the packages as plain module objects with the right
+    __path__, so submodules load on demand; attribute look-ups that code may do
+    on the packages (`kubernetes.client.ApiClient`, `...models.V1Pod`) resolve
+    lazily to the same classes. Reads go through the same client code as before.
+    """
+    if "kubernetes" in sys.modules:
+        return
+    spec = importlib.util.find_spec("kubernetes")
+    if spec is None or not spec.submodule_search_locations:
+        return  # not installed: the import below reports it
+    root = spec.submodule_search_locations[0]
+    known = {"ApiClient": "api_client", "Configuration": "configuration"}
+
+    def package(name: str, path: str, resolve) -> None:
+        module = types.ModuleType(name)
+        module.__path__ = [path]
+        module.__package__ = name
+
+        def __getattr__(attr: str):
+            if attr.startswith("__"):
+                raise AttributeError(attr)
+            try:
+                return resolve(attr)
+            except ImportError as exc:
+                raise AttributeError(f"module {name!r} has no attribute {attr!r}") from exc
+
+        module.__getattr__ = __getattr__  # type: ignore[method-assign]
+        sys.modules[name] = module
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], child, module)
+
+    def client_attr(attr: str):
+        if attr in known:
+            return getattr(importlib.import_module(f"kubernetes.client.{known[attr]}"), attr)
+        if attr.endswith("Api") and attr[0].isupper():
+            return getattr(importlib.import_module(f"kubernetes.client.api.{_snake(attr)}"), attr)
+        if attr[0].isupper():
+            return getattr(sys.modules["kubernetes.client.models"], attr)
+        return importlib.import_module(f"kubernetes.client.{attr}")
+
+    package("kubernetes", root, lambda attr: importlib.import_module(f"kubernetes.{attr}"))
+    package("kubernetes.client", os.path.join(root, "client"), client_attr)
+    package("kubernetes.client.api", os.path.join(root, "client", "api"),
+            lambda attr: getattr(importlib.import_module(f"kubernetes.client.api.{_snake(attr)}"), attr))
+    package("kubernetes.client.models", os.path.join(root, "client", "models"),
+            lambda attr: getattr(importlib.import_module(f"kubernetes.client.models.{_snake(attr)}"), attr))
+
+
 class LiveCluster:
     replay = False
 
     def __init__(self, context: str, kubeconfig: str | None = None):
-        from kubernetes import client, config
+        _lazy_kubernetes()
+        from kubernetes import config
         from kubernetes.config.config_exception import ConfigException
 
         self.context = context
@@ -60,9 +125,18 @@ class LiveCluster:
         except (ConfigException, OSError) as exc:
             raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
         self._api.configuration.retries = 0
-        self._core = client.CoreV1Api(self._api)
+        self._core_instance = None
         self.server = self._api.configuration.host
         self._resources: dict[tuple[str, str], tuple[str, bool]] = dict(_KNOWN_KINDS)
+
+    @property
+    def _core(self):
+        # The core API class is only needed for logs and exec; state-only steps never build it.
+        if self._core_instance is None:
+            from kubernetes.client.api.core_v1_api import CoreV1Api
+
+            self._core_instance = CoreV1Api(self._api)
+        return self._core_instance
 
     def describe(self) -> str:
         return f"context {self.context} ({self.server})"

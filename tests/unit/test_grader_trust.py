@@ -1,0 +1,207 @@
+"""Issue 6: no false PASS, no false FAIL, causes that point the right way.
+
+Each test here fails on a88ff55 (the grader before this work) and names the
+hole it closes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from labcheck.checks.matching import mismatches
+from labcheck.checks.outcome import Status
+from labcheck.model import Probe
+from tests.conftest import FakeCluster, ok, pod
+from tests.unit.test_checks import run
+
+ANSWER = {"id": "answer", "title": "answer", "cause": "record it with kubectl create configmap answer ...",
+          "assert": {"kind": "ConfigMap", "metadata": {"name": "answer"}, "data": {"address": {"$exists": True}}}}
+
+
+def configmap(name, namespace="lab01", **meta):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace, **meta},
+            "data": {}}
+
+
+# --- 1. causes point the right way ------------------------------------------------------
+
+
+def test_author_cause_wins_when_the_object_is_simply_not_made_yet():
+    # kube-root-ca.crt exists in every namespace: it must not trigger "check metadata.name".
+    check = run([ANSWER], FakeCluster([configmap("kube-root-ca.crt")])).checks[0]
+    assert check.status == Status.FAIL
+    assert check.cause == ANSWER["cause"]
+
+
+def test_similar_name_gets_the_metadata_name_advice():
+    check = run([ANSWER], FakeCluster([configmap("answers")])).checks[0]
+    assert "'answers'" in check.cause and "metadata.name" in check.cause
+
+
+def test_pod_made_by_a_deployment_is_told_a_bare_pod_is_wanted():
+    made = pod("web-7d9f8-x2x", labels={"app": "web"})
+    made["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": "web-7d9f8"}]
+    check = run([{"id": "pod", "title": "pod", "assert": {"kind": "Pod", "metadata": {"name": "web"}}}],
+                FakeCluster([made])).checks[0]
+    assert "made by ReplicaSet web-7d9f8" in check.cause and "kind: Pod" in check.cause
+    assert "metadata.name" not in check.cause
+
+
+# --- fail fast: states that cannot converge ----------------------------------------------
+
+
+def test_missing_object_the_learner_makes_is_reported_without_waiting():
+    lab_check = run([ANSWER], FakeCluster([]))  # wait=0 in `run`; use a real wait below
+    assert lab_check.checks[0].status == Status.FAIL
+    from labcheck.engine import run_step
+    from tests.unit.test_checks import make_lab
+
+    lab = make_lab([ANSWER])
+    result = run_step(lab, lab.steps[0], FakeCluster([]), wait=5)
+    assert result.checks[0].attempts == 1 and result.checks[0].duration < 1
+
+
+def test_image_that_cannot_be_pulled_fails_at_once():
+    from labcheck.engine import run_step
+    from tests.unit.test_checks import make_lab
+
+    stuck = pod("web", running=False, waiting_reason="ImagePullBackOff")
+    lab = make_lab([{"id": "up", "title": "up",
+                     "assert": {"kind": "Pod", "metadata": {"name": "web"}, "status": {"phase": "Running"}}}])
+    result = run_step(lab, lab.steps[0], FakeCluster([stuck]), wait=5)
+    assert result.checks[0].attempts == 1 and "kind load" in result.checks[0].cause
+
+
+def test_readiness_failing_past_its_threshold_is_final_before_it_is_not():
+    from labcheck.checks.diagnose import pod_cause
+
+    unready = pod("web", ready=False)
+    unready["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"port": 8080}, "periodSeconds": 2}
+    started = datetime(2026, 11, 21, 10, 0, 0, tzinfo=timezone.utc)
+    early = pod_cause(unready, now=started + timedelta(seconds=3))
+    late = pod_cause(unready, now=started + timedelta(seconds=30))
+    assert not early.final and late.final
+    assert "port 8080" in late.text and "failed for 30 s" in late.text
+
+
+def test_service_selecting_nothing_says_zero_endpoints():
+    service = {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "web", "namespace": "lab01"},
+               "spec": {"selector": {"app": "wbe"}, "ports": [{"port": 80}]}}
+    check = run([{"id": "svc", "title": "svc",
+                  "assert": {"kind": "Service", "metadata": {"name": "web"}, "spec": {"clusterIP": "1.2.3.4"}}}],
+                FakeCluster([service, pod("web-1", labels={"app": "web"})])).checks[0]
+    assert "0 endpoints" in check.cause and "app=wbe matches no Pod" in check.cause and "app=web" in check.cause
+
+
+# --- 2. a command missing from the image is a clear FAIL -----------------------------------
+
+
+def test_command_missing_from_image_is_fail_not_error_or_success():
+    probe = {"id": "p", "title": "p", "probe": {"exec": {"pod": "web", "container": "app",
+                                                          "command": ["readlink", "/proc/self/ns/net"]}}}
+    missing = ok(stderr="`readlink` is not in container app's image", returncode=127)
+    missing.extra["not_started"] = True
+    check = run([probe], FakeCluster([pod("web")], exec_answer=lambda w, c: missing)).checks[0]
+    assert check.status == Status.FAIL
+    assert "`readlink` is not in the image" in check.summary
+
+
+# --- 3. blocked means blocked ----------------------------------------------------------------
+
+BLOCKED = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://db"},
+                                             "expect": {"blocked": True}, "control": {"pod": "admin"}}}
+
+
+def _blocked_with(target_answer, control_answer=None):
+    def answer(where, cmd):
+        if where.startswith("admin/"):
+            return control_answer or ok("hi\nLABCHECK-HTTP-STATUS 200\n")
+        return target_answer
+    return run([BLOCKED], FakeCluster([pod("web"), pod("admin")], exec_answer=answer)).checks[0]
+
+
+def test_missing_client_is_not_blocked():
+    check = _blocked_with(ok(stderr="neither curl nor wget is in this container's image", returncode=127))
+    assert check.status == Status.ERROR
+
+
+def test_dns_failure_is_not_blocked():
+    check = _blocked_with(ok(stderr="curl: (6) Could not resolve host: db", returncode=6))
+    assert check.status == Status.FAIL and "does not resolve" in check.cause
+
+
+def test_crashed_server_is_not_blocked():
+    refused = ok(stderr="curl: (7) Failed to connect to db port 80: Connection refused", returncode=7)
+    check = _blocked_with(refused, control_answer=refused)
+    assert check.status == Status.FAIL and "answers nobody" in check.cause
+
+
+def test_http_error_status_got_through():
+    check = _blocked_with(ok("oops\nLABCHECK-HTTP-STATUS 503\n"))
+    assert check.status == Status.FAIL and "HTTP 503" in check.observed
+
+
+def test_blocked_without_a_control_is_an_invalid_lab():
+    with pytest.raises(ValidationError, match="needs `control:`"):
+        Probe.model_validate({"http": {"pod": "web", "url": "http://db"}, "expect": {"blocked": True}})
+
+
+def test_probe_with_two_targets_is_an_invalid_lab():
+    with pytest.raises(ValidationError, match="exactly one of"):
+        Probe.model_validate({"http": {"pod": "web", "url": "http://db"}, "dns": {"pod": "web", "name": "db"}})
+
+
+# --- 4. HTTP status decides, whichever client the image has ----------------------------------
+
+HTTP = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://localhost/missing"}}}
+
+
+def _http(result, probe=HTTP):
+    return run([probe], FakeCluster([pod("web")], exec_answer=lambda w, c: result)).checks[0]
+
+
+def test_curl_404_fails():
+    check = _http(ok("<h1>404 Not Found</h1>\nLABCHECK-HTTP-STATUS 404\n"))  # curl exits 0 on a 404
+    assert check.status == Status.FAIL and "HTTP 404" in check.summary
+
+
+def test_wget_404_fails_the_same_way():
+    check = _http(ok(stderr="  HTTP/1.1 404 Not Found\nwget: server returned error: HTTP/1.1 404 Not Found",
+                     returncode=1))
+    assert check.status == Status.FAIL and "HTTP 404" in check.summary
+
+
+def test_wget_200_passes():
+    assert _http(ok("hello", stderr="  HTTP/1.1 200 OK\n")).status == Status.PASS
+
+
+def test_expected_status_can_be_an_error_code():
+    probe = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://localhost/missing"},
+                                               "expect": {"status": 404}}}
+    assert _http(ok("nope\nLABCHECK-HTTP-STATUS 404\n"), probe).status == Status.PASS
+    assert _http(ok("yes\nLABCHECK-HTTP-STATUS 200\n"), probe).status == Status.FAIL
+
+
+def test_body_checks_ignore_the_status_marker():
+    probe = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://localhost/"},
+                                               "expect": {"not_contains": "LABCHECK"}}}
+    assert _http(ok("page\nLABCHECK-HTTP-STATUS 200\n"), probe).status == Status.PASS
+
+
+# --- 9. list matching is an assignment; $contains on a list is membership ---------------------
+
+
+def test_list_matching_finds_an_assignment_greedy_first_fit_misses():
+    containers = [{"name": "nginx", "ready": True}, {"name": "sidecar", "ready": True}]
+    assert mismatches([{"ready": True}, {"name": "sidecar"}], containers) == []
+
+
+def test_contains_on_a_list_is_membership_not_substring():
+    assert mismatches({"$contains": 80}, [8080, 443]) != []
+    assert mismatches({"$contains": "80"}, ["8080"]) != []
+    assert mismatches({"$contains": 80}, [8080, 80]) == []
+    assert mismatches({"$contains": {"port": 80}}, [{"port": 80, "protocol": "TCP"}]) == []
