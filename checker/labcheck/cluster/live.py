@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import types
 from typing import Any
@@ -43,6 +44,7 @@ _KNOWN_KINDS: dict[tuple[str, str], tuple[str, bool]] = {
 }
 
 _REQUEST_TIMEOUT = (3.0, 15.0)  # connect, read
+_STREAM_OPENING = threading.Lock()
 
 
 def _snake(name: str) -> str:
@@ -125,7 +127,9 @@ class LiveCluster:
         except (ConfigException, OSError) as exc:
             raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
         self._api.configuration.retries = 0
+        self._kubeconfig = kubeconfig
         self._core_instance = None
+        self._exec_core_instance = None
         self.server = self._api.configuration.host
         self._resources: dict[tuple[str, str], tuple[str, bool]] = dict(_KNOWN_KINDS)
 
@@ -137,6 +141,20 @@ class LiveCluster:
 
             self._core_instance = CoreV1Api(self._api)
         return self._core_instance
+
+    @property
+    def _exec_core(self):
+        if self._exec_core_instance is None:
+            from kubernetes import config
+            from kubernetes.client.api.core_v1_api import CoreV1Api
+
+            # A client of its own: kubernetes.stream swaps the ApiClient's `request` for a websocket
+            # opener while an exec starts, which would break reads running on other threads.
+            exec_api = config.new_client_from_config(config_file=self._kubeconfig, context=self.context,
+                                                     persist_config=False)
+            exec_api.configuration.retries = 0
+            self._exec_core_instance = CoreV1Api(exec_api)
+        return self._exec_core_instance
 
     def describe(self) -> str:
         return f"context {self.context} ({self.server})"
@@ -260,19 +278,20 @@ class LiveCluster:
         container = self._running_container(namespace, pod, container)
         started = time.monotonic()
         try:
-            ws = stream(
-                self._core.connect_get_namespaced_pod_exec,
-                pod,
-                namespace,
-                container=container,
-                command=command,
-                stdin=False,
-                stdout=True,
-                stderr=True,
-                tty=False,
-                _preload_content=False,
-                _request_timeout=_REQUEST_TIMEOUT,
-            )
+            with _STREAM_OPENING:  # stream() patches the client while opening: one at a time
+                ws = stream(
+                    self._exec_core.connect_get_namespaced_pod_exec,
+                    pod,
+                    namespace,
+                    container=container,
+                    command=command,
+                    stdin=False,
+                    stdout=True,
+                    stderr=True,
+                    tty=False,
+                    _preload_content=False,
+                    _request_timeout=_REQUEST_TIMEOUT,
+                )
         except ApiException as exc:
             raise TargetUnavailable(f"cannot exec in {pod}/{container}: {exc.reason or exc.status}") from None
         except (HTTPError, OSError, WebSocketException) as exc:
