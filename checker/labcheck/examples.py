@@ -33,7 +33,9 @@ class Example:
 
 def graded_text(lab: Lab, step: Step, case: str) -> tuple[str, str]:
     """(status, terminal text) of one recording, as `labcheck check --from` prints it, without colour."""
-    result = run_step(lab, step, RecordedCluster(evidence_path(lab, step, case)))
+    recording = RecordedCluster(evidence_path(lab, step, case))
+    # graded in the namespace it was recorded in, as `check --from` does
+    result = run_step(lab, step, recording, namespace=recording.meta.get("namespace"))
     buffer = io.StringIO()
     render_text(result, Console(file=buffer, width=1000, no_color=True, highlight=False, soft_wrap=True),
                 step_count=len(lab.steps))
