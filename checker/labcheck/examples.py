@@ -49,12 +49,11 @@ def graded_text(lab: Lab, step: Step, case: str) -> tuple[str, str]:
 
 
 def step_examples(lab: Lab, step: Step) -> list[Example]:
-    """The PASS after the solution, and a FAIL: a known-wrong solution's when the step has one, else 'not yet done'."""
+    """The PASS after the solution, and the FAIL of each known mistake (or, without one, of the step not yet done)."""
     wanted: list[tuple[str, str]] = [("solved", "after the step's commands")]
-    wrong = [w for w in step.wrong_solutions if evidence_path(lab, step, f"wrong-{w.id}").is_file()]
-    if wrong:
-        wanted.append((f"wrong-{wrong[0].id}", f"for this mistake: {wrong[0].description}"))
-    else:
+    wanted += [(f"wrong-{w.id}", f"for this mistake: {w.description}") for w in step.wrong_solutions
+               if evidence_path(lab, step, f"wrong-{w.id}").is_file()]
+    if len(wanted) == 1:
         wanted.append(("unsolved", "before the step's commands ran"))
     examples = []
     for case, situation in wanted:
