@@ -37,6 +37,9 @@ def test_lab_page_runs_as_a_notebook(lab, e2e_env, cleanup_clusters, tmp_path, m
 
     started = labcheck(e2e_env, "start", lab.id)
     assert started.returncode == 0, started.stderr
+    # The page starts from an empty namespace, as a learner does; its first cell
+    # (`labcheck start`) makes the namespace again.
+    drop_namespace(e2e_env, lab)
 
     # The kernel, and every %%bash cell, inherit this environment: the private
     # kubeconfig and state of the e2e tier, and this interpreter's labcheck on PATH.
