@@ -155,19 +155,22 @@ def _name(page: str) -> str:
     return page.strip("/").replace("/", "-") or "home"
 
 
-def _full_page_shot(browser, path: Path, width: int) -> None:
+def _screenshots(browser, folder: Path, form: str, scheme: str, width: int) -> None:
+    """The whole page, then each diagram, in a window as tall as the page (nothing under the header)."""
+    from selenium.webdriver.common.by import By
+
     height = browser.execute_script("return document.documentElement.scrollHeight")
     browser.set_window_size(width, min(height, 16000))
     time.sleep(0.3)
-    browser.save_screenshot(str(path))
+    browser.save_screenshot(str(folder / f"{form}-{scheme}.png"))
+    for number, element in enumerate(browser.find_elements(By.CSS_SELECTOR, "div.mermaid"), 1):
+        element.screenshot(str(folder / f"diagram{number}-{form}-{scheme}.png"))
     browser.set_window_size(width, 900)
 
 
 @pytest.mark.parametrize("form", list(WIDTHS))
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: _name(p))
 def test_page_renders_cleanly(site, browser, page, form):
-    from selenium.webdriver.common.by import By
-
     width = WIDTHS[form]
     diagrams = _load(browser, site + page, width)
 
@@ -193,10 +196,7 @@ def test_page_renders_cleanly(site, browser, page, form):
     schemes = ("default", "slate") if form == "desktop" else ("default",)
     for scheme in schemes:
         browser.execute_script(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
-        _full_page_shot(browser, shots / f"{form}-{scheme}.png", width)
-        for number, element in enumerate(browser.find_elements(By.CSS_SELECTOR, "div.mermaid"), 1):
-            browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
-            element.screenshot(str(shots / f"diagram{number}-{form}-{scheme}.png"))
+        _screenshots(browser, shots, form, scheme, width)
 
 
 @pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)
