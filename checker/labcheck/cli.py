@@ -201,6 +201,10 @@ def start_command(lab_ref: str) -> None:
     _announce_step(lab, entry["current_step"])
 
 
+# Where `labcheck docs` serves the lab pages; LABCHECK_DOCS_URL names a published copy instead.
+DOCS_URL = "http://127.0.0.1:8000/"
+
+
 def _warn_missing_images(lab, images: list[str], cluster_name: str) -> None:
     from .toolchain import prepare_command
 
@@ -265,8 +269,12 @@ def _announce_step(lab, number: int) -> None:
         out.print(f"All {len(lab.steps)} steps of lab {lab.id} are done.")
         return
     step = lab.steps[number - 1]
+    base = os.environ.get("LABCHECK_DOCS_URL", DOCS_URL).rstrip("/")
+    served = " (`labcheck docs` serves it)" if base == DOCS_URL.rstrip("/") else ""
     out.print(f"[bold]Lab {lab.id}, step {number}/{len(lab.steps)}: {step.title}[/bold]")
-    out.print(f"Follow the lab page (docs/labs/{lab.slug}.md), then run `labcheck`. Stuck? `labcheck hint`.")
+    out.print(f"Follow the page “Lab {lab.id} · {lab.title}”: {base}/labs/{lab.slug}/#step-{step.id}{served}",
+              soft_wrap=True)
+    out.print("Then run `labcheck`. Stuck? `labcheck hint`.")
 
 
 @cli.command("check")
@@ -496,6 +504,25 @@ def doctor_command() -> None:
             line += f"\n      fix: {item.fix}"
         out.print(line, soft_wrap=True)
     sys.exit(EXIT_CANNOT_GRADE if failed else EXIT_PASSED)
+
+
+@cli.command("docs")
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 to serve the pages on.")
+def docs_command(port: int) -> None:
+    """Serve the lab pages on http://127.0.0.1:PORT/ (from the project's folder, with the docs extra)."""
+    import importlib.util
+    import subprocess
+
+    from .loader import labs_dir
+
+    config = next((c for c in (labs_dir().parent / "mkdocs.yml", Path.cwd() / "mkdocs.yml") if c.is_file()), None)
+    if config is None:
+        raise UsageError("the lab pages are not installed here: run `labcheck docs` in the project's folder")
+    if importlib.util.find_spec("mkdocs") is None:
+        raise UsageError("mkdocs is not installed: run `pip install '.[docs]'` in labcheck's environment")
+    err.print(f"Serving the lab pages on http://127.0.0.1:{port}/ (Ctrl-C stops).")
+    sys.exit(subprocess.call([sys.executable, "-m", "mkdocs", "serve", "--config-file", str(config),
+                              "--dev-addr", f"127.0.0.1:{port}"], env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}))
 
 
 # --- author commands ------------------------------------------------------------
