@@ -230,9 +230,17 @@ def lint(paths: Iterable[Path]) -> list[Problem]:
 
 @lru_cache(maxsize=None)
 def _load_cached(path: Path) -> Lab:
+    from . import labcache
+
+    lab_key = labcache.key(path, clusters_dir())
+    kept = labcache.load(lab_key)
+    if isinstance(kept, Lab):
+        kept._folder = path.parent
+        return kept
     lab, problems = _validate(path)
     if problems or lab is None:
         raise LabInvalid(problems or [Problem(path, 1, "invalid lab")])
+    labcache.store(lab_key, lab)
     return lab
 
 

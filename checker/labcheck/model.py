@@ -20,7 +20,9 @@ Identifier = Annotated[
 
 class _Strict(BaseModel):
     # A typo in a lab file must be an error, not a silently ignored key.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # defer_build: schemas are built on first validation, not at import; a lab read back
+    # from the cache (labcache.py) never validates, so a one-shot check skips that cost.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class ObjectPattern(BaseModel):
@@ -30,7 +32,7 @@ class ObjectPattern(BaseModel):
     the kind in the lab namespace is a candidate and one match is enough.
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     apiVersion: str = "v1"
     kind: str
