@@ -56,7 +56,8 @@ class _InPod(_Strict):
 
 
 class ExecProbe(_InPod):
-    """Run a command inside a container of a Pod."""
+    """Run a command inside a container of a Pod. In every probe, `$LAB_NAMESPACE` stands for
+    the namespace being graded."""
 
     command: list[str] = Field(min_length=1)
 
