@@ -77,11 +77,12 @@ def set_default_namespace(context: str, namespace: str) -> None:
     _run([kubectl(), "config", "set-context", context, "--namespace", namespace], timeout=30)
 
 
-def perform(lab: Lab, actions: Actions, *, context: str, cluster_name: str) -> list[str]:
-    """Apply manifests, then run commands; returns a log of what was done."""
+def perform(lab: Lab, actions: Actions, *, context: str, cluster_name: str, namespace: str | None = None) -> list[str]:
+    """Apply manifests, then run commands, in `namespace` (default: the lab's); returns a log of what was done."""
     log: list[str] = []
-    with lab_kubeconfig(context, lab.namespace) as config:
-        env = {**os.environ, "KUBECONFIG": config, "LAB_NAMESPACE": lab.namespace,
+    namespace = namespace or lab.namespace
+    with lab_kubeconfig(context, namespace) as config:
+        env = {**os.environ, "KUBECONFIG": config, "LAB_NAMESPACE": namespace,
                "KUBE_CONTEXT": context, "KIND_CLUSTER": cluster_name}
         for command in actions.prepare:
             log.append(_shell(command, env, lab.folder))

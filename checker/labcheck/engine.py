@@ -18,11 +18,14 @@ def run_step(
     *,
     wait: float | None = None,
     on_check: Callable[[CheckResult], None] | None = None,
+    namespace: str | None = None,
 ) -> StepResult:
     """Checks run in order; once one does not pass, the rest are SKIPped.
 
     A step's checks build on each other (a probe into a Pod means nothing when
     the Pod is missing), so the first failure is the one worth reading.
+    `namespace` grades the step in another namespace than the lab's own
+    (a classroom cluster gives each learner one).
     """
     started = time.monotonic()
     results: list[CheckResult] = []
@@ -32,7 +35,7 @@ def run_step(
             result = CheckResult(check.id, check.title, check_kind(check), Status.SKIP,
                                  f"not run: {blocker.check_id} did not pass")
         else:
-            ctx = CheckContext(cluster=cluster, namespace=lab.namespace)
+            ctx = CheckContext(cluster=cluster, namespace=namespace or lab.namespace)
             result = run_check(check, ctx, lab.folder, wait=wait)
             if result.status in (Status.FAIL, Status.ERROR):
                 blocker = result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 import time
 from typing import Any
 
@@ -42,25 +43,43 @@ _REQUEST_TIMEOUT = (3.0, 15.0)  # connect, read
 class LiveCluster:
     replay = False
 
-    def __init__(self, context: str, kubeconfig: str | None = None):
+    def __init__(self, context: str | None, kubeconfig: str | None = None, *, pool_size: int | None = None):
+        """A cluster by kubeconfig context; context None means in-cluster (a Pod's ServiceAccount).
+
+        `pool_size` is the number of API connections kept open: a grader with
+        many threads needs one per thread, or urllib3 drops and warns.
+        """
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
-        self.context = context
-        try:
-            contexts, _active = config.list_kube_config_contexts(config_file=kubeconfig)
-        except (ConfigException, OSError) as exc:
-            raise ClusterUnavailable(f"no usable kubeconfig ({_first_line(exc)}); run: labcheck start") from None
-        if context not in {c["name"] for c in contexts}:
-            raise ClusterUnavailable(
-                f"kubeconfig has no context {context!r}: the lab's cluster is not running (run: labcheck start)"
-            )
-        try:
-            self._api = config.new_client_from_config(config_file=kubeconfig, context=context, persist_config=False)
-        except (ConfigException, OSError) as exc:
-            raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
-        self._api.configuration.retries = 0
+        self.context = context or "in-cluster"
+        configuration = client.Configuration()
+        if context is None:
+            try:
+                config.load_incluster_config(client_configuration=configuration)
+            except ConfigException as exc:
+                raise ClusterUnavailable(f"not running in a Pod with a ServiceAccount ({_first_line(exc)})") from None
+        else:
+            try:
+                contexts, _active = config.list_kube_config_contexts(config_file=kubeconfig)
+            except (ConfigException, OSError) as exc:
+                raise ClusterUnavailable(f"no usable kubeconfig ({_first_line(exc)}); run: labcheck start") from None
+            if context not in {c["name"] for c in contexts}:
+                raise ClusterUnavailable(
+                    f"kubeconfig has no context {context!r}: the lab's cluster is not running (run: labcheck start)"
+                )
+            try:
+                config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration,
+                                        persist_config=False)
+            except (ConfigException, OSError) as exc:
+                raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
+        configuration.retries = 0
+        if pool_size:
+            configuration.connection_pool_maxsize = pool_size
+        self._configuration = configuration
+        self._api = client.ApiClient(configuration=configuration)
         self._core = client.CoreV1Api(self._api)
+        self._exec_clients = threading.local()
         self.server = self._api.configuration.host
         self._resources: dict[tuple[str, str], tuple[str, bool]] = dict(_KNOWN_KINDS)
 
@@ -140,6 +159,17 @@ class LiveCluster:
 
     # --- inside Pods -----------------------------------------------------------
 
+    def _exec_api(self):
+        # kubernetes.stream.stream swaps its ApiClient's `request` while it opens the
+        # websocket: on a client shared between threads, another thread's GET would go
+        # out as a websocket. Each thread execs through a client of its own.
+        core = getattr(self._exec_clients, "core", None)
+        if core is None:
+            from kubernetes import client
+
+            core = self._exec_clients.core = client.CoreV1Api(client.ApiClient(configuration=self._configuration))
+        return core
+
     def _running_container(self, namespace: str, pod: str, container: str | None) -> str:
         obj = self.get("v1", "Pod", namespace, pod)
         if obj is None:
@@ -187,7 +217,7 @@ class LiveCluster:
         started = time.monotonic()
         try:
             ws = stream(
-                self._core.connect_get_namespaced_pod_exec,
+                self._exec_api().connect_get_namespaced_pod_exec,
                 pod,
                 namespace,
                 container=container,
