@@ -127,8 +127,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the live namespaces")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="labcheck-bench-grading-"))
-    env = {**os.environ, "KUBECONFIG": os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")),
-           "LABCHECK_STATE_DIR": str(work / "state"), "NO_COLOR": "1", "CI": "1"}
+    # A private kubeconfig and state: `labcheck start` writes the cluster's context there, not in yours.
+    env = {**os.environ, "KUBECONFIG": str(work / "kubeconfig"), "LABCHECK_STATE_DIR": str(work / "state"),
+           "NO_COLOR": "1", "CI": "1"}
     print(f"labcheck grading benchmark on {os.cpu_count()} cores; files in {work}")
     offline(options.submissions, options.jobs, work, env)
     if not options.offline_only:
