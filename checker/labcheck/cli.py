@@ -560,7 +560,8 @@ def schema_command() -> None:
 @click.argument("lab_ref", metavar="LAB")
 @click.option("--step", "step_ref", required=True, help="Step number or id.")
 @click.option("--wrong", "wrong_id", help="Apply this known-wrong solution instead.")
-def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None) -> None:
+@click.option("--namespace", help="Apply it in this namespace (default: the lab's); it must exist.")
+def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None, namespace: str | None = None) -> None:
     """Apply a step's reference solution (or a known-wrong one) to the lab's cluster."""
     from . import actions
     from .loader import find_lab
@@ -574,7 +575,7 @@ def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None) -> None:
         if chosen is None:
             raise UsageError(f"step {step.id} has no wrong solution {wrong_id!r}")
     _config, name = cluster_config(lab.cluster)
-    for line in actions.perform(lab, chosen, context=kube_context(name), cluster_name=name):
+    for line in actions.perform(lab, chosen, context=kube_context(name), cluster_name=name, namespace=namespace):
         err.print(f"  did: {line.strip().splitlines()[0][:100]}")
     out.print(f"Applied the {'wrong solution ' + wrong_id if wrong_id else 'solution'} of step {step.id}.")
 
@@ -597,6 +598,13 @@ def selftest_command(lab_ref: str, record_evidence: bool, workers: int) -> None:
     verdict = "passed" if report.ok else f"failed ({len(report.failures)} case(s))"
     out.print(f"selftest {lab.id} {verdict} in {time.monotonic() - started:.0f} s")
     sys.exit(EXIT_PASSED if report.ok else EXIT_FAILED)
+
+
+# --- instructor commands (labcheck.grading; click only until they run) ------------
+from .grading.commands import grade_command, submit_command  # noqa: E402
+
+cli.add_command(submit_command)
+cli.add_command(grade_command)
 
 
 # --- entry point -------------------------------------------------------------------

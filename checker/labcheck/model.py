@@ -264,6 +264,7 @@ class Step(_Strict):
         min_length=1, description="checks that must FAIL before the solution is applied"
     )
     wrong_solutions: list[WrongSolution] = Field(default_factory=list)
+    points: float = Field(1, ge=0, description="what the step is worth in a gradebook (all or nothing)")
 
 
 class Lab(_Strict):

@@ -124,7 +124,7 @@ class _Endpoint:
 
 def _endpoints(ctx: CheckContext, service: str) -> tuple[list[_Endpoint], list[int], list[str]]:
     """Endpoints of a Service from its EndpointSlices, their port numbers, and the slices' names."""
-    slices = ctx.list("EndpointSlice", _DISCOVERY, label_selector=f"kubernetes.io/service-name={service}")
+    slices = ctx.list("EndpointSlice", "discovery.k8s.io/v1", label_selector=f"kubernetes.io/service-name={service}")
     endpoints: list[_Endpoint] = []
     ports: list[int] = []
     for endpoint_slice in slices:

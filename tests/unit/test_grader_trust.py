@@ -84,7 +84,7 @@ def test_readiness_failing_past_its_threshold_is_final_before_it_is_not():
     early = pod_cause(unready, now=started + timedelta(seconds=3))
     late = pod_cause(unready, now=started + timedelta(seconds=30))
     assert not early.final and late.final
-    assert "port 8080" in late.text and "failed for 30 s" in late.text
+    assert "port 8080" in late.text and "past its threshold" in late.text
 
 
 def test_service_selecting_nothing_says_zero_endpoints():

@@ -124,33 +124,51 @@ _MISSING_EXECUTABLE = (
 class LiveCluster:
     replay = False
 
-    def __init__(self, context: str, kubeconfig: str | None = None):
+    def __init__(self, context: str | None, kubeconfig: str | None = None, *, pool_size: int | None = None):
+        """A cluster by kubeconfig context; context None means in-cluster (a Pod's ServiceAccount).
+
+        `pool_size` is the number of API connections kept open: a grader with
+        many threads needs one per thread, or urllib3 drops and warns.
+        """
         _lazy_kubernetes()
         from kubernetes import config
+        from kubernetes.client.api_client import ApiClient
         from kubernetes.client.configuration import Configuration
 
-        self.context = context
-        path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        try:
-            contexts = _kubeconfig_contexts(path)
-        except _kubeconfig_errors() as exc:
-            raise ClusterUnavailable(
-                f"no usable kubeconfig at {path} ({_first_line(exc)}); run: labcheck start"
-            ) from None
-        if context not in contexts:
-            raise ClusterUnavailable(
-                f"kubeconfig has no context {context!r}: the lab's cluster is not running (run: labcheck start)"
-            )
+        self.context = context or "in-cluster"
         # No retries: an API that does not answer should be an ERROR at once, not after four
         # timeouts. Set before the ApiClient exists; its connection pool reads it only then.
         configuration = Configuration()
         configuration.retries = 0
-        try:
-            self._api = config.new_client_from_config(
-                config_file=path, context=context, persist_config=False, client_configuration=configuration
-            )
-        except _kubeconfig_errors() as exc:
-            raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
+        if pool_size:
+            configuration.connection_pool_maxsize = pool_size
+        path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        if context is None:
+            from kubernetes.config.config_exception import ConfigException
+
+            try:
+                config.load_incluster_config(client_configuration=configuration)
+            except ConfigException as exc:
+                raise ClusterUnavailable(f"not running in a Pod with a ServiceAccount ({_first_line(exc)})") from None
+            self._api = ApiClient(configuration=configuration)
+        else:
+            try:
+                contexts = _kubeconfig_contexts(path)
+            except _kubeconfig_errors() as exc:
+                raise ClusterUnavailable(
+                    f"no usable kubeconfig at {path} ({_first_line(exc)}); run: labcheck start"
+                ) from None
+            if context not in contexts:
+                raise ClusterUnavailable(
+                    f"kubeconfig has no context {context!r}: the lab's cluster is not running (run: labcheck start)"
+                )
+            try:
+                self._api = config.new_client_from_config(
+                    config_file=path, context=context, persist_config=False, client_configuration=configuration
+                )
+            except _kubeconfig_errors() as exc:
+                raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
+        self._configuration = configuration
         self._kubeconfig = path
         self._core_instance = None
         self._exec_core_instance = None
@@ -169,17 +187,13 @@ class LiveCluster:
     @property
     def _exec_core(self):
         if self._exec_core_instance is None:
-            from kubernetes import config
             from kubernetes.client.api.core_v1_api import CoreV1Api
+            from kubernetes.client.api_client import ApiClient
 
             # A client of its own: kubernetes.stream swaps the ApiClient's `request` for a websocket
             # opener while an exec starts, which would break reads running on other threads.
-            from kubernetes.client.configuration import Configuration
-
-            configuration = Configuration()
-            configuration.retries = 0
-            exec_api = config.new_client_from_config(config_file=self._kubeconfig, context=self.context,
-                                                     persist_config=False, client_configuration=configuration)
+            # The same configuration (in-cluster or kubeconfig), another client.
+            exec_api = ApiClient(configuration=self._configuration)
             self._exec_core_instance = CoreV1Api(exec_api)
         return self._exec_core_instance
 

@@ -29,13 +29,20 @@ def call_key(op: str, args: dict[str, Any]) -> str:
     return json.dumps([op, args], sort_keys=True, separators=(",", ":"))
 
 
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
 def _redact(obj: Any) -> Any:
-    # Secret values never go into a file a learner hands to someone else.
+    # Secret values never go into a file a learner hands to someone else,
+    # including the copy `kubectl apply` keeps in an annotation.
     if isinstance(obj, dict) and obj.get("kind") == "Secret":
         obj = copy.deepcopy(obj)
         for field in ("data", "stringData"):
             if field in obj:
                 obj[field] = {key: "<redacted>" for key in obj[field]}
+        annotations = obj.get("metadata", {}).get("annotations") or {}
+        if _LAST_APPLIED in annotations:
+            annotations[_LAST_APPLIED] = "<redacted>"
     return obj
 
 
@@ -114,9 +121,10 @@ class RecordedCluster:
 
     replay = True
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, document: dict[str, Any] | None = None):
+        """From an evidence file, or from a `document` already read and checked (named by `path`)."""
         self.path = Path(path)
-        self.document = load_evidence(self.path)
+        self.document = load_evidence(self.path) if document is None else document
         self._calls = {call_key(c["op"], c["args"]): c for c in self.document["calls"]}
 
     @property
