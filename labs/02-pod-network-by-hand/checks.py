@@ -30,16 +30,24 @@ KUBELET_PORT = 10250
 
 # One look at the node: every namespace the learner may have made, with its
 # links (ip -d: veth peers, bridge ports), addresses, routes and listeners.
-_SNAPSHOT = r"""
+# `links` keeps only the fields the checks read, so evidence stays readable.
+_LINKS = r"""links() {
+  out=$(ip "$@" -j -d addr show 2>&1) || { echo "$out"; return; }
+  echo "$out" | jq -c '[.[] | {ifname, ifindex, flags, operstate, link, link_index, link_netnsid, master,
+    kind: .linkinfo.info_kind, addr: [.addr_info[] | select(.family == "inet") | "\(.local)/\(.prefixlen)"]}]'
+}
+"""
+_SNAPSHOT = _LINKS + r"""
 echo "@@netns"; ip -j netns list
-echo "@@paths"; for p in /run/netns/*; do [ -e "$p" ] && stat -c '%n|%F' "$p"; done
-echo "@@nsfs"; findmnt -rn -t nsfs -o TARGET
+echo "@@paths"; for p in /run/netns/*; do
+  case "$p" in */cni-*) ;; *) [ -e "$p" ] && stat -c '%n|%F' "$p";; esac; done
+echo "@@nsfs"; findmnt -rn -t nsfs -o TARGET | grep -v '/cni-' | sort -u
 echo "@@rootns"; readlink /proc/self/ns/net
-echo "@@addr root"; ip -j -d addr show
+echo "@@addr root"; links
 echo "@@route root"; ip -j route show
 echo "@@listen root"; ss -Hltnp
 for ns in $(ip netns list | awk '$1 !~ /^cni-/ {print $1}'); do
-  echo "@@addr $ns"; ip -n "$ns" -j -d addr show 2>&1
+  echo "@@addr $ns"; links -n "$ns"
   echo "@@route $ns"; ip -n "$ns" -j route show 2>&1
   echo "@@listen $ns"; ip netns exec "$ns" ss -Hltnp 2>&1
   echo "@@inode $ns"; ip netns exec "$ns" readlink /proc/self/ns/net 2>&1
@@ -157,20 +165,21 @@ def _json(text: str) -> list | None:
 
 
 def _links(items: list) -> dict[str, Link]:
+    """Links from the compact JSON of `links` (see _LINKS)."""
     links = {}
     for item in items:
-        info = item.get("linkinfo") or {}
+        other_ns = item.get("link_netnsid") is not None
         links[item["ifname"]] = Link(
             name=item["ifname"],
-            index=item.get("ifindex", 0),
-            kind=info.get("info_kind"),
-            flags=item.get("flags", []),
-            operstate=item.get("operstate", "UNKNOWN"),
-            peer_index=item.get("link_index") if "link_netnsid" in item else None,
+            index=item.get("ifindex") or 0,
+            kind=item.get("kind"),
+            flags=item.get("flags") or [],
+            operstate=item.get("operstate") or "UNKNOWN",
+            peer_index=item.get("link_index") if other_ns else None,
             peer_nsid=item.get("link_netnsid"),
-            peer_name=item.get("link") if "link_netnsid" not in item else None,
+            peer_name=item.get("link") if not other_ns else None,
             master=item.get("master"),
-            ipv4=[f"{a['local']}/{a['prefixlen']}" for a in item.get("addr_info", []) if a.get("family") == "inet"],
+            ipv4=list(item.get("addr") or []),
         )
     return links
 
@@ -383,8 +392,8 @@ def _veth_pair(snap: Snapshot) -> tuple[Link, Link] | Outcome:
         )
     if root_pairs:
         v = root_pairs[0]
-        # Suggest moving the end that is not named as the host's.
-        if "host" in v.name and "host" not in (v.peer_name or ""):
+        # The message moves v's peer: make that the end not named as the host's.
+        if "host" in (v.peer_name or "") and "host" not in v.name:
             v = snap.root.links[v.peer_name]
         return _failed(
             f"veth pair {v.name}/{v.peer_name} exists, but both ends are still in the root namespace",
@@ -631,16 +640,28 @@ def loopback_up(ctx: CheckContext) -> Outcome:
     )
 
 
-_CLIENT = re.compile(r"^\[?((?:\d{1,3}\.){3}\d{1,3}|[0-9a-f:]*:[0-9a-f:]+)\]?(?::\d+)?[:\s]", re.I)
+def client_address(line: str) -> str | None:
+    """The client address a server's log line starts with ("127.0.0.1 - - [...]", "10.0.0.1:4242: ...")."""
+    words = line.split()
+    token = words[0].rstrip(":") if words else ""
+    candidates = [token]
+    if token.startswith("["):
+        candidates.append(token[1:].split("]")[0])
+    if token.count(":") == 1:
+        candidates.append(token.split(":")[0])
+    for candidate in candidates:
+        try:
+            address = ipaddress.ip_address(candidate)
+        except ValueError:
+            continue
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped  # a dual-stack server logs IPv4 clients as ::ffff:a.b.c.d
+        return str(address)
+    return None
 
 
 def _log_clients(text: str) -> list[str]:
-    clients = []
-    for line in text.splitlines():
-        match = _CLIENT.match(line.strip())
-        if match:
-            clients.append(match.group(1))
-    return clients
+    return [c for c in (client_address(line) for line in text.splitlines()) if c]
 
 
 @register
@@ -852,15 +873,15 @@ class Sandbox:
     container_pids: dict[int, str]  # pid -> container name
 
 
-_SANDBOX = r"""
-id=$(crictl pods --name '^{pod}$' --namespace '{namespace}' --state ready -q | head -n 1)
-[ -n "$id" ] || {{ echo "no ready sandbox"; exit 3; }}
+_SANDBOX = _LINKS + r"""
+id=$(crictl pods --name '^@POD@$' --namespace '@NAMESPACE@' --state ready -q | head -n 1)
+[ -n "$id" ] || { echo "no ready sandbox"; exit 3; }
 echo "@@id"; echo "$id"
-echo "@@inspect"; crictl inspectp -o json "$id" | jq -c '{{pid: .info.pid, ip: .status.network.ip,
-  netns: ([.info.runtimeSpec.linux.namespaces[] | select(.type == "network") | .path] | first)}}'
+echo "@@inspect"; crictl inspectp -o json "$id" | jq -c '{pid: .info.pid, ip: .status.network.ip,
+  netns: ([.info.runtimeSpec.linux.namespaces[] | select(.type == "network") | .path] | first)}'
 netns=$(crictl inspectp -o json "$id" | jq -r '[.info.runtimeSpec.linux.namespaces[] | select(.type == "network") | .path] | first')
-echo "@@inside"; ip -n "$(basename "$netns")" -j -d addr show
-echo "@@root"; ip -j -d link show type veth
+echo "@@inside"; links -n "$(basename "$netns")"
+echo "@@root"; links
 echo "@@netns"; ip -j netns list
 echo "@@containers"; for c in $(crictl ps --pod "$id" -q); do
   crictl inspect -o json "$c" | jq -r '"\(.info.pid) \(.status.metadata.name)"'; done
@@ -872,7 +893,7 @@ def _sandbox(ctx: CheckContext) -> Sandbox:
     node = (pod or {}).get("spec", {}).get("nodeName")
     if not node:
         raise TargetUnavailable(f"Pod {POD} does not exist or is not on a node yet")
-    result = ctx.exec_on_node(node, ["bash", "-c", _SANDBOX.format(pod=POD, namespace=ctx.namespace)])
+    result = ctx.exec_on_node(node, ["bash", "-c", _SANDBOX.replace("@POD@", POD).replace("@NAMESPACE@", ctx.namespace)])
     if result.returncode == 3:
         raise TargetUnavailable(f"Pod {POD} has no ready sandbox on node {node}")
     if result.returncode != 0:
