@@ -38,13 +38,15 @@ _LINKS = r"""links() {
 }
 """
 _SNAPSHOT = _LINKS + r"""
-echo "@@netns"; ip -j netns list
+# The runtime's own namespaces (cni-*) and the node ends of their veths belong to real Pods: left out.
+cni=$(ip -j netns list | jq -c '[.[] | select(.name | startswith("cni-")) | .id]')
+echo "@@netns"; ip -j netns list | jq -c '[.[] | select(.name | startswith("cni-") | not)]'
 echo "@@paths"; for p in /run/netns/*; do
   case "$p" in */cni-*) ;; *) [ -e "$p" ] && stat -c '%n|%F' "$p";; esac; done
 echo "@@nsfs"; findmnt -rn -t nsfs -o TARGET | grep -v '/cni-' | sort -u
 echo "@@rootns"; readlink /proc/self/ns/net
-echo "@@addr root"; links
-echo "@@route root"; ip -j route show
+echo "@@addr root"; links | jq -c --argjson cni "$cni" \
+  '[.[] | select(.link_netnsid as $id | $id == null or ([$cni[] | select(. == $id)] | length) == 0)]'
 echo "@@listen root"; ss -Hltnp
 for ns in $(ip netns list | awk '$1 !~ /^cni-/ {print $1}'); do
   echo "@@addr $ns"; links -n "$ns"
@@ -880,9 +882,9 @@ echo "@@id"; echo "$id"
 echo "@@inspect"; crictl inspectp -o json "$id" | jq -c '{pid: .info.pid, ip: .status.network.ip,
   netns: ([.info.runtimeSpec.linux.namespaces[] | select(.type == "network") | .path] | first)}'
 netns=$(crictl inspectp -o json "$id" | jq -r '[.info.runtimeSpec.linux.namespaces[] | select(.type == "network") | .path] | first')
+nsid=$(ip -j netns list | jq --arg name "$(basename "$netns")" '.[] | select(.name == $name) | .id')
 echo "@@inside"; links -n "$(basename "$netns")"
-echo "@@root"; links
-echo "@@netns"; ip -j netns list
+echo "@@root"; links | jq -c --argjson id "${nsid:-null}" '[.[] | select(.link_netnsid == $id)]'
 echo "@@containers"; for c in $(crictl ps --pod "$id" -q); do
   crictl inspect -o json "$c" | jq -r '"\(.info.pid) \(.status.metadata.name)"'; done
 """
@@ -903,11 +905,10 @@ def _sandbox(ctx: CheckContext) -> Sandbox:
     netns = (info.get("netns") or "").rsplit("/", 1)[-1]
     inside = _links(_json(sections.get("inside", "")) or [])
     eth = inside.get("eth0") or next((l for l in inside.values() if l.kind == "veth"), None)
-    nsid = next((e.get("id") for e in _json(sections.get("netns", "")) or [] if e.get("name") == netns), None)
     veth = None
-    if eth is not None:
+    if eth is not None:  # the root section holds only veths whose peer is in the sandbox's namespace
         veth = next((l for l in _links(_json(sections.get("root", "")) or []).values()
-                     if l.peer_nsid == nsid and l.peer_index == eth.index), None)
+                     if l.peer_index == eth.index), None)
     containers = {}
     for line in sections.get("containers", "").splitlines():
         pid, _, name = line.partition(" ")
