@@ -9,6 +9,7 @@ mypod) are fixed.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -422,24 +423,30 @@ def _veth_pair(snap: Snapshot) -> tuple[Link, Link] | Outcome:
     )
 
 
+def _on_pair(check):
+    """Give a check the node snapshot and mypodns's veth pair; without the pair, that failure is the outcome."""
+
+    @functools.wraps(check)
+    def run(ctx: CheckContext) -> Outcome:
+        snap = snapshot(ctx, lab_node(ctx))
+        pair = _veth_pair(snap)
+        if isinstance(pair, Outcome):
+            return pair
+        return check(ctx, snap, *pair)
+
+    return run
+
+
 @register
-def veth_into_namespace(ctx: CheckContext) -> Outcome:
-    snap = snapshot(ctx, lab_node(ctx))
-    pair = _veth_pair(snap)
-    if isinstance(pair, Outcome):
-        return pair
-    inside, outside = pair
+@_on_pair
+def veth_into_namespace(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
     return Outcome.passed(f"{inside.name} in {NAMESPACE} is paired with {outside.name} in the root namespace "
                           f"(ifindex {inside.index} <-> {outside.index})")
 
 
 @register
-def addresses_on_both_ends(ctx: CheckContext) -> Outcome:
-    snap = snapshot(ctx, lab_node(ctx))
-    pair = _veth_pair(snap)
-    if isinstance(pair, Outcome):
-        return pair
-    inside, outside = pair
+@_on_pair
+def addresses_on_both_ends(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
     missing = [(end, where) for end, where in ((inside, NAMESPACE), (outside, "the root namespace")) if not end.ipv4]
     if missing:
         named = " and ".join(f"{end.name} (in {where})" for end, where in missing)
@@ -458,12 +465,8 @@ def addresses_on_both_ends(ctx: CheckContext) -> Outcome:
 
 
 @register
-def links_up(ctx: CheckContext) -> Outcome:
-    snap = snapshot(ctx, lab_node(ctx))
-    pair = _veth_pair(snap)
-    if isinstance(pair, Outcome):
-        return pair
-    inside, outside = pair
+@_on_pair
+def links_up(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
     down = [(end, where) for end, where in ((inside, NAMESPACE), (outside, "root")) if not end.admin_up]
     if not down:
         return Outcome.passed(f"{inside.name} and {outside.name} are both UP")
@@ -484,12 +487,8 @@ def _default_route(ns: Namespace) -> dict | None:
 
 
 @register
-def default_route(ctx: CheckContext) -> Outcome:
-    snap = snapshot(ctx, lab_node(ctx))
-    pair = _veth_pair(snap)
-    if isinstance(pair, Outcome):
-        return pair
-    inside, outside = pair
+@_on_pair
+def default_route(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
     ns = snap.namespaces[NAMESPACE]
     route = _default_route(ns)
     gateway = outside.ipv4[0].split("/")[0] if outside.ipv4 else "<root end's address>"
@@ -513,13 +512,9 @@ def default_route(ctx: CheckContext) -> Outcome:
 
 
 @register
-def namespace_reaches_node(ctx: CheckContext) -> Outcome:
-    node = lab_node(ctx)
-    snap = snapshot(ctx, node)
-    pair = _veth_pair(snap)
-    if isinstance(pair, Outcome):
-        return pair
-    inside, outside = pair
+@_on_pair
+def namespace_reaches_node(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
+    node = snap.node
     target = node_address(ctx, node)
     reach = connect(ctx, node, NAMESPACE, target, KUBELET_PORT)
     if reach.answered:
@@ -589,13 +584,9 @@ def server_in_namespace(ctx: CheckContext) -> Outcome:
 
 
 @register
-def server_reachable_from_root(ctx: CheckContext) -> Outcome:
-    node = lab_node(ctx)
-    snap = snapshot(ctx, node)
-    pair = _veth_pair(snap)
-    if isinstance(pair, Outcome):
-        return pair
-    inside, _outside = pair
+@_on_pair
+def server_reachable_from_root(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
+    node = snap.node
     ns = snap.namespaces[NAMESPACE]
     server = _server(ns)
     if server is None:
@@ -922,6 +913,12 @@ def _answer(ctx: CheckContext, key: str) -> str:
     return ((ctx.get("ConfigMap", ANSWER) or {}).get("data") or {}).get(key, "").strip()
 
 
+def _wrong_answer(key: str, answer: str, truth: str, found: str, cause: str) -> Outcome:
+    """A recorded fact that differs from what the node shows."""
+    return _failed(f"you recorded {key}={answer!r}; {found}",
+                   expected=f"{key}={truth}", observed=f"{key}={answer!r}", cause=cause)
+
+
 @register
 def answer_netns(ctx: CheckContext) -> Outcome:
     box = _sandbox(ctx)
@@ -934,9 +931,7 @@ def answer_netns(ctx: CheckContext) -> Outcome:
     else:
         cause = (f"{answer} belongs to another Pod's sandbox; find {POD}'s with "
                  f"`crictl pods --name {POD} --state ready -q` and `crictl inspectp`")
-    return _failed(
-        f"you recorded netns={answer!r}; {POD}'s sandbox uses {box.netns}",
-        expected=f"netns={box.netns}", observed=f"netns={answer!r}", cause=cause)
+    return _wrong_answer("netns", answer, box.netns, f"{POD}'s sandbox uses {box.netns}", cause)
 
 
 @register
@@ -955,9 +950,7 @@ def answer_veth(ctx: CheckContext) -> Outcome:
     else:
         cause = (f"{answer or 'that'} is not the peer of {POD}'s {box.eth.name}: "
                  f"its peer's ifindex on the node is {box.veth.index} (`ip -o link | grep '^{box.veth.index}:'`)")
-    return _failed(
-        f"you recorded veth={answer!r}; the node's end of {POD}'s veth is {box.veth.name}",
-        expected=f"veth={box.veth.name}", observed=f"veth={answer!r}", cause=cause)
+    return _wrong_answer("veth", answer, box.veth.name, f"the node's end of {POD}'s veth is {box.veth.name}", cause)
 
 
 @register
@@ -973,10 +966,9 @@ def answer_pod_ip(ctx: CheckContext) -> Outcome:
              f"inside {box.netns}" if answer and answer == host_ip else
              f"read the address on {box.eth.name if box.eth else 'eth0'} inside the sandbox namespace: "
              f"`ip -n {box.netns} addr show`")
-    return _failed(
-        f"you recorded pod-ip={answer!r}; {box.eth.name if box.eth else 'eth0'} in {box.netns} has "
-        f"{', '.join(inside) or 'no address'}",
-        expected=f"pod-ip={box.pod_ip}", observed=f"pod-ip={answer!r}", cause=cause)
+    eth = box.eth.name if box.eth else "eth0"
+    return _wrong_answer("pod-ip", answer, box.pod_ip, f"{eth} in {box.netns} has {', '.join(inside) or 'no address'}",
+                         cause)
 
 
 @register
@@ -993,6 +985,4 @@ def answer_pause_pid(ctx: CheckContext) -> Outcome:
     else:
         cause = (f"`crictl inspectp <sandbox id>` shows the pause process as info.pid; "
                  f"`ip netns identify <pid>` on the node then prints {box.netns}")
-    return _failed(
-        f"you recorded pause-pid={answer!r}; {POD}'s sandbox process is pid {box.pid}",
-        expected=f"pause-pid={box.pid}", observed=f"pause-pid={answer!r}", cause=cause)
+    return _wrong_answer("pause-pid", answer, str(box.pid), f"{POD}'s sandbox process is pid {box.pid}", cause)
