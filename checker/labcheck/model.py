@@ -275,6 +275,11 @@ class Lab(_Strict):
     cluster: Identifier = Field(description="name of a kind config in clusters/ (without .yaml)")
     namespace: Identifier
     images: list[str] = Field(default_factory=list, description="images loaded into the cluster on start")
+    node_state: bool = Field(
+        False,
+        description="steps change the node itself (network namespaces, links, processes), not only the lab's "
+                    "namespace: self-test cases then run one at a time, each after `setup` cleans the node",
+    )
     setup: Actions = Field(default_factory=Actions, description="run by `labcheck start` after the namespace exists")
     steps: list[Step] = Field(min_length=1)
 

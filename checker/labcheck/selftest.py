@@ -178,6 +178,15 @@ class SelfTest:
     def run(self) -> Report:
         actions.delete_namespaces(self.context, f"{SELFTEST_LABEL}={self.lab.id}")
         cases = [(i, step, wrong) for i, step in enumerate(self.lab.steps) for wrong in step.wrong_solutions]
+        if self.lab.node_state:
+            # The node is shared by every case: one at a time, each starting from `setup`'s clean node.
+            try:
+                self.main_line()
+            except Exception as exc:
+                self.verdict("main line", [f"{type(exc).__name__}: {exc}"], 0.0)
+            for case in cases:
+                self.wrong_case(*case)
+            return self.report
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
             futures = [pool.submit(self.wrong_case, *case) for case in cases]
             try:
