@@ -33,12 +33,22 @@ class _LazyConsole:
         self._options = options
         self._console = None
 
-    def __getattr__(self, name: str):
+    def real(self):
+        """The rich Console itself, for code that needs the object (rich.live.Live)."""
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._options)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str):
+        return getattr(self.real(), name)
+
+    def __enter__(self):
+        return self.real().__enter__()
+
+    def __exit__(self, *exc):
+        return self.real().__exit__(*exc)
 
 
 def Table(*args, **kwargs):  # noqa: N802 - stands in for rich.table.Table, imported when a table is drawn
@@ -393,7 +403,7 @@ def watch_command(lab_ref=None, step_ref=None, namespace=None, context=None) -> 
     if step_ref:
         _step(lab, step_ref)  # an unknown step is a usage error, before any cluster is asked
     sys.exit(run_watch(lab, lambda: _live_cluster(lab, context), step_ref=step_ref, namespace=namespace,
-                       out=out, err=err))
+                       out=out.real(), err=err.real()))
 
 
 @cli.command("hint")
