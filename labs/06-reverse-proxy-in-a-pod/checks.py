@@ -19,9 +19,6 @@ from labcheck.checks.outcome import Outcome
 from labcheck.checks.python_check import register
 from labcheck.errors import TargetUnavailable
 
-APP_PORT_HINT = "the port the app's container listens on"
-
-
 # --- reading the cluster ---------------------------------------------------------------------
 
 
@@ -29,11 +26,15 @@ def _name(obj: dict) -> str:
     return obj["metadata"]["name"]
 
 
+def _existing(ctx: CheckContext, kind: str, name: str, api_version: str = "v1") -> dict:
+    obj = ctx.get(kind, name, api_version=api_version)
+    if obj is None:
+        raise TargetUnavailable(f"{kind} {name} does not exist in namespace {ctx.namespace}")
+    return obj
+
+
 def _deployment(ctx: CheckContext, name: str) -> dict:
-    deployment = ctx.get("Deployment", name, api_version="apps/v1")
-    if deployment is None:
-        raise TargetUnavailable(f"Deployment {name} does not exist in namespace {ctx.namespace}")
-    return deployment
+    return _existing(ctx, "Deployment", name, "apps/v1")
 
 
 def _selector(deployment: dict) -> str:
@@ -255,16 +256,9 @@ def each_pod_proxies(ctx: CheckContext, deployment: str, proxy: str, app: str, c
 # --- step 2: the NodePort Service -------------------------------------------------------------------
 
 
-def _service(ctx: CheckContext, name: str) -> dict:
-    svc = ctx.get("Service", name)
-    if svc is None:
-        raise TargetUnavailable(f"Service {name} does not exist in namespace {ctx.namespace}")
-    return svc
-
-
 @register
 def node_port_published(ctx: CheckContext, service: str, published: list[int]) -> Outcome:
-    svc = _service(ctx, service)
+    svc = _existing(ctx, "Service", service)
     ports = [p.get("nodePort") for p in svc["spec"].get("ports") or []]
     if any(p in published for p in ports):
         port = next(p for p in ports if p in published)
@@ -281,7 +275,7 @@ def node_port_published(ctx: CheckContext, service: str, published: list[int]) -
 
 @register
 def node_port_through_proxy(ctx: CheckContext, service: str, deployment: str, proxy: str, app: str) -> Outcome:
-    svc = _service(ctx, service)
+    svc = _existing(ctx, "Service", service)
     spec_port = (svc["spec"].get("ports") or [{}])[0]
     node_port = spec_port.get("nodePort")
     template = _deployment(ctx, deployment)["spec"]["template"]
@@ -374,7 +368,7 @@ def nginx_serves_configmap(ctx: CheckContext, deployment: str, proxy: str, confi
         (stale if wrong or answer.status != 200 else good).append(f"{name}: {', '.join(wrong) or answer.shown()}")
     if not stale:
         return Outcome.passed(f"all {len(pods)} Pods serve the headers ConfigMap {configmap} asks for",
-                          observed="; ".join(good))
+                              observed="; ".join(good))
     # Why the running nginx differs: compare the file it was started with to the ConfigMap.
     files = ctx.exec_many([(_name(p), proxy, ["cat", "/etc/nginx/nginx.conf"]) for p in pods])
     old = [_name(p) for p, f in zip(pods, files) if f.returncode == 0 and f.stdout != config]
