@@ -54,12 +54,20 @@ ip=$(kubectl get pod multicontainerpod -o jsonpath='{.status.podIP}')
 """
 
 
+# What lab 04's dns-names step does, one kubectl call at a time: three DNS probes, the answer
+# ConfigMap, then for each recorded name a lookup and a request that a webserver Pod answers.
 PARALLEL_PROBES_KUBECTL = r"""
 set -e
-for name in webserver webserver.lab04 webserver.lab04.svc.cluster.local; do
-  kubectl exec client -- getent hosts "$name" | grep -q "svc"
-done
+names="webserver webserver.lab04 webserver.lab04.svc.cluster.local"
+for name in $names; do kubectl exec client -- getent hosts "$name" | grep -q "svc"; done
 kubectl get configmap answer-dns-names -o jsonpath='{.data.short} {.data.namespaced} {.data.fqdn}' | grep -q webserver
+ip=$(kubectl get service webserver -o jsonpath='{.spec.clusterIP}')
+kubectl get pods -o name >/dev/null
+kubectl exec client -- cat /etc/resolv.conf >/dev/null
+for name in $names; do
+  kubectl exec client -- getent hosts "$name" | grep -q "$ip"
+  kubectl exec client -- curl -s -m 5 "http://$name/" | grep -q "Served by"
+done
 """
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
@@ -516,10 +517,16 @@ def dns_names_reach_service(ctx: CheckContext, service: str, client: str, answer
         "fqdn": f"{service}.{ns}.svc.{domain}",
     }
     reached: list[str] = []
+    recorded_names = {key: (recorded.get(key) or "").strip().rstrip(".") for key in wanted}
+    with ThreadPoolExecutor(max_workers=len(wanted)) as pool:  # the three lookups side by side
+        lookups = dict(zip(wanted, pool.map(
+            lambda key: _lookup(ctx, client, recorded_names[key], search) if recorded_names[key] else (set(), None),
+            wanted)))
+    fetch: dict[str, str] = {}
     for key, form in wanted.items():
-        name = (recorded.get(key) or "").strip().rstrip(".")
+        name = recorded_names[key]
         parts = name.split(".")
-        addresses, lookup = _lookup(ctx, client, name, search) if name else (set(), None)
+        addresses, lookup = lookups[key]
         looked = f"{name} resolves to {', '.join(sorted(addresses)) or 'nothing'}"
         if len(parts) >= 2 and parts[0] == service and parts[1] != ns:
             return Outcome.failed(
@@ -545,8 +552,10 @@ def dns_names_reach_service(ctx: CheckContext, service: str, client: str, answer
                 observed=looked + f" ({_short(lookup.stderr)})" if lookup.stderr.strip() else looked,
                 cause=interpret(lookup) or "is CoreDNS running (kubectl -n kube-system get pods)?",
             )
-        url = _url(name, port)
-        fetched = ctx.exec(client, None, http_command(url, 5), timeout=5)
+        fetch[name] = _url(name, port)
+    # Every name resolves to the ClusterIP: now ask each of them, side by side.
+    answers = ctx.exec_many([(client, None, http_command(url, 5)) for url in fetch.values()], timeout=5)
+    for (name, url), fetched in zip(fetch.items(), answers):
         served = [n for n in _served_by(fetched.stdout, names) if n]
         if fetched.returncode != 0 or not served:
             return Outcome.failed(
