@@ -195,17 +195,19 @@ def start_command(lab_ref: str) -> None:
     context = kube_context(name)
     started = time.monotonic()
     if name in kind.clusters():
-        kind.export_kubeconfig(name)
-        if _cluster_answers(lab, context):
+        stopped = kind.stopped_nodes(name)
+        if not stopped:
             err.print(f"Reusing kind cluster [bold]{name}[/bold].")
+            kind.export_kubeconfig(name)
         else:
-            # Its node containers outlived their Docker daemon (a reboot, a restarted dockerd):
-            # kind still lists the cluster, but nothing answers. A new one is the reliable way back.
-            with err.status(f"Kind cluster {name} exists but its API does not answer: creating it anew..."):
+            # Its node containers outlived their Docker daemon (a reboot, a restarted dockerd): kind
+            # still lists the cluster, but nothing runs. A new one is the reliable way back. (A slow
+            # API alone is no reason: the learner's work would go with the cluster.)
+            with err.status(f"Kind cluster {name} has stopped nodes ({', '.join(stopped)}): creating it anew..."):
                 kind.delete(name)
                 kind.create(config, name)
             err.print(f"Re-created kind cluster [bold]{name}[/bold] in {time.monotonic() - started:.0f} s "
-                      "(the old one did not answer).")
+                      f"(its nodes {', '.join(stopped)} had stopped).")
     else:
         with err.status(f"Creating kind cluster {name} from {config.name} (a minute or two)..."):
             kind.create(config, name)
@@ -236,14 +238,6 @@ def start_command(lab_ref: str) -> None:
 
 # Where `labcheck docs` serves the lab pages; LABCHECK_DOCS_URL names a published copy instead.
 DOCS_URL = "http://127.0.0.1:8000/"
-
-
-def _cluster_answers(lab, context: str) -> bool:
-    try:
-        _live_cluster(lab, context)
-        return True
-    except LabcheckError:
-        return False
 
 
 def _warn_missing_images(lab, images: list[str], cluster_name: str) -> None:

@@ -108,6 +108,16 @@ class Kind:
         if done.returncode != 0:
             raise ClusterUnavailable(f"kind could not create cluster {name}: {_last_line(done.stderr)}")
 
+    def stopped_nodes(self, name: str) -> list[str]:
+        """The cluster's node containers that are not running (their Docker daemon restarted, say)."""
+        docker = shutil.which("docker")
+        if docker is None:
+            return []
+        done = subprocess.run([docker, "ps", "-a", "--filter", f"label=io.x-k8s.kind.cluster={name}",
+                               "--format", "{{.Names}} {{.State}}"], capture_output=True, text=True, check=False)
+        return [line.split()[0] for line in done.stdout.splitlines()
+                if len(line.split()) == 2 and line.split()[1] != "running"]
+
     def export_kubeconfig(self, name: str) -> None:
         """(Re)write the cluster's context into the kubeconfig, e.g. after it was reset."""
         done = self._run("export", "kubeconfig", "--name", name, timeout=60)

@@ -177,6 +177,11 @@ class FakeKind:
     def clusters(self):
         return ["netlabs"]
 
+    stopped: list = []
+
+    def stopped_nodes(self, name):
+        return self.stopped
+
     def delete(self, name):
         self.loaded.append(f"deleted {name}")
 
@@ -213,24 +218,20 @@ def fake_start(monkeypatch, isolated_env):
     return cluster
 
 
-def test_start_recreates_a_listed_cluster_whose_api_does_not_answer(fake_start, capsys, monkeypatch):
-    import labcheck.cli as cli
-    from labcheck.errors import ClusterUnavailable
-
-    answers = iter([ClusterUnavailable("Kubernetes API at https://127.0.0.1:1 unreachable: connection refused")])
-
-    def live(lab, context):  # the first look finds a dead cluster, later ones the new cluster
-        failure = next(answers, None)
-        if failure:
-            raise failure
-        return fake_start
-
-    monkeypatch.setattr(cli, "_live_cluster", live)
+def test_start_recreates_a_listed_cluster_whose_nodes_stopped(fake_start, capsys):
+    fake_start.kind.stopped = ["netlabs-control-plane"]
     fake_start.objects = [namespace("kube-system", "uid-1")]
     code, _out, err = call_main(capsys, "start", "01")
     assert code == 0, err
     assert fake_start.kind.loaded[:2] == ["deleted netlabs", "created netlabs"]
-    assert "its API does not answer" in " ".join(err.split()) or "did not answer" in " ".join(err.split())
+    assert "its nodes netlabs-control-plane had stopped" in " ".join(err.split())
+
+
+def test_start_reuses_a_running_cluster(fake_start, capsys):
+    fake_start.objects = [namespace("kube-system", "uid-1")]
+    code, _out, err = call_main(capsys, "start", "01")
+    assert code == 0 and "Reusing kind cluster netlabs" in " ".join(err.split())
+    assert "deleted netlabs" not in fake_start.kind.loaded
 
 
 def test_start_says_which_lab_image_docker_lacks_and_how_to_get_it(fake_start, capsys):
