@@ -259,7 +259,7 @@ def counts_in_redis(ctx: CheckContext, pod: str, web: str, redis: str, key: str,
     spec = next((c for c in found["spec"]["containers"] if c.get("name") == web), {})
     host = {e.get("name"): e.get("value") for e in spec.get("env") or []}.get("REDIS_HOST")
     before = _redis_count(ctx, pod, redis, key)
-    asked = ctx.exec(pod, web, ["node", "-e", _TWO_REQUESTS, f"http://localhost:{port}/"], timeout=15)
+    asked = ctx.exec(pod, web, ["node", "--dns-result-order=ipv4first", "-e", _TWO_REQUESTS, f"http://localhost:{port}/"], timeout=15)
     after = _redis_count(ctx, pod, redis, key, after=True)
     return _judge_counts(_answers(asked.stdout), before, after, f"the app on localhost:{port}", host,
                          f"GET {key} in container {redis}")
