@@ -165,6 +165,30 @@ def list_command() -> None:
     out.print(table)
 
 
+@cli.command("files")
+@click.argument("lab_ref", metavar="LAB")
+@click.argument("dest", metavar="DIR", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+def files_command(lab_ref: str, dest: Path) -> None:
+    """Copy the files a lab hands you (its app/ folder: source code, Dockerfiles) into DIR."""
+    import shutil
+
+    from .loader import find_lab
+
+    lab = find_lab(lab_ref)
+    source = lab.folder / "app"
+    if not source.is_dir():
+        raise UsageError(f"lab {lab.id} hands out no files (it has no app/ folder)")
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            target = dest / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)  # again and again gives the same files: safe to re-run
+            copied.append(str(path.relative_to(source)))
+    out.print(f"Copied {len(copied)} file(s) of lab {lab.id} into {dest}: {', '.join(copied)}")
+
+
 @cli.command("start")
 @click.argument("lab_ref", metavar="LAB")
 def start_command(lab_ref: str) -> None:

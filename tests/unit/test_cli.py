@@ -175,3 +175,17 @@ def test_docs_serves_the_lab_pages(isolated_env, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_files_copies_a_labs_app_folder_and_refuses_labs_without_one(isolated_env, tmp_path):
+    dest = tmp_path / "web-app"
+    for _ in range(2):  # a second run gives the same files and succeeds
+        done = run_labcheck("files", "07", str(dest), env=isolated_env)
+        assert done.returncode == 0, done.stderr
+    assert {"Dockerfile.web", "Dockerfile.redis", "server.js", "redis.js", "package.json"} <= {
+        p.name for p in dest.iterdir()}
+    source = find_lab("07").folder / "app" / "server.js"
+    assert (dest / "server.js").read_text() == source.read_text()
+    done = run_labcheck("files", "01", str(tmp_path / "none"), env=isolated_env)
+    assert done.returncode == 2 and "no app/ folder" in done.stderr
+    assert not (tmp_path / "none").exists()
