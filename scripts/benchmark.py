@@ -5,10 +5,13 @@
   (01 create-pod: objects read through the API) and a probe step
   (01 same-network: commands exec'd in two containers), each beside an
   equivalent verify script of plain `kubectl` calls, as a ratio from the same run;
-- `labcheck start 01` cold (cluster created) and warm (cluster reused).
+- `labcheck start 01` cold (cluster created) and warm (cluster reused);
+- `labcheck selftest LAB` wall time for each lab named with --selftest (median of --selftest-runs);
+- `labcheck watch` reaction time (apply -> PASS shown), when scripts/benchmark_watch.py exists.
 
 Needs the toolchain from clusters/prepare.sh. Uses a private kubeconfig and
-state directory. Usage: python scripts/benchmark.py [--runs 10] [--skip-cold]
+state directory. Usage:
+  python scripts/benchmark.py [--runs 10] [--skip-cold] [--selftest 01 02 ...] [--selftest-runs 3]
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--skip-cold", action="store_true", help="do not delete and re-create the cluster")
+    parser.add_argument("--selftest", nargs="*", default=[], metavar="LAB", help="labs whose self-test to time")
+    parser.add_argument("--selftest-runs", type=int, default=3)
+    parser.add_argument("--only-selftest", action="store_true", help="time the self-tests and nothing else")
     options = parser.parse_args()
     toolchain = read_toolchain()
     if not toolchain:
@@ -80,6 +86,13 @@ def main() -> None:
 
     print(f"labcheck benchmark: {options.runs} runs each, kind {toolchain.get('KIND_VERSION')}, "
           f"Kubernetes {toolchain.get('K8S_VERSION')}, {os.cpu_count()} cores")
+    for lab in options.selftest:
+        timed(labcheck + ["start", lab], env)
+        walls = [timed(labcheck + ["selftest", lab], env) for _ in range(options.selftest_runs)]
+        print(f"labcheck selftest {lab}: median {statistics.median(walls):6.1f} s  "
+              f"(runs: {', '.join(f'{w:.1f}' for w in walls)})")
+    if options.only_selftest:
+        return
     if not options.skip_cold:
         subprocess.run([toolchain["KIND"], "delete", "cluster", "--name", "netlabs"], capture_output=True)
         cold = timed(labcheck + ["start", "01"], env)
@@ -106,6 +119,11 @@ def main() -> None:
         print(f"{label:<34} labcheck {ours:6.3f} s   kubectl script {plain:6.3f} s   ratio {ours / plain:5.2f}")
     imports = median_of(options.runs, [sys.executable, "-c", "import labcheck.cli"], env)
     print(f"python -c 'import labcheck.cli' (start-up share):  {imports:6.3f} s (median)")
+    bare = median_of(options.runs, [sys.executable, "-c", "pass"], env)
+    print(f"python -c pass (interpreter alone):               {bare:6.3f} s (median)")
+    watch = REPO / "scripts" / "benchmark_watch.py"
+    if watch.is_file():
+        subprocess.run([sys.executable, str(watch)], env=env, check=False)
 
 
 if __name__ == "__main__":

@@ -256,6 +256,20 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
     sys.exit(_exit_for([r.status for r in results]))
 
 
+@cli.command("watch")
+@click.argument("lab_ref", metavar="[LAB]", required=False)
+@click.option("--step", "step_ref", help="Step number or id to start at (default: your current step).")
+@click.option("--namespace", help="Namespace to check (default: the lab's).")
+@click.option("--context", help="kubeconfig context to watch (default: the lab cluster's).")
+def watch_command(lab_ref=None, step_ref=None, namespace=None, context=None) -> None:
+    """Re-check the current step live as the cluster changes; moves on when it passes. Ctrl-C stops."""
+    from .watch import run_watch
+
+    lab = _lab_for(lab_ref)
+    sys.exit(run_watch(lab, lambda: _live_cluster(lab, context), step_ref=step_ref, namespace=namespace,
+                       out=out, err=err))
+
+
 @cli.command("hint")
 @click.argument("lab_ref", metavar="[LAB]", required=False)
 @click.option("--step", "step_ref", help="Step number or id (default: your current step).")

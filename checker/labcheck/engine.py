@@ -42,6 +42,7 @@ def run_step(
     the Pod is missing), so the first failure is the one worth reading. Each
     kind of object is read once for the step (`StepReads`), and consecutive
     probes run in parallel; their results are still reported in order.
+    `namespace` grades the step in another namespace than the lab's own.
     """
     started = time.monotonic()
     reads = StepReads(cluster)

@@ -19,6 +19,8 @@ from .errors import LabInvalid, UsageError
 from .model import Lab, PythonCheck
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+# libyaml's loader when PyYAML was built with it: parsing is most of loading a lab.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,8 @@ def _compose(path: Path) -> tuple[Any, yaml.Node | None, list[Problem]]:
     except UnicodeDecodeError:
         return None, None, [Problem(path, 1, "not UTF-8 text")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_YAML_LOADER)
+        data = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1

@@ -48,4 +48,5 @@ grep -q '^CONFIG_STATIC=y' .config
 make -j"${GO_BUILD_PROCS:-2}" busybox >build.log 2>&1 || { tail -n 30 build.log >&2; exit 1; }
 install -m 0755 busybox "$out/busybox"
 echo "$ver (Debian source, static config + CONFIG_FEATURE_WGET_TIMEOUT=y)" > "$out/VERSION"
-"$out/busybox" | head -n1
+# sed reads to the end; head would exit early and leave busybox a SIGPIPE (exit 141 under pipefail)
+"$out/busybox" | sed -n 1p

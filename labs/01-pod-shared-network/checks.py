@@ -161,12 +161,16 @@ _CLIENTS = ("curl/", "Wget", "labcheck-probe")
 
 
 def _requests(log: str) -> list[tuple[str, str]]:
-    """(client address, user agent) of each access-log line (nginx's combined format)."""
+    """(client address, user agent) of each access-log line.
+
+    nginx's combined format quotes request, referer and user agent in that order;
+    the image's "main" format adds X-Forwarded-For after them.
+    """
     requests = []
     for line in log.splitlines():
         quoted = re.findall(r'"([^"]*)"', line)
         if line.split() and len(quoted) >= 3:
-            requests.append((line.split()[0], quoted[-1]))
+            requests.append((line.split()[0], quoted[2]))
     return requests
 
 

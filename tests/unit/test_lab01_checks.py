@@ -69,8 +69,9 @@ def test_deployment_made_pod_is_told_to_be_a_bare_pod():
     assert check.status == Status.FAIL and "made by ReplicaSet" in check.cause
 
 
-PROBE = '10.244.0.1 - - [21/Nov/2026:10:00:{s:02d} +0000] "GET / HTTP/1.1" 200 615 "-" "kube-probe/1.34"'
-CURL = '{ip} - - [21/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 615 "-" "curl/8.11.1"'
+# nginx's "main" log format, as the nginx image logs: X-Forwarded-For follows the user agent.
+PROBE = '10.244.0.1 - - [21/Nov/2026:10:00:{s:02d} +0000] "GET / HTTP/1.1" 200 615 "-" "kube-probe/1.34" "-"'
+CURL = '{ip} - - [21/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 615 "-" "curl/8.11.1" "-"'
 
 
 def nginx_log(*extra):

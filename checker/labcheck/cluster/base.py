@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 
 @dataclass
@@ -54,3 +54,10 @@ class Cluster(Protocol):
 
     def exec_on_node(self, node: str, command: list[str], timeout: float) -> ExecResult:
         """Run a command on a node (for kind: in its node container)."""
+
+
+class WatchableCluster(Cluster, Protocol):
+    """A cluster that reports changes as they happen (the live one; a recording cannot)."""
+
+    def watch(self, api_version: str, kind: str, namespace: str | None) -> Iterator[dict[str, Any]]:
+        """Events {"type": ADDED | MODIFIED | DELETED | SYNCED, "object": dict | None}, endlessly."""

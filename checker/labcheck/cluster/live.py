@@ -15,9 +15,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import types
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import ClusterUnavailable, TargetUnavailable
 from .base import ExecResult
@@ -43,6 +44,7 @@ _KNOWN_KINDS: dict[tuple[str, str], tuple[str, bool]] = {
 }
 
 _REQUEST_TIMEOUT = (3.0, 15.0)  # connect, read
+_STREAM_OPENING = threading.Lock()
 
 
 def _snake(name: str) -> str:
@@ -103,29 +105,51 @@ def _lazy_kubernetes() -> None:
             lambda attr: getattr(importlib.import_module(f"kubernetes.client.models.{_snake(attr)}"), attr))
 
 
+_WATCH_SECONDS = 60  # the server ends each watch request after this long; it is then resumed
+
+# Channels of the exec stream (the remotecommand protocol): data, then one Status on _ERROR.
+_STDOUT, _STDERR, _ERROR = 1, 2, 3
+
+# How runc (kind's runtime) and crun report a command the image does not have.
+_MISSING_EXECUTABLE = (
+    re.compile(r'exec: "(?P<name>[^"]+)": (?:executable file not found|stat \S+: no such file or directory)'),
+    re.compile(r"executable file `(?P<name>[^`]+)` not found"),
+)
+
+
 class LiveCluster:
     replay = False
 
     def __init__(self, context: str, kubeconfig: str | None = None):
         _lazy_kubernetes()
         from kubernetes import config
-        from kubernetes.config.config_exception import ConfigException
+        from kubernetes.client.configuration import Configuration
 
         self.context = context
+        path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         try:
-            contexts, _active = config.list_kube_config_contexts(config_file=kubeconfig)
-        except (ConfigException, OSError) as exc:
-            raise ClusterUnavailable(f"no usable kubeconfig ({_first_line(exc)}); run: labcheck start") from None
-        if context not in {c["name"] for c in contexts}:
+            contexts = _kubeconfig_contexts(path)
+        except _kubeconfig_errors() as exc:
+            raise ClusterUnavailable(
+                f"no usable kubeconfig at {path} ({_first_line(exc)}); run: labcheck start"
+            ) from None
+        if context not in contexts:
             raise ClusterUnavailable(
                 f"kubeconfig has no context {context!r}: the lab's cluster is not running (run: labcheck start)"
             )
+        # No retries: an API that does not answer should be an ERROR at once, not after four
+        # timeouts. Set before the ApiClient exists; its connection pool reads it only then.
+        configuration = Configuration()
+        configuration.retries = 0
         try:
-            self._api = config.new_client_from_config(config_file=kubeconfig, context=context, persist_config=False)
-        except (ConfigException, OSError) as exc:
+            self._api = config.new_client_from_config(
+                config_file=path, context=context, persist_config=False, client_configuration=configuration
+            )
+        except _kubeconfig_errors() as exc:
             raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
-        self._api.configuration.retries = 0
+        self._kubeconfig = path
         self._core_instance = None
+        self._exec_core_instance = None
         self.server = self._api.configuration.host
         self._resources: dict[tuple[str, str], tuple[str, bool]] = dict(_KNOWN_KINDS)
 
@@ -137,6 +161,23 @@ class LiveCluster:
 
             self._core_instance = CoreV1Api(self._api)
         return self._core_instance
+
+    @property
+    def _exec_core(self):
+        if self._exec_core_instance is None:
+            from kubernetes import config
+            from kubernetes.client.api.core_v1_api import CoreV1Api
+
+            # A client of its own: kubernetes.stream swaps the ApiClient's `request` for a websocket
+            # opener while an exec starts, which would break reads running on other threads.
+            from kubernetes.client.configuration import Configuration
+
+            configuration = Configuration()
+            configuration.retries = 0
+            exec_api = config.new_client_from_config(config_file=self._kubeconfig, context=self.context,
+                                                     persist_config=False, client_configuration=configuration)
+            self._exec_core_instance = CoreV1Api(exec_api)
+        return self._exec_core_instance
 
     def describe(self) -> str:
         return f"context {self.context} ({self.server})"
@@ -168,7 +209,7 @@ class LiveCluster:
                 _preload_content=False,
                 _request_timeout=_REQUEST_TIMEOUT,
             )
-            return json.loads(response.data)
+            data = response.data  # read here: a body cut short raises as the request did
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -177,6 +218,11 @@ class LiveCluster:
             raise ClusterUnavailable(f"the API server answered {exc.status} {exc.reason} for GET {path}") from None
         except (HTTPError, OSError) as exc:
             raise ClusterUnavailable(f"Kubernetes API at {self.server} unreachable: {_first_line(exc)}") from None
+        try:
+            return json.loads(data)
+        except ValueError:
+            # A proxy's HTML page instead of the API: the grader cannot read the answer.
+            raise ClusterUnavailable(f"the API server's answer to GET {path} is not JSON") from None
 
     def _resource(self, api_version: str, kind: str) -> tuple[str, bool]:
         key = (api_version, kind)
@@ -212,17 +258,77 @@ class LiveCluster:
         listing = self._call(self._path(api_version, kind, namespace), query) or {}
         return [_with_type(item, api_version, kind) for item in listing.get("items", [])]
 
+    # --- changes ----------------------------------------------------------------
+
+    def watch(self, api_version: str, kind: str, namespace: str | None) -> Iterator[dict[str, Any]]:
+        """Changes to objects of a kind, as {"type": ADDED | MODIFIED | DELETED, "object": {...}}, endlessly.
+
+        A list fixes the starting point; a "SYNCED" event (object None) follows
+        it, and follows every later list too: after a watch expired (410) or
+        the connection dropped, changes in between may be unseen, so a consumer
+        treats SYNCED as "anything may have changed". Raises ClusterUnavailable
+        when the API server no longer answers.
+        """
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.watch import Watch
+        from urllib3.exceptions import HTTPError
+
+        path = self._path(api_version, kind, namespace)
+        # A connection pool of its own: a watch holds its connection for a minute
+        # at a time and must not take one the checks' calls need.
+        api = client.ApiClient(self._api.configuration)
+
+        def request(watch=True, resource_version=None, timeout_seconds=_WATCH_SECONDS, _preload_content=False):
+            query: list[tuple[str, Any]] = [("watch", "true"), ("allowWatchBookmarks", "true"),
+                                            ("timeoutSeconds", timeout_seconds)]
+            if resource_version:
+                query.append(("resourceVersion", resource_version))
+            return api.call_api(path, "GET", query_params=query, header_params={"Accept": "application/json"},
+                                auth_settings=["BearerToken"], _return_http_data_only=True,
+                                _preload_content=False, _request_timeout=(_REQUEST_TIMEOUT[0], timeout_seconds + 15))
+
+        version = self._list_version(path)
+        yield {"type": "SYNCED", "object": None}
+        watcher = Watch()
+        while True:
+            try:
+                # Raw events (the request names no model type), resumed by hand from the
+                # last resourceVersion seen, so an expiry is ours to handle.
+                for event in watcher.stream(request, resource_version=version, timeout_seconds=_WATCH_SECONDS):
+                    obj = event.get("raw_object") or {}
+                    version = obj.get("metadata", {}).get("resourceVersion") or version
+                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                        yield {"type": event["type"], "object": _with_type(obj, api_version, kind)}
+                continue  # the server ended this watch request: resume where it stopped
+            except ApiException as exc:
+                if exc.status != 410:
+                    raise ClusterUnavailable(f"watching {kind} failed: {exc.status} {exc.reason}") from None
+            except (HTTPError, OSError):
+                # The connection dropped; the list below tells whether the server is still there.
+                time.sleep(0.5)
+            version = self._list_version(path)
+            yield {"type": "SYNCED", "object": None}
+
+    def _list_version(self, path: str) -> str:
+        listing = self._call(path, [("limit", 1)]) or {}
+        return listing.get("metadata", {}).get("resourceVersion", "")
+
     # --- inside Pods -----------------------------------------------------------
 
     def _running_container(self, namespace: str, pod: str, container: str | None) -> str:
         obj = self.get("v1", "Pod", namespace, pod)
         if obj is None:
             raise TargetUnavailable(f"Pod {pod} does not exist in namespace {namespace}")
-        names = [c["name"] for c in obj.get("spec", {}).get("containers", [])]
+        spec, status_of = obj.get("spec", {}), obj.get("status", {})
+        names = [c["name"] for c in spec.get("containers", [])]
+        # Native sidecars (init containers with restartPolicy Always) run beside the others.
+        sidecars = [c["name"] for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
         container = container or (names[0] if names else None)
-        if container not in names:
-            raise TargetUnavailable(f"Pod {pod} has no container {container!r} (it has: {', '.join(names)})")
-        for status in obj.get("status", {}).get("containerStatuses", []) or []:
+        if container not in names + sidecars:
+            raise TargetUnavailable(
+                f"Pod {pod} has no container {container!r} (it has: {', '.join(names + sidecars)})")
+        for status in (status_of.get("containerStatuses") or []) + (status_of.get("initContainerStatuses") or []):
             if status.get("name") == container:
                 state = status.get("state", {})
                 if "running" in state:
@@ -245,38 +351,79 @@ class LiveCluster:
             )
             return response.data.decode("utf-8", "replace")
         except ApiException as exc:
-            raise TargetUnavailable(f"cannot read logs of {pod}/{container}: {exc.reason}") from None
+            if exc.status in (401, 403):
+                raise ClusterUnavailable(f"the API server refused access to logs ({exc.status} {exc.reason})") from None
+            if exc.status >= 500:
+                raise ClusterUnavailable(
+                    f"the API server answered {exc.status} {exc.reason} for logs of {pod}"
+                ) from None
+            # 400/404: the container is not (or no longer) there to read, which is the learner's state.
+            message = _status_message(exc.body, exc.reason)
+            raise TargetUnavailable(f"cannot read logs of {pod}/{container}: {message}") from None
         except (HTTPError, OSError) as exc:
             raise ClusterUnavailable(f"Kubernetes API at {self.server} unreachable: {_first_line(exc)}") from None
+
+    def _open_exec(self, namespace: str, pod: str, container: str, command: list[str]) -> Any:
+        """The exec websocket (a kubernetes.stream WSClient); tests put a fake stream here."""
+        import threading
+
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.stream import stream
+
+        opened: dict[str, Any] = {}
+
+        def open_stream() -> None:
+            try:
+                with _STREAM_OPENING:  # stream() patches the client while opening: one at a time
+                    opened["ws"] = stream(
+                        self._exec_core.connect_get_namespaced_pod_exec,
+                        pod,
+                        namespace,
+                        container=container,
+                        command=command,
+                        stdin=False,
+                        stdout=True,
+                        stderr=True,
+                        tty=False,
+                        _preload_content=False,
+                        _request_timeout=_REQUEST_TIMEOUT,
+                    )
+            except AttributeError as exc:
+                # When the websocket does not open, the client's call_api runs `e.body.decode()` on
+                # the ApiException it got, whose body is None; that ApiException says what happened.
+                opened["error"] = exc.__context__ if isinstance(exc.__context__, ApiException) else exc
+            except Exception as exc:  # noqa: BLE001 - handed to the caller, which sorts it
+                opened["error"] = exc
+
+        # The client opens the websocket with no timeout at all; a thread bounds the wait.
+        opener = threading.Thread(target=open_stream, name="exec-open", daemon=True)
+        opener.start()
+        opener.join(sum(_REQUEST_TIMEOUT))
+        if opener.is_alive():
+            raise ClusterUnavailable(f"exec into {pod}/{container}: the API did not open the stream in time")
+        if "error" in opened:
+            raise opened["error"]
+        return opened["ws"]
 
     def exec_in_pod(
         self, namespace: str, pod: str, container: str | None, command: list[str], timeout: float
     ) -> ExecResult:
+        import yaml
         from kubernetes.client.exceptions import ApiException
-        from kubernetes.stream import stream
         from urllib3.exceptions import HTTPError
         from websocket import WebSocketException
 
         container = self._running_container(namespace, pod, container)
+        target = f"{pod}/{container}"
+        # The client raises ValueError/TypeError (and YAML errors) from its own parsing of odd answers.
+        client_errors = (OSError, HTTPError, WebSocketException, ValueError, TypeError, yaml.YAMLError)
         started = time.monotonic()
         try:
-            ws = stream(
-                self._core.connect_get_namespaced_pod_exec,
-                pod,
-                namespace,
-                container=container,
-                command=command,
-                stdin=False,
-                stdout=True,
-                stderr=True,
-                tty=False,
-                _preload_content=False,
-                _request_timeout=_REQUEST_TIMEOUT,
-            )
+            ws = self._open_exec(namespace, pod, container, command)
         except ApiException as exc:
-            raise TargetUnavailable(f"cannot exec in {pod}/{container}: {exc.reason or exc.status}") from None
-        except (HTTPError, OSError, WebSocketException) as exc:
-            raise ClusterUnavailable(f"exec into {pod}/{container} failed: {_first_line(exc)}") from None
+            raise _exec_refused(exc, self.server, namespace, target) from None
+        except client_errors as exc:
+            raise ClusterUnavailable(f"exec into {target} failed: {_first_line(exc)}") from None
         out: list[str] = []
         err: list[str] = []
         timed_out = False
@@ -287,23 +434,37 @@ class LiveCluster:
                     timed_out = True
                     break
                 ws.update(timeout=min(remaining, 1.0))
-                if ws.peek_stdout():
-                    out.append(ws.read_stdout())
-                if ws.peek_stderr():
-                    err.append(ws.read_stderr())
-            returncode = 124 if timed_out else (ws.returncode if ws.returncode is not None else 0)
-        except (OSError, WebSocketException) as exc:
-            raise ClusterUnavailable(f"exec into {pod}/{container} broke off: {_first_line(exc)}") from None
+                out.append(ws.read_channel(_STDOUT))
+                err.append(ws.read_channel(_STDERR))
+            # Frames that arrived with the last update (or just before close) are still buffered.
+            out.append(ws.read_channel(_STDOUT))
+            err.append(ws.read_channel(_STDERR))
+            status = None if timed_out else ws.read_channel(_ERROR)
+        except client_errors as exc:
+            raise ClusterUnavailable(f"exec into {target} broke off: {_first_line(exc)}") from None
         finally:
-            ws.close()
+            try:
+                ws.close()
+            except Exception:  # noqa: BLE001 - closing a broken socket must not hide the real outcome
+                pass
+        stderr = "".join(_text(part) for part in err)
+        extra: dict[str, Any] = {}
+        if timed_out:
+            returncode = 124
+        else:
+            returncode, problem = _exit_status(status, pod, container, command)
+            if problem is not None:
+                extra["not_started"] = True
+                stderr = problem + ("\n" + stderr if stderr else "")
         return ExecResult(
             args=command,
             returncode=returncode,
-            stdout="".join(out),
-            stderr="".join(err),
+            stdout="".join(_text(part) for part in out),
+            stderr=stderr,
             duration=round(time.monotonic() - started, 3),
             where=f"pod {namespace}/{pod} container {container}",
             timed_out=timed_out,
+            extra=extra,
         )
 
     # --- on nodes --------------------------------------------------------------
@@ -327,20 +488,146 @@ class LiveCluster:
                 where=f"node {node}",
                 timed_out=True,
             )
-        if done.returncode in (125, 126, 127) or "No such container" in done.stderr:
-            # 125: docker itself failed (daemon down, no such container).
-            if "No such container" in done.stderr:
-                raise ClusterUnavailable(f"no kind node container {node!r}: is this the lab's cluster?")
-            if done.returncode == 125:
-                raise ClusterUnavailable(f"docker exec on node {node} failed: {_first_line(done.stderr)}")
+        except OSError as exc:
+            raise ClusterUnavailable(f"cannot run docker: {_first_line(exc)}") from None
+        # What docker itself says (not the command run on the node) means the grader cannot look.
+        if "No such container" in done.stderr:
+            raise ClusterUnavailable(f"no kind node container {node!r}: is this the lab's cluster?")
+        lowered = done.stderr.lower()
+        if "cannot connect to the docker daemon" in lowered or "docker daemon socket" in lowered:
+            raise ClusterUnavailable(f"docker exec on node {node} failed: {_first_line(done.stderr)}")
+        if done.returncode == 125 or done.stderr.startswith("Error response from daemon"):
+            raise ClusterUnavailable(f"docker exec on node {node} failed: {_first_line(done.stderr)}")
+        extra: dict[str, Any] = {}
+        returncode, stdout, stderr = done.returncode, done.stdout, done.stderr
+        if done.returncode in (126, 127) and "OCI runtime exec failed" in done.stdout + done.stderr:
+            # The command never ran on the node. docker 20.10 prints why on stdout and exits 126
+            # even for a missing command; give the codes exec in a Pod gives (127: not there).
+            why = (done.stderr + done.stdout).strip()
+            returncode, stderr = _start_failure(why, f"is not on node {node}", f"node {node}", command)
+            stdout = ""
+            extra["not_started"] = True
         return ExecResult(
             args=command,
-            returncode=done.returncode,
-            stdout=done.stdout,
-            stderr=done.stderr,
+            returncode=returncode,
+            stdout=stdout,
+            stderr=stderr,
             duration=round(time.monotonic() - started, 3),
             where=f"node {node}",
+            extra=extra,
         )
+
+
+def _kubeconfig_errors() -> tuple[type[BaseException], ...]:
+    """What the client raises for a kubeconfig it cannot use: its own error, or a raw one
+    for bad YAML (YAMLError), bytes that are not UTF-8 (ValueError) or a wrong shape (TypeError...)."""
+    import yaml
+    from kubernetes.config.config_exception import ConfigException
+
+    return (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError)
+
+
+def _kubeconfig_contexts(path: str) -> set[str]:
+    """Context names in a kubeconfig (a KUBECONFIG-style list of files is merged)."""
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.kube_config import KubeConfigMerger
+
+    # Not config.list_kube_config_contexts: it fails when current-context is unset, which
+    # `kind delete cluster` leaves behind after deleting the current one of several clusters.
+    merged = KubeConfigMerger(path).config
+    if merged is None:
+        raise ConfigException("no such file")
+    names = set()
+    for entry in merged.value.get("contexts") or []:
+        entry = getattr(entry, "value", entry)
+        names.add(entry["name"])
+    return names
+
+
+def _exit_status(payload: Any, pod: str, container: str, command: list[str]) -> tuple[int, str | None]:
+    """The exit code from the exec stream's Status, and a problem line when the command never started.
+
+    Parsed here rather than by WSClient.returncode, which raises ValueError/TypeError on
+    these answers and whose None ("unknown") must never read as success.
+    """
+    target = f"{pod}/{container}"
+    text = _text(payload).strip()
+    if not text:
+        raise ClusterUnavailable(f"exec into {target} ended without an exit status")
+    try:
+        status = json.loads(text)
+    except ValueError:
+        status = None
+    unreadable = ClusterUnavailable(f"exec into {target} ended with an unreadable exit status: {_first_line(text)}")
+    if not isinstance(status, dict):
+        raise unreadable
+    if status.get("status") == "Success":
+        return 0, None
+    if status.get("reason") == "NonZeroExitCode":
+        causes = (status.get("details") or {}).get("causes") or []
+        for cause in causes:
+            if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
+                try:
+                    return int(cause.get("message")), None
+                except (TypeError, ValueError):
+                    break
+        raise unreadable
+    if status.get("status") == "Failure":
+        return _start_failure(
+            str(status.get("message") or "no message"), f"is not in container {container}'s image", target, command
+        )
+    raise unreadable
+
+
+def _start_failure(message: str, missing: str, where: str, command: list[str]) -> tuple[int, str]:
+    """A command that could not start: 127 when its executable is absent, else 126 (the shell's codes)."""
+    for pattern in _MISSING_EXECUTABLE:
+        found = pattern.search(message)
+        if found:
+            return 127, f"`{found.group('name')}` {missing}\n{message}"
+    if "executable file not found" in message:
+        return 127, f"`{command[0] if command else '?'}` {missing}\n{message}"
+    return 126, f"`{command[0] if command else '?'}` could not start in {where}\n{message}"
+
+
+def _exec_refused(exc: Any, server: str, namespace: str, target: str) -> Exception:
+    """The error for an exec the API did not open. The stream wraps every failure in
+    ApiException(status=0), so the handshake's status is read from the reason text."""
+    reason = str(exc.reason or "")
+    status = exc.status
+    body = exc.body
+    if not status:
+        found = re.match(r"Handshake status (\d{3})", reason)
+        if found is None:
+            return ClusterUnavailable(f"Kubernetes API at {server} unreachable for exec: {_first_line(reason)}")
+        status = int(found.group(1))
+        body = reason.rsplit(" -+-+- ", 1)[-1]
+    message = _status_message(body, f"HTTP {status}")
+    if status in (401, 403):
+        return ClusterUnavailable(f"the API server refused access to exec into {target} ({status}: {message})")
+    if 400 <= status < 500:
+        # 404: the Pod went away; 400: the container stopped, both since it was looked up.
+        return TargetUnavailable(f"cannot exec in {target} (namespace {namespace}): {message}")
+    return ClusterUnavailable(f"the API server answered {status} to exec into {target}: {message}")
+
+
+def _status_message(body: Any, fallback: Any) -> str:
+    """The message of a Kubernetes Status answer, or the fallback when the body is not one."""
+    import ast
+
+    text = _text(body).strip()
+    if text.startswith(("b'", 'b"')):  # older websocket-client put the body's repr in the message
+        try:
+            text = _text(ast.literal_eval(text))
+        except (ValueError, SyntaxError):
+            pass
+    try:
+        status = json.loads(text)
+    except ValueError:
+        status = None
+    if isinstance(status, dict) and status.get("message"):
+        return _first_line(status["message"])
+    return str(fallback or "no reason given")
 
 
 def _with_type(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
