@@ -52,7 +52,7 @@ PHASE="" PHASE_T0=0
 phase() { PHASE=$1; PHASE_T0=$(date +%s); say "== phase $1: $2"; }
 phase_done() {
   local s=$(( $(date +%s) - PHASE_T0 ))
-  SUMMARY+=("$(printf '%-8s %5ss  %s' "$PHASE" "$s" "$1")")
+  SUMMARY+=("$(printf '%-11s %5ss  %s' "$PHASE" "$s" "$1")")
   say "== phase $PHASE done in ${s}s ($1)"
 }
 die() {
@@ -254,7 +254,7 @@ fi
 # the name and tag the published image has, so the same manifest works with a registry
 KUBE_ROUTER_IMAGE="docker.io/cloudnativelabs/kube-router:$KUBE_ROUTER_VERSION"
 KR_MOD="$GOMODCACHE/github.com/k3s-io/kube-router/v2@$KUBE_ROUTER_VERSION"
-[ -x "$KR_MOD/build/image-assets/cni-install" ] || die "kube-router module source not found at $KR_MOD"
+[ -f "$KR_MOD/build/image-assets/cni-install" ] || die "kube-router module source not found at $KR_MOD"
 KR_KEY=$(printf '%s\n' "$KUBE_ROUTER_VERSION $CNI_PLUGINS_VERSION $DEBIAN_SUITE $RECIPE_REVISION" \
   | cat - "$TC/build-kube-router-image.sh" "$TC/mkrootfs.sh" | sha256sum | cut -c1-10)
 kr_tar="$IMAGES/kube-router-$KR_KEY.tar" kr_ids="$IMAGES/kube-router-$KR_KEY.ids"
