@@ -1,6 +1,6 @@
 """kube-router as the Pod network and NetworkPolicy engine (clusters/policy-multi.yaml): Pods reach
 each other across nodes over routes learned by iBGP, Services (ClusterIP, DNS, NodePort, hairpin)
-work through kube-proxy, and a NetworkPolicy really drops traffic until it is deleted."""
+work through kube-proxy, and a NetworkPolicy really blocks traffic until it is deleted."""
 
 from __future__ import annotations
 
@@ -213,7 +213,7 @@ def test_hairpin_a_pod_reaches_itself_through_its_service(policy_cluster):
     assert got.stdout.strip() == "hairpin"
 
 
-def test_network_policy_drops_traffic_until_deleted(policy_cluster):
+def test_network_policy_blocks_traffic_until_deleted(policy_cluster):
     _name, kubectl, env = policy_cluster
     ns = kubectl + ["-n", NAMESPACE]
     everyone = pods(policy_cluster)
@@ -231,11 +231,17 @@ def test_network_policy_drops_traffic_until_deleted(policy_cluster):
             time.sleep(1)
         for ip, probe in zip(targets, blocked):
             assert probe.returncode != 0, f"{ip} still answers the client the policy does not allow: {probe.stdout}"
-            # dropped, so the client waits out its timeout; the server itself is up (control below)
-            assert "timed out" in probe.stderr, probe.stderr
-            print(f"blocked {ip}: {probe.stderr.strip()}")
+            # kube-router ends its per-Pod firewall chain with REJECT (ICMP port unreachable), which
+            # busybox wget reports as "Connection refused"; a DROP would show as a timeout
+            assert "Connection refused" in probe.stderr or "timed out" in probe.stderr, probe.stderr
+            print(f"blocked {ip}: {probe.stderr.strip().splitlines()[0]}")
         for ip in targets:  # the positive control: same targets, same moment, allowed label
             fetch(policy_cluster, "allowed", f"http://{ip}:8080")
+        # and the refusal is kube-router's rule on the Pods' nodes, not the server's doing
+        for node in {p["spec"]["nodeName"] for p in everyone.values() if p["status"].get("podIP") in targets}:
+            rules = run(["docker", "exec", node, "iptables", "-S"], env).stdout.splitlines()
+            assert any(r.startswith("-A KUBE-POD-FW-") and "-j REJECT" in r for r in rules), \
+                f"no kube-router REJECT rule on {node}"
     finally:
         run(ns + ["delete", "networkpolicy", "echo-only-allowed", "--ignore-not-found"], env)
     deadline = time.monotonic() + 30
