@@ -39,7 +39,7 @@ cp -a "$deb/etc/iproute2" "$r/etc/"
 [ -f "$deb/etc/ethertypes" ] && cp "$deb/etc/ethertypes" "$r/etc/"
 # binaries (as installed: paths under /usr after bookworm's merged /usr) and their libraries
 bins=(/usr/sbin/xtables-nft-multi /usr/sbin/ipset /usr/sbin/ip /usr/sbin/conntrack /usr/bin/kmod
-      /usr/bin/bash /usr/bin/cp /usr/bin/mv /usr/bin/rm /usr/bin/mkdir /usr/bin/install /usr/bin/ls /usr/bin/cat)
+      /usr/bin/bash /usr/bin/cp /usr/bin/mv /usr/bin/rm /usr/bin/mkdir /usr/bin/install /usr/bin/ls /usr/bin/cat /usr/bin/env)
 for b in "${bins[@]}"; do
   [ -x "$deb$b" ] || { echo "missing $b in the Debian root" >&2; exit 1; }
   cp -L "$deb$b" "$r$b"  # -L: some are symlinks into the merged /usr
@@ -72,7 +72,7 @@ docker build -q -t "$tag" -f - "$ctx" <<DF
 FROM $base
 COPY kube-router cni-install /usr/local/bin/
 COPY cni /usr/libexec/cni
-RUN /usr/local/bin/kube-router --version && iptables --version && ipset help >/dev/null && ip -V && conntrack --version && modprobe --version
+RUN /usr/local/bin/kube-router --version && mkdir /tmp/t && HOST_BIN_PATH=/tmp/t cni-install >/dev/null && test -x /tmp/t/bridge && rm -r /tmp/t && iptables --version && ipset help >/dev/null && ip -V && conntrack --version && modprobe --version
 LABEL org.opencontainers.image.description="netlabs: built locally from source/Debian packages without a registry; stand-in for $tag (same kube-router release; iptables, ipset, iproute2, conntrack, kmod, bash from Debian instead of Alpine; no gobgp CLI)"
 WORKDIR /root
 ENTRYPOINT ["/usr/local/bin/kube-router"]
