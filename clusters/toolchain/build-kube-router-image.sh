@@ -39,7 +39,7 @@ cp -a "$deb/etc/iproute2" "$r/etc/"
 [ -f "$deb/etc/ethertypes" ] && cp "$deb/etc/ethertypes" "$r/etc/"
 # binaries (as installed: paths under /usr after bookworm's merged /usr) and their libraries
 bins=(/usr/sbin/xtables-nft-multi /usr/sbin/ipset /usr/sbin/ip /usr/sbin/conntrack /usr/bin/kmod
-      /usr/bin/bash /usr/bin/cp /usr/bin/mv /usr/bin/rm /usr/bin/mkdir /usr/bin/install /usr/bin/ls /usr/bin/cat /usr/bin/env)
+      /usr/bin/bash /usr/bin/cp /usr/bin/mv /usr/bin/rm /usr/bin/mkdir /usr/bin/install /usr/bin/ls /usr/bin/cat /usr/bin/env /usr/bin/sleep)
 for b in "${bins[@]}"; do
   [ -x "$deb$b" ] || { echo "missing $b in the Debian root" >&2; exit 1; }
   cp -L "$deb$b" "$r$b"  # -L: some are symlinks into the merged /usr
