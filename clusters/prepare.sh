@@ -9,7 +9,9 @@
 # run on 2 cores takes tens of minutes; run it in the background if your shell
 # cuts long commands:  nohup bash clusters/prepare.sh > prepare.log 2>&1 &
 #
-# Phases:
+# Phases (0 decides whether the others are needed at all):
+#   0 registry   Docker, kind and kubectl already installed and kind's node
+#                image in Docker or pullable: record them and stop; else build
 #   1 docker     Debian docker.io (+ iptables, mmdebstrap, build tools), dockerd
 #                started by hand, capability wrapper only where needed
 #   2 kind       go install sigs.k8s.io/kind@KIND_VERSION
@@ -24,7 +26,8 @@
 #                CNI and NetworkPolicy engine (clusters/kube-router/)
 #   7 env        $NETLABS_CACHE/toolchain.env, written last, READY=1
 #
-# Environment: NETLABS_CACHE (cache dir), GO_BUILD_PROCS (default: all cores).
+# Environment: NETLABS_CACHE (cache dir), GO_BUILD_PROCS (default: all cores),
+# NETLABS_PREPARE (auto: phase 0 decides; build: always build; registry: never).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -110,6 +113,43 @@ restore_images() { # restore_images <tar> <ids-file>: load if docker lost them
 
 rm -f "$ENV_FILE.tmp"
 say "netlabs toolchain: cache $CACHE"
+
+########################################################################## 0
+# A machine where kind works the normal way (Docker running, kind and kubectl
+# installed, kind's node image in Docker or pullable from its registry) needs
+# nothing built: check it, pull the node image as `kind create cluster` would,
+# record it, done. NETLABS_PREPARE=build forces the offline build below;
+# NETLABS_PREPARE=registry fails instead of falling back to it.
+MODE=${NETLABS_PREPARE:-auto}
+case "$MODE" in auto|build|registry) ;; *) die "NETLABS_PREPARE is auto, build or registry, not '$MODE'" ;; esac
+if [ "$MODE" != build ]; then
+  phase registry "Docker, kind and kubectl already here, with kind's node image?"
+  if found=$(bash "$TC/check-registry-toolchain.sh" 2>"$LOGS/check-registry.log"); then
+    while IFS='=' read -r key value; do declare "$key=$value"; done <<< "$found"
+    if [ "$NODE_IMAGE_AT" = registry ]; then
+      run pull-node-image docker pull "$NODE_IMAGE"
+    fi
+    cat > "$ENV_FILE.tmp" <<EOF
+# written by clusters/prepare.sh from tools already installed; KEY=VALUE, no quotes, no spaces
+SOURCE=registry
+KIND=$KIND
+KIND_VERSION=$KIND_VERSION
+K8S_VERSION=$K8S_VERSION
+NODE_IMAGE=$NODE_IMAGE
+KUBECTL=$KUBECTL
+NETLABS_CACHE=$CACHE
+DOCKER_RUNTIME=$(docker info --format '{{.DefaultRuntime}}')
+READY=1
+EOF
+    mv "$ENV_FILE.tmp" "$ENV_FILE"
+    phase_done "kind $KIND_VERSION at $KIND, node image $NODE_IMAGE (from $NODE_IMAGE_AT); nothing to build"
+    say "total $(( $(date +%s) - T0 ))s; $ENV_FILE written"
+    exit 0
+  fi
+  reason=$(tail -n 1 "$LOGS/check-registry.log")
+  [ "$MODE" = registry ] && die "NETLABS_PREPARE=registry, but $reason"
+  phase_done "no ($reason): building the toolchain offline"
+fi
 
 ########################################################################## 1
 phase docker "Docker Engine from Debian"

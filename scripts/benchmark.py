@@ -54,6 +54,23 @@ ip=$(kubectl get pod multicontainerpod -o jsonpath='{.status.podIP}')
 """
 
 
+# What lab 04's dns-names step does, one kubectl call at a time: three DNS probes, the answer
+# ConfigMap, then for each recorded name a lookup and a request that a webserver Pod answers.
+PARALLEL_PROBES_KUBECTL = r"""
+set -e
+names="webserver webserver.lab04 webserver.lab04.svc.cluster.local"
+for name in $names; do kubectl exec client -- getent hosts "$name" | grep -q "svc"; done
+kubectl get configmap answer-dns-names -o jsonpath='{.data.short} {.data.namespaced} {.data.fqdn}' | grep -q webserver
+ip=$(kubectl get service webserver -o jsonpath='{.spec.clusterIP}')
+kubectl get pods -o name >/dev/null
+kubectl exec client -- cat /etc/resolv.conf >/dev/null
+for name in $names; do
+  kubectl exec client -- getent hosts "$name" | grep -q "$ip"
+  kubectl exec client -- curl -s -m 5 "http://$name/" | grep -q "Served by"
+done
+"""
+
+
 def timed(args: list[str], env: dict[str, str], expect: int = 0) -> float:
     started = time.perf_counter()
     done = subprocess.run(args, env=env, capture_output=True, text=True)
@@ -74,6 +91,8 @@ def main() -> None:
     parser.add_argument("--selftest", nargs="*", default=[], metavar="LAB", help="labs whose self-test to time")
     parser.add_argument("--selftest-runs", type=int, default=3)
     parser.add_argument("--only-selftest", action="store_true", help="time the self-tests and nothing else")
+    parser.add_argument("--probe-step", action="store_true",
+                        help="time lab 04's three-probe step against a kubectl script (starts lab 04)")
     options = parser.parse_args()
     toolchain = read_toolchain()
     if not toolchain:
@@ -91,6 +110,15 @@ def main() -> None:
         walls = [timed(labcheck + ["selftest", lab], env) for _ in range(options.selftest_runs)]
         print(f"labcheck selftest {lab}: median {statistics.median(walls):6.1f} s  "
               f"(runs: {', '.join(f'{w:.1f}' for w in walls)})")
+    if options.probe_step:
+        timed(labcheck + ["start", "04"], env)
+        for step in ("deploy-replicas", "create-service", "dns-names"):
+            timed(labcheck + ["solve", "04", "--step", step], env)
+            timed(labcheck + ["check", "04", "--step", step], env)
+        ours = median_of(options.runs, labcheck + ["check", "04", "--step", "dns-names"], env)
+        plain = median_of(options.runs, ["bash", "-c", PARALLEL_PROBES_KUBECTL], env)
+        print(f"{'3-probe step (04 dns-names)':<34} labcheck {ours:6.3f} s   kubectl script {plain:6.3f} s   "
+              f"ratio {ours / plain:5.2f}")
     if options.only_selftest:
         return
     if not options.skip_cold:

@@ -95,9 +95,23 @@ def ok(stdout: str = "", returncode: int = 0, stderr: str = "") -> ExecResult:
 
 def run_labcheck(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
                  timeout: float = 120) -> subprocess.CompletedProcess:
-    """The installed command, as a person runs it."""
+    """The installed command, as a person runs it (from a script: no terminal on stdin)."""
     return subprocess.run([sys.executable, "-m", "labcheck", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=timeout, check=False)
+                          env=env, cwd=cwd, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+
+
+def call_main(capsys, *args: str) -> tuple[int, str, str]:
+    """labcheck's main() in this process, fast enough for many runs: (exit code, stdout, stderr)."""
+    from labcheck.cli import main
+
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 @pytest.fixture

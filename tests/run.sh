@@ -21,6 +21,20 @@ else
   echo "== no prepared kind toolchain in $cache: the end-to-end tier will be skipped (bash clusters/prepare.sh builds it)"
 fi
 
+# The browser test (tests/docs/test_browser.py) drives Debian's headless Chromium.
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+  export LABCHECK_BROWSER_REQUIRED=1
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing chromium and chromium-driver for the browser test"
+  if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; then
+    export LABCHECK_BROWSER_REQUIRED=1
+  else
+    echo "== could not install chromium: the browser test will be skipped" >&2
+  fi
+else
+  echo "== no chromium/chromedriver: the browser test will be skipped (sudo apt-get install chromium chromium-driver)"
+fi
+
 export NO_MKDOCS_2_WARNING=1
 set +e
 "$venv/bin/python" -m pytest --durations=15 "$@"

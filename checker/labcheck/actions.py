@@ -122,6 +122,7 @@ def perform(lab: Lab, actions: Actions, *, context: str, cluster_name: str,
 
 
 def _shell(command: str, env: dict[str, str], cwd: Path) -> str:
+    """Run a lab's command in its folder, so it may name the lab's files by relative path."""
     done = _run(["set -e\n" + command], env=env, shell=True, timeout=300, cwd=cwd)
     if done.returncode != 0:
         raise ActionFailed(f"command failed ({done.returncode}): {command.strip()[:120]}: {done.stderr.strip()[:300]}")

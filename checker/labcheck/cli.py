@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import click
@@ -32,12 +33,22 @@ class _LazyConsole:
         self._options = options
         self._console = None
 
-    def __getattr__(self, name: str):
+    def real(self):
+        """The rich Console itself, for code that needs the object (rich.live.Live)."""
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._options)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str):
+        return getattr(self.real(), name)
+
+    def __enter__(self):
+        return self.real().__enter__()
+
+    def __exit__(self, *exc):
+        return self.real().__exit__(*exc)
 
 
 def Table(*args, **kwargs):  # noqa: N802 - stands in for rich.table.Table, imported when a table is drawn
@@ -50,8 +61,11 @@ out = _LazyConsole(highlight=False)
 err = _LazyConsole(stderr=True, highlight=False)
 
 
-def _debug_wanted(argv: list[str]) -> bool:
-    return "--debug" in argv or os.environ.get("LABCHECK_DEBUG") == "1"
+def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """--debug may come before or after the subcommand: take it out wherever it is (not after `--`)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    rest = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+    return rest, len(rest) != len(argv) or os.environ.get("LABCHECK_DEBUG") == "1"
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,6 +91,41 @@ def _lab_for(ref: str | None):
     if not current:
         raise UsageError("no lab started yet: run `labcheck start 01` (or name a lab)")
     return find_lab(current)
+
+
+def _step(lab, ref):
+    """A step the person named; naming one the lab lacks is a usage error."""
+    try:
+        return lab.step(ref)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+
+
+def _recorded_lab(cluster, path: Path):
+    from .errors import EvidenceError
+    from .loader import find_lab
+
+    ref = cluster.meta.get("lab")
+    if not isinstance(ref, str) or not ref.strip():
+        raise EvidenceError(f"{path}: the evidence file names no lab: give one (labcheck check LAB --from ...)")
+    try:
+        return find_lab(ref)
+    except UsageError as exc:
+        raise EvidenceError(f"{path}: the evidence was recorded for lab {ref!r}, which this labcheck lacks ({exc})") from None
+
+
+def _recorded_steps(lab, cluster, path: Path):
+    from .errors import EvidenceError
+
+    recorded = cluster.meta.get("steps")
+    if not recorded:
+        raise EvidenceError(f"{path}: the evidence file names no step: give --step")
+    if not isinstance(recorded, list) or not all(isinstance(s, str) for s in recorded):
+        raise EvidenceError(f"{path}: \"steps\" must be a list of step ids")
+    try:
+        return [lab.step(s) for s in recorded]
+    except KeyError as exc:
+        raise EvidenceError(f"{path}: {exc.args[0]}") from None
 
 
 def _live_cluster(lab, context: str | None):
@@ -126,34 +175,114 @@ def start_command(lab_ref: str) -> None:
     from .toolchain import Kind, cluster_config, kube_context
 
     lab = find_lab(lab_ref)
+    progress = Progress.load()  # a broken progress file stops here, before minutes of cluster work
     kind = Kind.find()
     config, name = cluster_config(lab.cluster)
     context = kube_context(name)
     started = time.monotonic()
     if name in kind.clusters():
-        err.print(f"Reusing kind cluster [bold]{name}[/bold].")
-        kind.export_kubeconfig(name)
+        stopped = kind.stopped_nodes(name)
+        if not stopped:
+            err.print(f"Reusing kind cluster [bold]{name}[/bold].")
+            kind.export_kubeconfig(name)
+        else:
+            # Its node containers outlived their Docker daemon (a reboot, a restarted dockerd): kind
+            # still lists the cluster, but nothing runs. A new one is the reliable way back. (A slow
+            # API alone is no reason: the learner's work would go with the cluster.)
+            with err.status(f"Kind cluster {name} has stopped nodes ({', '.join(stopped)}): creating it anew..."):
+                kind.delete(name)
+                kind.create(config, name)
+            err.print(f"Re-created kind cluster [bold]{name}[/bold] in {time.monotonic() - started:.0f} s "
+                      f"(its nodes {', '.join(stopped)} had stopped).")
     else:
         with err.status(f"Creating kind cluster {name} from {config.name} (a minute or two)..."):
             kind.create(config, name)
         err.print(f"Created kind cluster [bold]{name}[/bold] in {time.monotonic() - started:.0f} s.")
+    missing = []
     for image in lab.images:
         with err.status(f"Loading image {image} into {name}..."):
             loaded = kind.load_image(image, name)
         if loaded:
             err.print(f"Image {image} is in the cluster.")
+        else:
+            missing.append(image)
+    if missing:
+        _warn_missing_images(lab, missing, name)
     with err.status(f"Preparing namespace {lab.namespace}..."):
         actions.ensure_namespace(context, lab.namespace)
         actions.set_default_namespace(context, lab.namespace)
         if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
             actions.perform(lab, lab.setup, context=context, cluster_name=name)
-    progress = Progress.load()
     progress.current_lab = lab.id
     entry = progress.lab(lab.id)
+    _bind_progress_to_cluster(lab, entry, context, name)
     progress.save()
     err.print(f"kubectl now uses context {context}, namespace {lab.namespace}. "
               f"Ready in {time.monotonic() - started:.0f} s.")
     _announce_step(lab, entry["current_step"])
+
+
+# Where `labcheck docs` serves the lab pages; LABCHECK_DOCS_URL names a published copy instead.
+DOCS_URL = "http://127.0.0.1:8000/"
+
+
+def _warn_missing_images(lab, images: list[str], cluster_name: str) -> None:
+    from .toolchain import prepare_command
+
+    names = ", ".join(images)
+    pulls = " && ".join(f"docker pull {image}" for image in images)
+    prepare = prepare_command()
+    offline = f"; where no registry can be reached, `{prepare}` builds them" if prepare else ""
+    err.print(f"[yellow]warning:[/yellow] Docker has no image {names}, so it was not loaded into cluster "
+              f"{cluster_name}: Pods of lab {lab.id} will wait until the node pulls it from its registry. "
+              f"To load it: `{pulls}`{offline}, then `labcheck start {lab.id}` again.")
+
+
+def _cluster_identity(cluster) -> str | None:
+    """What tells one cluster from a new one of the same name: the kube-system namespace's UID."""
+    namespace = cluster.get("v1", "Namespace", None, "kube-system") or {}
+    uid = namespace.get("metadata", {}).get("uid")
+    return uid if isinstance(uid, str) else None
+
+
+def _bind_progress_to_cluster(lab, entry: dict, context: str, cluster_name: str) -> None:
+    """Progress belongs to the cluster it was made on: on a new cluster, the steps passed are checked again.
+
+    A cluster deleted and created anew keeps its name but not what the learner
+    built on it, so "step 3/6" would be a step on nothing. The earlier steps are
+    re-checked (no waiting) and the lab goes on from the first that fails here.
+    """
+    from .checks.outcome import Status
+    from .engine import run_step
+    from .state import now
+
+    try:
+        cluster = _live_cluster(lab, context)
+        identity = _cluster_identity(cluster)
+    except LabcheckError as exc:
+        err.print(f"Could not tell whether cluster {cluster_name} is the one your progress was made on: {exc}")
+        return
+    previous, entry["cluster"] = entry.get("cluster"), identity
+    before = entry["current_step"]
+    if previous is None or identity is None or previous == identity or (before == 1 and not entry["passed"]):
+        return
+    passed: dict[str, str] = {}
+    with err.status(f"Cluster {cluster_name} is new: checking steps 1-{before - 1} of lab {lab.id} on it..."):
+        for step in lab.steps[: before - 1]:
+            if run_step(lab, step, cluster, wait=0).status != Status.PASS:
+                break
+            passed[step.id] = entry["passed"].get(step.id) or now()
+    entry["passed"], entry["current_step"] = passed, len(passed) + 1
+    after = entry["current_step"]
+    news = (f"Cluster {cluster_name} is not the one your progress in lab {lab.id} was made on (that one was at "
+            f"step {before}), so the steps before were checked again on this one: ")
+    if after == before:
+        err.print(news + f"they all pass, so you go on at step {after}.")
+    elif after == 1:
+        err.print(news + f"step 1 does not pass here, so lab {lab.id} starts over at step 1.")
+    else:
+        still = "step 1 passes" if after == 2 else f"steps 1-{after - 1} pass"
+        err.print(news + f"{still}, step {after} does not, so you go back to step {after}.")
 
 
 def _announce_step(lab, number: int) -> None:
@@ -161,8 +290,12 @@ def _announce_step(lab, number: int) -> None:
         out.print(f"All {len(lab.steps)} steps of lab {lab.id} are done.")
         return
     step = lab.steps[number - 1]
+    base = os.environ.get("LABCHECK_DOCS_URL", DOCS_URL).rstrip("/")
+    served = " (`labcheck docs` serves it)" if base == DOCS_URL.rstrip("/") else ""
     out.print(f"[bold]Lab {lab.id}, step {number}/{len(lab.steps)}: {step.title}[/bold]")
-    out.print(f"Follow the lab page (docs/labs/{lab.slug}.md), then run `labcheck`. Stuck? `labcheck hint`.")
+    out.print(f"Follow the page “Lab {lab.id} · {lab.title}”: {base}/labs/{lab.slug}/#step-{step.id}{served}",
+              soft_wrap=True)
+    out.print("Then run `labcheck`. Stuck? `labcheck hint`.")
 
 
 @cli.command("check")
@@ -192,23 +325,24 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
     namespace = None
     if from_path:
         cluster = RecordedCluster(from_path)
-        lab = _lab_for(lab_ref or cluster.meta.get("lab"))
+        lab = _lab_for(lab_ref) if lab_ref else _recorded_lab(cluster, from_path)
         namespace = cluster.meta.get("namespace")  # where it was recorded (self-tests use their own)
-        recorded_steps = cluster.meta.get("steps") or []
+        if namespace is not None and not isinstance(namespace, str):
+            from .errors import EvidenceError
+
+            raise EvidenceError(f"{from_path}: \"namespace\" must be a namespace name")
         if step_ref:
-            steps = [lab.step(step_ref)]
+            steps = [_step(lab, step_ref)]
         elif all_steps:
             steps = list(lab.steps)
-        elif recorded_steps:
-            steps = [lab.step(s) for s in recorded_steps]
         else:
-            raise UsageError(f"{from_path} names no step: give --step")
+            steps = _recorded_steps(lab, cluster, from_path)
         source = cluster.describe()
     else:
         lab = _lab_for(lab_ref)
         progress = Progress.load()
         if step_ref:
-            steps = [lab.step(step_ref)]
+            steps = [_step(lab, step_ref)]
         elif all_steps:
             steps = list(lab.steps)
         else:
@@ -266,8 +400,10 @@ def watch_command(lab_ref=None, step_ref=None, namespace=None, context=None) -> 
     from .watch import run_watch
 
     lab = _lab_for(lab_ref)
+    if step_ref:
+        _step(lab, step_ref)  # an unknown step is a usage error, before any cluster is asked
     sys.exit(run_watch(lab, lambda: _live_cluster(lab, context), step_ref=step_ref, namespace=namespace,
-                       out=out, err=err))
+                       out=out.real(), err=err.real()))
 
 
 @cli.command("hint")
@@ -280,17 +416,18 @@ def hint_command(lab_ref=None, step_ref=None, all_hints=False) -> None:
 
     lab = _lab_for(lab_ref)
     progress = Progress.load()
-    entry = progress.lab(lab.id)
-    step = lab.step(step_ref) if step_ref else lab.steps[min(entry["current_step"], len(lab.steps)) - 1]
-    shown = entry.setdefault("hints_shown", {}).get(step.id, 0)
+    # Asking for a hint neither starts a lab nor moves a step: only the count of hints seen is kept.
+    step = _step(lab, step_ref) if step_ref else lab.steps[min(progress.current_step(lab.id), len(lab.steps)) - 1]
+    shown = progress.hints_shown(lab.id, step.id)
     count = len(step.hints) if all_hints else min(shown + 1, len(step.hints))
     out.print(f"[bold]Step {lab.step_number(step)}: {step.title}[/bold]")
     for number, hint in enumerate(step.hints[:count], 1):
         out.print(f"  hint {number}/{len(step.hints)}: {hint}")
     if count >= len(step.hints):
-        out.print(f"  (no more hints; the lab page has the full walkthrough)")
-    entry["hints_shown"][step.id] = count
-    progress.save()
+        out.print("  (no more hints; the lab page has the full walkthrough)")
+    if count != shown:
+        progress.remember_hints(lab.id, step.id, count)
+        progress.save()
 
 
 @cli.command("status")
@@ -328,7 +465,7 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
     progress = Progress.load()
     entry = progress.lab(lab.id)
     if step_ref:
-        step = lab.step(step_ref)
+        step = _step(lab, step_ref)
         number = lab.step_number(step)
         entry["current_step"] = number
         entry["passed"] = {s.id: t for s, t in ((s, entry["passed"].get(s.id)) for s in lab.steps[: number - 1]) if t}
@@ -337,6 +474,9 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
         return
     _config, name = cluster_config(lab.cluster)
     context = kube_context(name)
+    if not yes and not sys.stdin.isatty():
+        raise UsageError(f"reset deletes everything in namespace {lab.namespace} of cluster {name}, and there is "
+                         "no terminal to ask on: add --yes to confirm")
     if not yes and not click.confirm(f"Delete everything in namespace {lab.namespace} of cluster {name}?",
                                      err=True, default=False):
         raise UsageError("reset cancelled")
@@ -346,6 +486,7 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
         if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
             actions.perform(lab, lab.setup, context=context, cluster_name=name)
     progress.labs.pop(lab.id, None)
+    progress.hints.pop(lab.id, None)
     progress.lab(lab.id)
     progress.save()
     out.print(f"Lab {lab.id} starts over with an empty namespace {lab.namespace}.")
@@ -355,7 +496,7 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
 @cli.command("stop")
 @click.argument("lab_ref", metavar="[LAB]", required=False)
 def stop_command(lab_ref=None) -> None:
-    """Delete the lab's kind cluster (progress is kept)."""
+    """Delete the lab's kind cluster and what was built on it."""
     from .toolchain import Kind, cluster_config
 
     lab = _lab_for(lab_ref)
@@ -366,7 +507,8 @@ def stop_command(lab_ref=None) -> None:
         return
     with err.status(f"Deleting kind cluster {name}..."):
         kind.delete(name)
-    out.print(f"Deleted cluster {name}. Your progress is kept; `labcheck start {lab.id}` brings it back.")
+    out.print(f"Deleted cluster {name}. `labcheck start {lab.id}` makes a new one and checks the steps you "
+              "had passed again on it.")
 
 
 @cli.command("doctor")
@@ -383,6 +525,25 @@ def doctor_command() -> None:
             line += f"\n      fix: {item.fix}"
         out.print(line, soft_wrap=True)
     sys.exit(EXIT_CANNOT_GRADE if failed else EXIT_PASSED)
+
+
+@cli.command("docs")
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 to serve the pages on.")
+def docs_command(port: int) -> None:
+    """Serve the lab pages on http://127.0.0.1:PORT/ (from the project's folder, with the docs extra)."""
+    import importlib.util
+    import subprocess
+
+    from .loader import labs_dir
+
+    config = next((c for c in (labs_dir().parent / "mkdocs.yml", Path.cwd() / "mkdocs.yml") if c.is_file()), None)
+    if config is None:
+        raise UsageError("the lab pages are not installed here: run `labcheck docs` in the project's folder")
+    if importlib.util.find_spec("mkdocs") is None:
+        raise UsageError("mkdocs is not installed: run `pip install '.[docs]'` in labcheck's environment")
+    err.print(f"Serving the lab pages on http://127.0.0.1:{port}/ (Ctrl-C stops).")
+    sys.exit(subprocess.call([sys.executable, "-m", "mkdocs", "serve", "--config-file", str(config),
+                              "--dev-addr", f"127.0.0.1:{port}"], env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}))
 
 
 # --- author commands ------------------------------------------------------------
@@ -420,21 +581,22 @@ def schema_command() -> None:
 @click.argument("lab_ref", metavar="LAB")
 @click.option("--step", "step_ref", required=True, help="Step number or id.")
 @click.option("--wrong", "wrong_id", help="Apply this known-wrong solution instead.")
-def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None) -> None:
+@click.option("--namespace", help="Apply it in this namespace (default: the lab's); it must exist.")
+def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None, namespace: str | None = None) -> None:
     """Apply a step's reference solution (or a known-wrong one) to the lab's cluster."""
     from . import actions
     from .loader import find_lab
     from .toolchain import cluster_config, kube_context
 
     lab = find_lab(lab_ref)
-    step = lab.step(step_ref)
+    step = _step(lab, step_ref)
     chosen = step.solution
     if wrong_id:
         chosen = next((w for w in step.wrong_solutions if w.id == wrong_id), None)
         if chosen is None:
             raise UsageError(f"step {step.id} has no wrong solution {wrong_id!r}")
     _config, name = cluster_config(lab.cluster)
-    for line in actions.perform(lab, chosen, context=kube_context(name), cluster_name=name):
+    for line in actions.perform(lab, chosen, context=kube_context(name), cluster_name=name, namespace=namespace):
         err.print(f"  did: {line.strip().splitlines()[0][:100]}")
     out.print(f"Applied the {'wrong solution ' + wrong_id if wrong_id else 'solution'} of step {step.id}.")
 
@@ -459,12 +621,18 @@ def selftest_command(lab_ref: str, record_evidence: bool, workers: int) -> None:
     sys.exit(EXIT_PASSED if report.ok else EXIT_FAILED)
 
 
+# --- instructor commands (labcheck.grading; click only until they run) ------------
+from .grading.commands import grade_command, submit_command  # noqa: E402
+
+cli.add_command(submit_command)
+cli.add_command(grade_command)
+
+
 # --- entry point -------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = _debug_wanted(argv)
+    argv, debug = _take_debug(list(sys.argv[1:] if argv is None else argv))
     try:
         code = cli.main(args=argv, prog_name="labcheck", standalone_mode=False)
     except click.exceptions.UsageError as exc:
@@ -479,19 +647,14 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except LabcheckError as exc:
         if debug:
-            raise
+            traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: {exc}", err=True)
         code = exc.exit_code
-    except KeyError as exc:  # unknown step ids and the like
-        if debug:
-            raise
-        click.echo(f"labcheck: {exc.args[0] if exc.args else exc}", err=True)
-        code = EXIT_USAGE
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # a bug: still one line, unless asked for more
         if debug:
-            raise
+            traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         code = EXIT_CANNOT_GRADE
     sys.exit(code if isinstance(code, int) else 0)

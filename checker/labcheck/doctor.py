@@ -8,9 +8,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .toolchain import read_toolchain, toolchain_file
+from .toolchain import install_kind_hint, prepare_command, read_toolchain, toolchain_file
 
-PREPARE = "bash clusters/prepare.sh"
+
+def _or_prepare(fix: str, why: str = "") -> str:
+    """A fix, plus the offline toolchain script when labcheck runs from a source checkout."""
+    prepare = prepare_command()
+    return f"{fix}; or `{prepare}`{why}" if prepare else fix
 
 
 @dataclass
@@ -31,11 +35,14 @@ def _run(args: list[str], timeout: float = 15) -> subprocess.CompletedProcess | 
 def _docker() -> list[Item]:
     docker = shutil.which("docker")
     if docker is None:
-        return [Item("docker", "fail", "not installed", f"apt-get install docker.io (or {PREPARE})")]
+        return [Item("docker", "fail", "not installed",
+                     _or_prepare("install Docker Engine: sudo apt-get install docker.io (or see docs.docker.com/engine/install)"))]
     done = _run([docker, "info", "--format", "{{.ServerVersion}}"])
     if done is None or done.returncode != 0:
-        return [Item("docker daemon", "fail", "not reachable",
-                     "start it: bash clusters/toolchain/start-docker.sh (or dockerd &)")]
+        start = "start it: sudo systemctl start docker (or, without systemd: sudo dockerd &)"
+        if prepare_command():
+            start += "; on a machine prepared by clusters/prepare.sh: bash clusters/toolchain/start-docker.sh"
+        return [Item("docker daemon", "fail", "not reachable", start)]
     return [Item("docker daemon", "ok", f"Docker Engine {done.stdout.strip()}")]
 
 
@@ -43,10 +50,10 @@ def _kind() -> Item:
     prepared = read_toolchain()
     binary = prepared.get("KIND") or shutil.which("kind")
     if not binary:
-        return Item("kind", "fail", "not installed", PREPARE)
+        return Item("kind", "fail", "not installed", install_kind_hint())
     done = _run([binary, "version"])
     if done is None or done.returncode != 0:
-        return Item("kind", "fail", f"{binary} does not run", PREPARE)
+        return Item("kind", "fail", f"{binary} does not run", install_kind_hint())
     return Item("kind", "ok", done.stdout.strip())
 
 
@@ -64,29 +71,46 @@ def _kubectl() -> Item:
 
 def _node_image() -> Item:
     prepared = read_toolchain()
+    prepare = prepare_command()
     if not prepared:
-        return Item("node image", "warn", f"no prepared toolchain ({toolchain_file()}): kind will pull its default",
-                    f"{PREPARE} (needed where no container registry is reachable)")
+        found = f"no prepared toolchain ({toolchain_file()}): kind will pull its default node image"
+        if prepare:
+            return Item("node image", "warn", found, f"{prepare} (needed where no container registry is reachable)")
+        return Item("node image", "ok", found)
     image = prepared.get("NODE_IMAGE", "")
     docker = shutil.which("docker")
     done = _run([docker, "image", "inspect", image]) if docker else None
     if done is None or done.returncode != 0:
-        return Item("node image", "fail", f"{image} is not in docker", PREPARE)
+        return Item("node image", "fail", f"{image} is not in docker",
+                    f"{prepare} rebuilds it" if prepare else f"delete {toolchain_file()} to let kind pull its default")
     return Item("node image", "ok", f"{image} (Kubernetes {prepared.get('K8S_VERSION', '?')})")
+
+
+# kind's known-issues page asks for these for many or large clusters; a kernel's
+# stock values (8192 watches on older kernels, 128 instances) serve one small cluster.
+_INOTIFY = {"max_user_watches": (8192, 524288), "max_user_instances": (128, 512)}
+
+
+def _read_sysctl(name: str) -> int | None:
+    try:
+        return int(Path(f"/proc/sys/fs/inotify/{name}").read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _inotify() -> list[Item]:
     items = []
-    for name, minimum in (("max_user_watches", 524288), ("max_user_instances", 512)):
-        path = Path(f"/proc/sys/fs/inotify/{name}")
-        try:
-            value = int(path.read_text().strip())
-        except (OSError, ValueError):
+    for name, (stock, recommended) in _INOTIFY.items():
+        value = _read_sysctl(name)
+        fix = f"sudo sysctl fs.inotify.{name}={recommended}"
+        if value is None:
             items.append(Item(f"inotify {name}", "warn", "unknown"))
-            continue
-        if value < minimum:
-            items.append(Item(f"inotify {name}", "fail", str(value),
-                              f"sudo sysctl fs.inotify.{name}={minimum}"))
+        elif value < stock:
+            items.append(Item(f"inotify {name}", "fail", f"{value}, below even a kernel's stock {stock}", fix))
+        elif value < recommended:
+            items.append(Item(f"inotify {name}", "warn",
+                              f"{value}: enough for one small cluster; the three-node cluster, or several "
+                              f"clusters at once, can fail with 'too many open files' below {recommended}", fix))
         else:
             items.append(Item(f"inotify {name}", "ok", str(value)))
     return items

@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import LabInvalid, UsageError
-from .model import Lab, PythonCheck
+from .model import Lab
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # libyaml's loader when PyYAML was built with it: parsing is most of loading a lab.
@@ -30,7 +30,12 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{_display(self.file)}:{self.line}: {self.message}"
+        return f"{_display(self.file)}:{self.line}: {printable(self.message)}"
+
+
+def printable(text: str) -> str:
+    """Text from a lab file made safe for one line of a terminal: control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _display(path: Path) -> str:
@@ -71,38 +76,78 @@ def lab_files(root: Path | None = None) -> list[Path]:
 # --- YAML with positions -------------------------------------------------
 
 
+#: Nodes a lab file may reach through YAML aliases before it counts as an alias bomb.
+_NODE_BUDGET = 200_000
+
+
 def _compose(path: Path) -> tuple[Any, yaml.Node | None, list[Problem]]:
     """Parse YAML, keeping the node tree for line numbers; syntax errors become problems."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return None, None, [Problem(path, 1, f"cannot read: {exc.strerror or exc}")]
-    except UnicodeDecodeError:
-        return None, None, [Problem(path, 1, "not UTF-8 text")]
+    except UnicodeDecodeError as exc:
+        line = text_line(path, exc.start)
+        return None, None, [Problem(path, line, f"not UTF-8 text (byte {exc.object[exc.start]:#04x})")]
+    # One parse: compose the node tree (for line numbers), then build the data from it.
+    loader = _YAML_LOADER(text)
     try:
-        node = yaml.compose(text, Loader=_YAML_LOADER)
-        data = yaml.load(text, Loader=_YAML_LOADER)
+        node = loader.get_single_node()
+        problems = _walk_nodes(path, node)
+        if problems and problems[-1].message.startswith("YAML aliases"):
+            return None, None, problems  # the data would be endless: nothing further can read it
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return None, None, [Problem(path, line, f"YAML syntax: {problem}")]
-    return data, node, list(_duplicate_keys(path, node))
+    except RecursionError:
+        return None, None, [Problem(path, 1, "YAML nested too deeply to read")]
+    finally:
+        loader.dispose()
+    return data, node, problems
 
 
-def _duplicate_keys(path: Path, node: yaml.Node | None) -> Iterable[Problem]:
-    # PyYAML keeps the last of two equal keys without a word; a lab author
-    # would lose half a step that way.
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                yield Problem(path, key.start_mark.line + 1, f"duplicate key {key.value!r}")
-            seen.add(key.value)
-            yield from _duplicate_keys(path, value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            yield from _duplicate_keys(path, item)
+def text_line(path: Path, offset: int) -> int:
+    """The line of a byte offset in a file (for errors found before the text could be decoded)."""
+    try:
+        return path.read_bytes()[:offset].count(b"\n") + 1
+    except OSError:
+        return 1
+
+
+def _walk_nodes(path: Path, root: yaml.Node | None) -> list[Problem]:
+    """Duplicate keys, and YAML aliases that make the file endless (a cycle) or explode in size.
+
+    PyYAML keeps the last of two equal keys without a word; a lab author would
+    lose half a step that way. The walk is iterative and counts every node it
+    reaches, shared ones each time, so a cycle or an alias bomb stops at the budget.
+    """
+    problems: list[Problem] = []
+    reported: set[int] = set()
+    stack = [root] if root is not None else []
+    visits = 0
+    while stack:
+        node = stack.pop()
+        visits += 1
+        if visits > _NODE_BUDGET:
+            problems.append(Problem(path, 1, f"YAML aliases make this file refer to itself or expand past "
+                                             f"{_NODE_BUDGET} values"))
+            break
+        if isinstance(node, yaml.MappingNode):
+            if id(node) not in reported:
+                reported.add(id(node))
+                seen: set[str] = set()
+                for key, _value in node.value:
+                    if isinstance(key, yaml.ScalarNode):
+                        if key.value in seen:
+                            problems.append(Problem(path, key.start_mark.line + 1, f"duplicate key {key.value!r}"))
+                        seen.add(key.value)
+            stack.extend(value for _key, value in reversed(node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+    return problems
 
 
 def line_of(node: yaml.Node | None, location: Iterable[Any]) -> int:
@@ -131,7 +176,7 @@ def _message(error: dict[str, Any]) -> str:
         if not parts or parts[-1] != str(part):
             parts.append(str(part))
     where = ".".join(parts)
-    text = error["msg"]
+    text = error["msg"].removeprefix("Value error, ")  # a model validator's own sentence reads better bare
     if error["type"] == "missing":
         return f"{where}: required field is missing"
     if error["type"] == "extra_forbidden":
@@ -143,81 +188,31 @@ def _message(error: dict[str, Any]) -> str:
 
 
 def _validate(path: Path) -> tuple[Lab | None, list[Problem]]:
+    """The lab in a file, and every problem with it: schema and semantic rules in one pass."""
+    from . import lint_rules
+
     data, node, problems = _compose(path)
     if problems and data is None:
         return None, problems
     if not isinstance(data, dict):
         return None, problems + [Problem(path, 1, "a lab file must be a mapping (id, title, steps, ...)")]
+    lab: Lab | None = None
     try:
         lab = Lab.model_validate(data)
+        lab._folder = path.parent
     except ValidationError as exc:
         for error in exc.errors():
             problems.append(Problem(path, line_of(node, error["loc"]), _message(error)))
+    except RecursionError:  # cyclic YAML aliases
+        problems.append(Problem(path, 1, "the file refers to itself (a YAML alias inside its own anchor)"))
         return None, problems
-    lab._folder = path.parent
-    problems.extend(_semantic_problems(lab, path, node))
-    return lab, problems
-
-
-def _semantic_problems(lab: Lab, path: Path, node: yaml.Node | None) -> Iterable[Problem]:
-    """What a schema cannot say: references between parts of the lab and to files."""
-    from .checks.python_check import load_lab_functions  # late: imports lab code
-
-    def at(*location: Any) -> int:
-        return line_of(node, location)
-
-    expected_prefix = f"{lab.id}-"
-    if not path.parent.name.startswith(expected_prefix):
-        yield Problem(path, at("id"), f"id {lab.id!r} does not match folder {path.parent.name!r}")
-    if not (clusters_dir() / f"{lab.cluster}.yaml").is_file():
-        yield Problem(path, at("cluster"), f"no cluster config clusters/{lab.cluster}.yaml")
-
-    try:
-        functions = load_lab_functions(lab.folder)
-    except Exception as exc:  # a lab's checks.py that does not import is a lab problem
-        functions = {}
-        yield Problem(lab.folder / "checks.py", 1, f"cannot import: {exc}")
-
-    for index, manifest in enumerate(lab.setup.manifests):
-        if not (lab.folder / manifest).is_file():
-            yield Problem(path, at("setup", "manifests", index), f"manifest {manifest!r} not found")
-
-    step_ids: set[str] = set()
-    for s, step in enumerate(lab.steps):
-        if step.id in step_ids:
-            yield Problem(path, at("steps", s, "id"), f"duplicate step id {step.id!r}")
-        step_ids.add(step.id)
-        check_ids: set[str] = set()
-        for c, check in enumerate(step.checks):
-            if check.id in check_ids:
-                yield Problem(path, at("steps", s, "checks", c, "id"), f"duplicate check id {check.id!r}")
-            check_ids.add(check.id)
-            if isinstance(check, PythonCheck) and check.python.function not in functions:
-                yield Problem(
-                    path,
-                    at("steps", s, "checks", c, "python", "function"),
-                    f"no registered function {check.python.function!r} in {lab.folder.name}/checks.py",
-                )
-        for i, check_id in enumerate(step.unsolved_fails):
-            if check_id not in check_ids:
-                yield Problem(path, at("steps", s, "unsolved_fails", i), f"unknown check id {check_id!r}")
-        actions = [("solution", step.solution)] + [
-            (f"wrong_solutions.{w}", wrong) for w, wrong in enumerate(step.wrong_solutions)
-        ]
-        for where, action in actions:
-            for m, manifest in enumerate(action.manifests):
-                if not (lab.folder / manifest).is_file():
-                    loc = ["steps", s, *where.split("."), "manifests", m]
-                    loc = [int(p) if isinstance(p, str) and p.isdigit() else p for p in loc]
-                    yield Problem(path, at(*loc), f"manifest {manifest!r} not found")
-        if not (step.solution.manifests or step.solution.commands or step.solution.prepare):
-            yield Problem(path, at("steps", s, "solution"), "the solution does nothing")
-        for w, wrong in enumerate(step.wrong_solutions):
-            for f, check_id in enumerate(wrong.fails):
-                if check_id not in check_ids:
-                    yield Problem(
-                        path, at("steps", s, "wrong_solutions", w, "fails", f), f"unknown check id {check_id!r}"
-                    )
+    for where, message in lint_rules.problems(data, path.parent, clusters_dir()):
+        if isinstance(where, Path):
+            problems.append(Problem(where, 1, message))
+        else:
+            problems.append(Problem(path, line_of(node, where), message))
+    problems.sort(key=lambda p: (str(p.file) != str(path), p.line))
+    return (lab if not problems else None), problems
 
 
 def lint(paths: Iterable[Path]) -> list[Problem]:
@@ -235,9 +230,17 @@ def lint(paths: Iterable[Path]) -> list[Problem]:
 
 @lru_cache(maxsize=None)
 def _load_cached(path: Path) -> Lab:
+    from . import labcache
+
+    lab_key = labcache.key(path, clusters_dir())
+    kept = labcache.load(lab_key)
+    if isinstance(kept, Lab):
+        kept._folder = path.parent
+        return kept
     lab, problems = _validate(path)
     if problems or lab is None:
         raise LabInvalid(problems or [Problem(path, 1, "invalid lab")])
+    labcache.store(lab_key, lab)
     return lab
 
 

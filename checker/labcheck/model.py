@@ -20,7 +20,9 @@ Identifier = Annotated[
 
 class _Strict(BaseModel):
     # A typo in a lab file must be an error, not a silently ignored key.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # defer_build: schemas are built on first validation, not at import; a lab read back
+    # from the cache (labcache.py) never validates, so a one-shot check skips that cost.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class ObjectPattern(BaseModel):
@@ -30,7 +32,7 @@ class ObjectPattern(BaseModel):
     the kind in the lab namespace is a candidate and one match is enough.
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     apiVersion: str = "v1"
     kind: str
@@ -54,7 +56,8 @@ class _InPod(_Strict):
 
 
 class ExecProbe(_InPod):
-    """Run a command inside a container of a Pod."""
+    """Run a command inside a container of a Pod. In every probe, `$LAB_NAMESPACE` stands for
+    the namespace being graded."""
 
     command: list[str] = Field(min_length=1)
 
@@ -261,6 +264,7 @@ class Step(_Strict):
         min_length=1, description="checks that must FAIL before the solution is applied"
     )
     wrong_solutions: list[WrongSolution] = Field(default_factory=list)
+    points: float = Field(1, ge=0, description="what the step is worth in a gradebook (all or nothing)")
 
 
 class Lab(_Strict):
@@ -271,6 +275,11 @@ class Lab(_Strict):
     cluster: Identifier = Field(description="name of a kind config in clusters/ (without .yaml)")
     namespace: Identifier
     images: list[str] = Field(default_factory=list, description="images loaded into the cluster on start")
+    node_state: bool = Field(
+        False,
+        description="steps change the node itself (network namespaces, links, processes), not only the lab's "
+                    "namespace: self-test cases then run one at a time, each after `setup` cleans the node",
+    )
     setup: Actions = Field(default_factory=Actions, description="run by `labcheck start` after the namespace exists")
     steps: list[Step] = Field(min_length=1)
 

@@ -1,7 +1,14 @@
 """The learner's progress, kept in the user's state directory.
 
 One JSON file; written to a temporary file and renamed so that an interrupted
-write never loses what was there.
+write never loses what was there. It is checked on reading, so a hand-edited
+file that lost a key or holds a wrong type is one clear error naming the file
+and the field, never a bare KeyError.
+
+    {"current_lab": "01",
+     "labs": {"01": {"current_step": 3, "passed": {"create-pod": "2026-...Z"},
+                     "cluster": "<uid of kube-system on the cluster the progress was made on>"}},
+     "hints_shown": {"01": {"create-pod": 2}}}
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_state_dir
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import LabcheckError
 
@@ -23,10 +31,32 @@ def state_dir() -> Path:
     return Path(os.environ.get("LABCHECK_STATE_DIR") or user_state_dir("labcheck", appauthor=False))
 
 
+class _LabEntry(BaseModel):
+    # Unknown keys are kept as they are: a newer labcheck may have written them.
+    model_config = ConfigDict(extra="allow")
+
+    current_step: int = Field(1, ge=1)
+    passed: dict[str, str] = Field(default_factory=dict)
+    cluster: str | None = None
+
+
+class _ProgressFile(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    current_lab: str | None = None
+    labs: dict[str, _LabEntry] = Field(default_factory=dict)
+    hints_shown: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+
+def _new_entry() -> dict[str, Any]:
+    return _LabEntry().model_dump()
+
+
 @dataclass
 class Progress:
     current_lab: str | None = None
     labs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hints: dict[str, dict[str, int]] = field(default_factory=dict)
     path: Path = field(default_factory=lambda: state_dir() / "progress.json")
 
     @classmethod
@@ -34,26 +64,52 @@ class Progress:
         path = state_dir() / "progress.json"
         if not path.exists():
             return cls(path=path)
+        advice = "fix it or move it aside to start afresh"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(current_lab=data.get("current_lab"), labs=dict(data.get("labs", {})), path=path)
-        except (OSError, ValueError, AttributeError) as exc:
-            raise LabcheckError(
-                f"progress file {path} is unreadable ({exc}); move it aside to start afresh"
-            ) from None
+        except (OSError, ValueError) as exc:
+            raise LabcheckError(f"progress file {path} is unreadable ({exc}); {advice}") from None
+        try:
+            parsed = _ProgressFile.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the file"
+            what = "is missing" if first["type"] == "missing" else f"is wrong: {first['msg'].lower()}"
+            raise LabcheckError(f"progress file {path}: {where} {what}; {advice}") from None
+        return cls(
+            current_lab=parsed.current_lab,
+            labs={lab_id: entry.model_dump() for lab_id, entry in parsed.labs.items()},
+            hints=parsed.hints_shown,
+            path=path,
+        )
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".progress.", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({"current_lab": self.current_lab, "labs": self.labs}, out, indent=2)
+            json.dump({"current_lab": self.current_lab, "labs": self.labs, "hints_shown": self.hints}, out, indent=2)
         os.replace(temporary, self.path)
 
     def lab(self, lab_id: str) -> dict[str, Any]:
-        return self.labs.setdefault(lab_id, {"current_step": 1, "passed": {}, "hints_shown": {}})
+        """A lab's entry, made when the lab is first started or checked."""
+        return self.labs.setdefault(lab_id, _new_entry())
+
+    def current_step(self, lab_id: str) -> int:
+        """The step a learner is on, without starting the lab (1 for a lab not begun)."""
+        return self.labs.get(lab_id, {}).get("current_step", 1)
+
+    def hints_shown(self, lab_id: str, step_id: str) -> int:
+        return self.hints.get(lab_id, {}).get(step_id, 0)
+
+    def remember_hints(self, lab_id: str, step_id: str, count: int) -> None:
+        self.hints.setdefault(lab_id, {})[step_id] = count
 
     def mark_passed(self, lab_id: str, step_id: str, step_number: int, step_count: int) -> None:
         entry = self.lab(lab_id)
-        entry["passed"].setdefault(step_id, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        entry["passed"].setdefault(step_id, now())
         if entry["current_step"] == step_number:
             entry["current_step"] = min(step_number + 1, step_count + 1)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -36,6 +36,42 @@ def read_toolchain() -> dict[str, str]:
     return values if values.get("READY") == "1" else {}
 
 
+def prepare_command() -> str | None:
+    """`bash clusters/prepare.sh` when labcheck runs from a source checkout; None when installed from a wheel.
+
+    The script builds the toolchain from the checkout it lives in, so it is only
+    worth offering to someone who has one.
+    """
+    script = Path(__file__).resolve().parent.parent.parent / "clusters" / "prepare.sh"
+    if not script.is_file():
+        return None
+    try:
+        shown = script.relative_to(Path.cwd())
+    except ValueError:
+        shown = script
+    return f"bash {shown}"
+
+
+def kind_version() -> str:
+    """The kind release the labs are tested with (clusters/toolchain/versions.env)."""
+    try:
+        text = (clusters_dir() / "toolchain" / "versions.env").read_text(encoding="utf-8")
+    except OSError:
+        return "latest"
+    for line in text.splitlines():
+        if line.startswith("KIND_VERSION="):
+            return line.split("=", 1)[1].strip().strip("'\"") or "latest"
+    return "latest"
+
+
+def install_kind_hint() -> str:
+    """How to get kind: its own install, and the offline toolchain where this is a source checkout."""
+    hint = (f"install kind: `go install sigs.k8s.io/kind@{kind_version()}`, or a release binary "
+            "(https://kind.sigs.k8s.io/docs/user/quick-start/#installation)")
+    prepare = prepare_command()
+    return f"{hint}; where no registry can be reached, `{prepare}` builds it" if prepare else hint
+
+
 @dataclass
 class Kind:
     binary: str
@@ -46,7 +82,7 @@ class Kind:
         prepared = read_toolchain()
         binary = os.environ.get("LABCHECK_KIND") or prepared.get("KIND") or shutil.which("kind")
         if not binary or not Path(binary).exists():
-            raise ClusterUnavailable("kind is not installed (run: bash clusters/prepare.sh, or install kind)")
+            raise ClusterUnavailable(f"kind is not installed ({install_kind_hint()})")
         image = os.environ.get("LABCHECK_NODE_IMAGE") or prepared.get("NODE_IMAGE") or None
         return cls(binary, image)
 
@@ -97,6 +133,16 @@ class Kind:
                   "--timeout=180s"], f"nodes of {name} Ready after {addons.name}", timeout=240)
         _kubectl([binary, "--context", context, "-n", "kube-system", "wait", "--for=condition=Ready", "pod",
                   "-l", "k8s-app=kube-dns", "--timeout=180s"], f"CoreDNS of {name} Ready", timeout=240)
+
+    def stopped_nodes(self, name: str) -> list[str]:
+        """The cluster's node containers that are not running (their Docker daemon restarted, say)."""
+        docker = shutil.which("docker")
+        if docker is None:
+            return []
+        done = subprocess.run([docker, "ps", "-a", "--filter", f"label=io.x-k8s.kind.cluster={name}",
+                               "--format", "{{.Names}} {{.State}}"], capture_output=True, text=True, check=False)
+        return [line.split()[0] for line in done.stdout.splitlines()
+                if len(line.split()) == 2 and line.split()[1] != "running"]
 
     def export_kubeconfig(self, name: str) -> None:
         """(Re)write the cluster's context into the kubeconfig, e.g. after it was reset."""

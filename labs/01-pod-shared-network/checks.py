@@ -238,6 +238,11 @@ _NETNS = ["sh", "-c", "readlink /proc/self/ns/net 2>/dev/null || ls -l /proc/sel
 @register
 def containers_share_network_namespace(ctx: CheckContext, pod: str) -> Outcome:
     names = _containers(_pod(ctx, pod))
+    if len(names) < 2:
+        return Outcome.failed(
+            f"Pod {pod} has only {', '.join(names) or 'no container'}: there is nothing to compare",
+            expected="two containers in the Pod", observed=", ".join(names) or "none",
+            cause="put nginx-container and sidecar in one Pod (step 1)", final=True)
     answers = dict(zip(names, ctx.exec_many([(pod, name, _NETNS) for name in names])))  # side by side
     seen: dict[str, tuple[str, frozenset[str]]] = {}
     unreadable: list[str] = []

@@ -1,14 +1,16 @@
 """The docs site builds strictly, and each lab page agrees with its lab.yaml."""
 
+import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
+from labcheck.examples import step_examples
 from labcheck.loader import all_labs
+from labcheck.pages import lint_commands, parse_page, to_notebook
 from tests.conftest import REPO
 
 CHECK_BOX = re.compile(r'^!!! tip "Check your work"\n\s+```bash\n\s+labcheck check (\d+) --step ([a-z0-9-]+)', re.M)
@@ -43,13 +45,55 @@ def test_agreement_test_catches_a_missing_step(tmp_path):
     assert [s for _, s in CHECK_BOX.findall(removed)] != [s.id for s in lab.steps]
 
 
+@pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)
+def test_page_is_named_as_labcheck_names_it(lab):
+    # `labcheck start` and a passing check send the learner to "Lab NN · <title>".
+    first = page_of(lab).read_text(encoding="utf-8").splitlines()[0]
+    assert first == f"# Lab {lab.id} · {lab.title}"
+
+
+@pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)
+def test_page_follows_the_runnable_page_convention(lab):
+    assert lint_commands(parse_page(page_of(lab), REPO)) == []
+
+
+@pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)
+def test_notebook_has_every_command_and_a_check_cell_per_step(lab):
+    page = parse_page(page_of(lab), REPO)
+    notebook = to_notebook(page)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    commands = [b for b in page.blocks if b.runs]
+    files = [b for b in page.blocks if b.file_name]
+    assert len(code) == len(commands) + len(files)
+    assert all(cell.source.startswith(("%%bash\nset -e\n", "%%writefile ")) for cell in code)
+    checks = [cell.source for cell in code if "check" in cell.metadata["tags"]]
+    assert [re.search(r"--step ([\w-]+)", c)[1] for c in checks] == [s.id for s in lab.steps]
+    assert not [cell for cell in notebook.cells if "--8<--" in cell.source], "a snippet was not expanded"
+
+
+@pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)
+def test_every_step_shows_a_real_pass_and_a_real_fail(lab):
+    for step in lab.steps:
+        shown = {example.status for example in step_examples(lab, step)}
+        assert shown == {"PASS", "FAIL"}, f"step {step.id} shows {sorted(shown)}"
+
+
 @pytest.mark.slow
-def test_mkdocs_build_strict(tmp_path):
-    if shutil.which("mkdocs") is None and subprocess.run([sys.executable, "-m", "mkdocs", "--version"],
-                                                         capture_output=True).returncode != 0:
+def test_mkdocs_build_strict_from_any_directory(tmp_path):
+    if subprocess.run([sys.executable, "-m", "mkdocs", "--version"], capture_output=True).returncode != 0:
         pytest.fail("mkdocs is not installed: pip install -e '.[docs]'")
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                          cwd=REPO, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(REPO / "mkdocs.yml"),
+                           "--site-dir", str(tmp_path / "site")], cwd=elsewhere, capture_output=True, text=True,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
+    for lab in all_labs():
+        page = (tmp_path / "site" / "labs" / lab.slug / "index.html").read_text()
+        assert f'download="{lab.slug}.ipynb"' in page, "the page offers its notebook"
+        assert page.count("What PASS and FAIL look like") == len(lab.steps)
+        notebook = json.loads((tmp_path / "site" / "labs" / f"{lab.slug}.ipynb").read_text())
+        assert sum(cell["cell_type"] == "code" for cell in notebook["cells"]) >= len(lab.steps)
     page = (tmp_path / "site" / "labs" / "01-pod-shared-network" / "index.html").read_text()
     assert "multicontainerpod" in page and "curlimages/curl" in page  # the snippet include worked
+    assert page.count('class="mermaid"') >= 3

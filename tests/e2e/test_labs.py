@@ -26,15 +26,20 @@ def drop_namespace(env, lab):
 
 
 @pytest.fixture
-def lab01(e2e_env, cleanup_clusters):
+def lab01(e2e_env, cleanup_clusters, tmp_path):
+    # A new learner: no progress of their own yet (other tests of the tier ran lab 01 on this
+    # cluster), and an empty lab namespace.
+    e2e_env = {**e2e_env, "LABCHECK_STATE_DIR": str(tmp_path / "learner-state")}
     lab = next(lab for lab in all_labs() if lab.id == "01")
+    drop_namespace(e2e_env, lab)
     started = labcheck(e2e_env, "start", "01")
     assert started.returncode == 0, started.stderr
-    yield lab
+    yield lab, e2e_env
     drop_namespace(e2e_env, lab)
 
 
-def test_learner_journey_lab01(lab01, e2e_env, tmp_path):
+def test_learner_journey_lab01(lab01, tmp_path):
+    _lab, e2e_env = lab01
     # Before anything is applied, the current step fails and says why.
     before = labcheck(e2e_env, "check", "--wait", "0")
     assert before.returncode == 1

@@ -4,6 +4,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from labcheck.cluster.recorded import RecordingCluster
 from labcheck.loader import find_lab
 from tests.conftest import FakeCluster, pod, run_labcheck
@@ -121,3 +123,55 @@ def test_list_and_doctor_run_anywhere(isolated_env, tmp_path):
     done = run_labcheck("doctor", env=isolated_env, cwd=tmp_path)
     assert done.returncode in (0, 3)
     assert "kubectl" in done.stdout and "free memory" in done.stdout
+
+
+def test_next_step_names_the_page_by_title_and_url(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from labcheck import cli
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(cli, "out", Console(file=buffer, width=200, no_color=True))
+    lab = find_lab("01")
+    monkeypatch.delenv("LABCHECK_DOCS_URL", raising=False)
+    cli._announce_step(lab, 2)
+    text = buffer.getvalue()
+    assert f"“Lab 01 · {lab.title}”" in text
+    assert f"http://127.0.0.1:8000/labs/{lab.slug}/#step-{lab.steps[1].id}" in text and "labcheck docs" in text
+    assert "docs/labs/" not in text  # a source path is not a page
+
+    buffer.truncate(0)
+    monkeypatch.setenv("LABCHECK_DOCS_URL", "https://labs.example.org/netlabs/")
+    cli._announce_step(lab, 1)
+    assert f"https://labs.example.org/netlabs/labs/{lab.slug}/#step-{lab.steps[0].id}" in buffer.getvalue()
+
+
+@pytest.mark.slow
+def test_docs_serves_the_lab_pages(isolated_env, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "labcheck", "docs", "--port", str(port)], cwd=tmp_path,
+                              env=isolated_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}/labs/01-pod-shared-network/"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                page = urllib.request.urlopen(url, timeout=5).read().decode()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "labcheck docs did not serve the pages"
+                time.sleep(1)
+        assert "Lab 01" in page and "Check your work" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

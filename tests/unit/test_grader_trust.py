@@ -84,7 +84,7 @@ def test_readiness_failing_past_its_threshold_is_final_before_it_is_not():
     early = pod_cause(unready, now=started + timedelta(seconds=3))
     late = pod_cause(unready, now=started + timedelta(seconds=30))
     assert not early.final and late.final
-    assert "port 8080" in late.text and "failed for 30 s" in late.text
+    assert "port 8080" in late.text and "past its threshold" in late.text
 
 
 def test_service_selecting_nothing_says_zero_endpoints():
@@ -205,3 +205,12 @@ def test_contains_on_a_list_is_membership_not_substring():
     assert mismatches({"$contains": "80"}, ["8080"]) != []
     assert mismatches({"$contains": 80}, [8080, 80]) == []
     assert mismatches({"$contains": {"port": 80}}, [{"port": 80, "protocol": "TCP"}]) == []
+
+
+def test_probe_targets_follow_the_graded_namespace():
+    probe = {"id": "p", "title": "p", "probe": {"dns": {"pod": "web", "name": "db.$LAB_NAMESPACE.svc"},
+                                               "expect": {"contains": "db"}}}
+    cluster = FakeCluster([pod("web")], exec_answer=lambda w, c: ok("10.96.0.9 db.lab01.svc.cluster.local"))
+    assert run([probe], cluster).status == Status.PASS
+    command = next(call for call in cluster.calls if call[0] == "exec")[3]
+    assert "db.lab01.svc" in command[-1] and "$LAB_NAMESPACE" not in command[-1]

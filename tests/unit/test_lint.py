@@ -67,7 +67,7 @@ def test_references_are_checked(tmp_path):
     edit(path, "manifests: [manifests/shared-volume-pod.yaml]", "manifests: [manifests/nope.yaml]")
     problems = lint([path])
     found = {(p.line, p.message) for p in problems}
-    assert (line_of(path, "[pod-exist]"), "unknown check id 'pod-exist'") in found
+    assert (line_of(path, "[pod-exist]"), "unknown check id 'pod-exist' (did you mean pod-exists?)") in found
     assert any("no registered function 'no_such_function'" in m for _, m in found)
     assert (line_of(path, "manifests/nope.yaml"), "manifest 'manifests/nope.yaml' not found") in found
 

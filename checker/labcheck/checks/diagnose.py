@@ -130,7 +130,8 @@ def _not_ready(pod: dict[str, Any], container: str, started_at: str | None, now:
                  * probe.get("failureThreshold", 3) + probe.get("timeoutSeconds", 1))
     running_for = _age(started_at, now)
     final = running_for is not None and running_for > threshold
-    failing = f", and has failed for {running_for:.0f} s" if final else ""
+    # No elapsed seconds in the text: graded again from evidence, the sentence must read the same.
+    failing = f", and has kept failing past its threshold ({threshold} s)" if final else ""
     return Cause(f"container {container} runs but is not ready: its readiness probe ({target}) has not "
                  f"passed{failing}: does the container answer there?{listening}", final=final)
 

@@ -121,21 +121,26 @@ def _blocking_kind(result: ExecResult) -> str | None:
     return None
 
 
-def command_for(probe: Probe) -> tuple[str, list[str] | None]:
+def in_namespace(text: str, namespace: str) -> str:
+    """`$LAB_NAMESPACE` in a probe stands for the namespace being graded (any learner's, any case's)."""
+    return text.replace("${LAB_NAMESPACE}", namespace).replace("$LAB_NAMESPACE", namespace)
+
+
+def command_for(probe: Probe, namespace: str = "") -> tuple[str, list[str] | None]:
     kind, target = probe.target()
     if kind == "exec" or kind == "node":
-        return kind, target.command
+        return kind, [in_namespace(word, namespace) for word in target.command]
     if kind == "http":
-        return kind, http_command(target.url, probe.attempt_timeout)
+        return kind, http_command(in_namespace(target.url, namespace), probe.attempt_timeout)
     if kind == "dns":
-        return kind, dns_command(target.name)
+        return kind, dns_command(in_namespace(target.name, namespace))
     return kind, None
 
 
 def _run(probe: Probe, ctx: CheckContext, pod: str | None = None,
          container: str | None = None) -> tuple[ExecResult, str]:
     kind, target = probe.target()
-    kind, command = command_for(probe)
+    kind, command = command_for(probe, ctx.namespace)
     if kind == "logs":
         text = ctx.cluster.logs(ctx.namespace, target.pod, target.container)
         result = ExecResult(args=["logs", target.pod, target.container or ""], returncode=0, stdout=text,

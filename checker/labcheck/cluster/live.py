@@ -3,6 +3,9 @@
 This is the only module that imports the `kubernetes` client. It returns plain
 dicts and turns every client error into ClusterUnavailable (the grader cannot
 look) or TargetUnavailable (what the learner should have made is not there).
+
+It also holds `client_schema()`, the built-in kinds and fields the client's
+generated code describes, read offline for `labcheck lint` (no API call).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import threading
 import time
 import types
+from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import ClusterUnavailable, TargetUnavailable
@@ -120,33 +124,51 @@ _MISSING_EXECUTABLE = (
 class LiveCluster:
     replay = False
 
-    def __init__(self, context: str, kubeconfig: str | None = None):
+    def __init__(self, context: str | None, kubeconfig: str | None = None, *, pool_size: int | None = None):
+        """A cluster by kubeconfig context; context None means in-cluster (a Pod's ServiceAccount).
+
+        `pool_size` is the number of API connections kept open: a grader with
+        many threads needs one per thread, or urllib3 drops and warns.
+        """
         _lazy_kubernetes()
         from kubernetes import config
+        from kubernetes.client.api_client import ApiClient
         from kubernetes.client.configuration import Configuration
 
-        self.context = context
-        path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        try:
-            contexts = _kubeconfig_contexts(path)
-        except _kubeconfig_errors() as exc:
-            raise ClusterUnavailable(
-                f"no usable kubeconfig at {path} ({_first_line(exc)}); run: labcheck start"
-            ) from None
-        if context not in contexts:
-            raise ClusterUnavailable(
-                f"kubeconfig has no context {context!r}: the lab's cluster is not running (run: labcheck start)"
-            )
+        self.context = context or "in-cluster"
         # No retries: an API that does not answer should be an ERROR at once, not after four
         # timeouts. Set before the ApiClient exists; its connection pool reads it only then.
         configuration = Configuration()
         configuration.retries = 0
-        try:
-            self._api = config.new_client_from_config(
-                config_file=path, context=context, persist_config=False, client_configuration=configuration
-            )
-        except _kubeconfig_errors() as exc:
-            raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
+        if pool_size:
+            configuration.connection_pool_maxsize = pool_size
+        path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        if context is None:
+            from kubernetes.config.config_exception import ConfigException
+
+            try:
+                config.load_incluster_config(client_configuration=configuration)
+            except ConfigException as exc:
+                raise ClusterUnavailable(f"not running in a Pod with a ServiceAccount ({_first_line(exc)})") from None
+            self._api = ApiClient(configuration=configuration)
+        else:
+            try:
+                contexts = _kubeconfig_contexts(path)
+            except _kubeconfig_errors() as exc:
+                raise ClusterUnavailable(
+                    f"no usable kubeconfig at {path} ({_first_line(exc)}); run: labcheck start"
+                ) from None
+            if context not in contexts:
+                raise ClusterUnavailable(
+                    f"kubeconfig has no context {context!r}: the lab's cluster is not running (run: labcheck start)"
+                )
+            try:
+                self._api = config.new_client_from_config(
+                    config_file=path, context=context, persist_config=False, client_configuration=configuration
+                )
+            except _kubeconfig_errors() as exc:
+                raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
+        self._configuration = configuration
         self._kubeconfig = path
         self._core_instance = None
         self._exec_core_instance = None
@@ -165,17 +187,13 @@ class LiveCluster:
     @property
     def _exec_core(self):
         if self._exec_core_instance is None:
-            from kubernetes import config
             from kubernetes.client.api.core_v1_api import CoreV1Api
+            from kubernetes.client.api_client import ApiClient
 
             # A client of its own: kubernetes.stream swaps the ApiClient's `request` for a websocket
             # opener while an exec starts, which would break reads running on other threads.
-            from kubernetes.client.configuration import Configuration
-
-            configuration = Configuration()
-            configuration.retries = 0
-            exec_api = config.new_client_from_config(config_file=self._kubeconfig, context=self.context,
-                                                     persist_config=False, client_configuration=configuration)
+            # The same configuration (in-cluster or kubeconfig), another client.
+            exec_api = ApiClient(configuration=self._configuration)
             self._exec_core_instance = CoreV1Api(exec_api)
         return self._exec_core_instance
 
@@ -316,7 +334,9 @@ class LiveCluster:
 
     # --- inside Pods -----------------------------------------------------------
 
-    def _running_container(self, namespace: str, pod: str, container: str | None) -> str:
+    def _running_container(self, namespace: str, pod: str, container: str | None,
+                           finished_ok: bool = False) -> str:
+        """The container's name once it runs (or, with finished_ok, has run: its logs stay readable)."""
         obj = self.get("v1", "Pod", namespace, pod)
         if obj is None:
             raise TargetUnavailable(f"Pod {pod} does not exist in namespace {namespace}")
@@ -331,7 +351,7 @@ class LiveCluster:
         for status in (status_of.get("containerStatuses") or []) + (status_of.get("initContainerStatuses") or []):
             if status.get("name") == container:
                 state = status.get("state", {})
-                if "running" in state:
+                if "running" in state or (finished_ok and "terminated" in state):
                     return container
                 detail = state.get("waiting") or state.get("terminated") or {}
                 reason = detail.get("reason", "not started")
@@ -342,7 +362,7 @@ class LiveCluster:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        container = self._running_container(namespace, pod, container)
+        container = self._running_container(namespace, pod, container, finished_ok=True)
         try:
             # Unparsed: the client's own decoding turns the log into the repr of bytes ("b'...'").
             response = self._core.read_namespaced_pod_log(
@@ -650,3 +670,159 @@ def _first_line(exc: Any) -> str:
     if "timed out" in text.lower():
         return "timed out"
     return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+# --- the client's object schema, read offline (for `labcheck lint`) ----------------
+#
+# The kubernetes client's generated code describes every built-in kind: which
+# API group and version serves it (its *_api.py modules) and each object's fields
+# (its models' `openapi_types` and `attribute_map`). Lint reads those files as
+# text rather than importing the client, which costs ~0.4 s against a few
+# milliseconds for the handful of models a lab's asserts touch. No API calls.
+
+
+class ClientSchema:
+    """Built-in kinds and their fields, as the installed kubernetes client knows them."""
+
+    def __init__(self, client_dir: Path):
+        self._dir = client_dir
+        self._api_text: dict[str, str | None] = {}
+        self._model_modules: dict[str, str] | None = None
+        self._fields: dict[str, dict[str, str] | None] = {}
+        self._served: dict[tuple[str, str], bool] = {}
+
+    # API groups and versions -------------------------------------------------------
+
+    @staticmethod
+    def _module_prefix(group: str) -> str:
+        # "" -> core, "apps" -> apps, "rbac.authorization.k8s.io" -> rbac_authorization
+        if not group:
+            return "core"
+        return group.removesuffix(".k8s.io").replace(".", "_").replace("-", "_")
+
+    @staticmethod
+    def _split(api_version: str) -> tuple[str, str]:
+        group, _, version = api_version.rpartition("/")
+        return group, version
+
+    def _api_source(self, api_version: str) -> str | None:
+        """The source of the client's API class for a group/version, or None when it has none."""
+        if api_version not in self._api_text:
+            group, version = self._split(api_version)
+            text = None
+            if re.fullmatch(r"[a-z0-9.-]*", group) and re.fullmatch(r"v\d+(?:(?:alpha|beta)\d+)?", version):
+                path = self._dir / "api" / f"{self._module_prefix(group)}_{version}_api.py"
+                marker = "'/api/v1/" if not group and version == "v1" else f"'/apis/{group}/{version}/"
+                try:
+                    source = path.read_text(encoding="utf-8")
+                except OSError:
+                    source = ""
+                text = source if marker in source else None
+            self._api_text[api_version] = text
+        return self._api_text[api_version]
+
+    def knows_api_version(self, api_version: str) -> bool:
+        """Whether the client has this group/version at all (custom resources: no)."""
+        return self._api_source(api_version) is not None
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether this group/version serves the kind (False also for unknown group/versions)."""
+        key = (api_version, kind)
+        if key not in self._served:
+            source = self._api_source(api_version)
+            self._served[key] = source is not None and re.search(self._operation(kind), source) is not None
+        return self._served[key]
+
+    @staticmethod
+    def _operation(kind: str) -> str:
+        snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", kind).lower()
+        return rf"    def (?:read|list)_(?:namespaced_)?{re.escape(snake)}(?:_for_all_namespaces)?\(self"
+
+    def api_versions_serving(self, kind: str) -> list[str]:
+        """Every group/version of the client that serves a kind, stable versions first."""
+        found: list[str] = []
+        pattern = re.compile(self._operation(kind))
+        for path in sorted((self._dir / "api").glob("*_v*_api.py")):
+            try:
+                source = path.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if not pattern.search(source):
+                continue
+            route = re.search(r"'/api/(v1)/|'/apis/([^/']+)/([^/']+)/", source)
+            if route:
+                found.append("v1" if route.group(1) else f"{route.group(2)}/{route.group(3)}")
+        return sorted(found, key=lambda v: ("alpha" in v or "beta" in v, v))
+
+    # object fields -------------------------------------------------------------------
+
+    def model_of(self, api_version: str, kind: str) -> str | None:
+        """The client's model class name for a kind (V1Pod, V1Deployment, EventsV1Event)."""
+        if not self.serves(api_version, kind):
+            return None
+        group, version = self._split(api_version)
+        prefix = "".join(part.capitalize() for part in self._module_prefix(group).split("_"))
+        for name in (f"{prefix}{version.capitalize()}{kind}", f"{version.capitalize()}{kind}"):
+            if name in self._models():
+                return name
+        return None
+
+    def _models(self) -> dict[str, str]:
+        if self._model_modules is None:
+            try:
+                index = (self._dir / "models" / "__init__.py").read_text(encoding="utf-8")
+            except OSError:
+                index = ""
+            self._model_modules = dict(
+                (name, module) for module, name in
+                re.findall(r"^from kubernetes\.client\.models\.(\w+) import (\w+)$", index, re.M)
+            )
+        return self._model_modules
+
+    def kinds(self) -> set[str]:
+        """Names of the built-in kinds (those with a list type: V1Pod has V1PodList), for suggestions."""
+        models = self._models()
+        names = {m[: -len("List")] for m in models if m.endswith("List") and m[: -len("List")] in models}
+        return {re.sub(r"^(?:[A-Z][a-z]+)*?V\d+(?:(?:alpha|beta)\d+)?(?=[A-Z])", "", n) for n in names}
+
+    def fields(self, model: str) -> dict[str, str] | None:
+        """JSON field name -> the client's type string ('str', 'list[V1Container]', 'dict[str, str]')."""
+        if model not in self._fields:
+            self._fields[model] = self._read_fields(model)
+        return self._fields[model]
+
+    def _read_fields(self, model: str) -> dict[str, str] | None:
+        import ast
+
+        module = self._models().get(model)
+        if module is None:
+            return None
+        try:
+            source = (self._dir / "models" / f"{module}.py").read_text(encoding="utf-8")
+            types = ast.literal_eval(re.search(r"^    openapi_types = (\{.*?^    \}|\{\})$", source, re.M | re.S)[1])
+            names = ast.literal_eval(re.search(r"^    attribute_map = (\{.*?^    \}|\{\})$", source, re.M | re.S)[1])
+        except (OSError, TypeError, ValueError, SyntaxError):
+            # The generated layout changed: ask the class itself (slower: imports the client).
+            import importlib
+
+            cls = getattr(importlib.import_module(f"kubernetes.client.models.{module}"), model)
+            types, names = cls.openapi_types, cls.attribute_map
+        return {names.get(attribute, attribute): kind for attribute, kind in types.items()}
+
+
+_client_schema: ClientSchema | None = None
+
+
+def client_schema() -> ClientSchema | None:
+    """The installed client's schema, or None when the client is not installed."""
+    global _client_schema
+    if _client_schema is None:
+        loaded = sys.modules.get("kubernetes")  # perhaps _lazy_kubernetes()'s skeleton, which has no spec
+        locations = list(getattr(loaded, "__path__", None) or [])
+        if not locations:
+            spec = importlib.util.find_spec("kubernetes")  # finds the package without importing it
+            locations = list(spec.submodule_search_locations or []) if spec else []
+        if not locations:
+            return None
+        _client_schema = ClientSchema(Path(locations[0]) / "client")
+    return _client_schema

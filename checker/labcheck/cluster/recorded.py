@@ -29,13 +29,20 @@ def call_key(op: str, args: dict[str, Any]) -> str:
     return json.dumps([op, args], sort_keys=True, separators=(",", ":"))
 
 
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
 def _redact(obj: Any) -> Any:
-    # Secret values never go into a file a learner hands to someone else.
+    # Secret values never go into a file a learner hands to someone else,
+    # including the copy `kubectl apply` keeps in an annotation.
     if isinstance(obj, dict) and obj.get("kind") == "Secret":
         obj = copy.deepcopy(obj)
         for field in ("data", "stringData"):
             if field in obj:
                 obj[field] = {key: "<redacted>" for key in obj[field]}
+        annotations = obj.get("metadata", {}).get("annotations") or {}
+        if _LAST_APPLIED in annotations:
+            annotations[_LAST_APPLIED] = "<redacted>"
     return obj
 
 
@@ -114,9 +121,10 @@ class RecordedCluster:
 
     replay = True
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, document: dict[str, Any] | None = None):
+        """From an evidence file, or from a `document` already read and checked (named by `path`)."""
         self.path = Path(path)
-        self.document = load_evidence(self.path)
+        self.document = load_evidence(self.path) if document is None else document
         self._calls = {call_key(c["op"], c["args"]): c for c in self.document["calls"]}
 
     @property
@@ -128,12 +136,17 @@ class RecordedCluster:
 
     def _answer(self, op: str, args: dict[str, Any]) -> Any:
         call = self._calls.get(call_key(op, args))
+        shown = ", ".join(f"{k}={v}" for k, v in args.items() if v is not None)
         if call is None:
-            shown = ", ".join(f"{k}={v}" for k, v in args.items() if v is not None)
             raise ClusterUnavailable(f"the evidence file holds no answer to {op}({shown})")
         if "raises" in call:
-            raise _RAISES.get(call["raises"], ClusterUnavailable)(call.get("message", ""))
-        return copy.deepcopy(call["result"])
+            raised = call["raises"] if isinstance(call["raises"], str) else ""
+            raise _RAISES.get(raised, ClusterUnavailable)(str(call.get("message", "")))
+        result = call.get("result")
+        if not _ANSWER_SHAPES[op](result):
+            # A hand-edited or damaged file: the grader cannot judge from it (ERROR), nor crash on it.
+            raise ClusterUnavailable(f"the evidence file's answer to {op}({shown}) is damaged ({_kind_of(result)})")
+        return copy.deepcopy(result)
 
     def get(self, api_version, kind, namespace, name):
         return self._answer("get", dict(api_version=api_version, kind=kind, namespace=namespace, name=name))
@@ -153,6 +166,36 @@ class RecordedCluster:
         return ExecResult.from_dict(self._answer("exec_on_node", dict(node=node, command=list(command))))
 
 
+def _is_object(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("metadata"), dict) \
+        and isinstance(value["metadata"].get("name"), str)
+
+
+def _is_exec_result(value: Any) -> bool:
+    fields = ExecResult.__dataclass_fields__
+    return (isinstance(value, dict) and set(value) <= set(fields)
+            and isinstance(value.get("args"), list) and isinstance(value.get("returncode"), int)
+            and not isinstance(value.get("returncode"), bool) and isinstance(value.get("stdout"), str)
+            and isinstance(value.get("stderr", ""), str) and isinstance(value.get("where", ""), str)
+            and isinstance(value.get("duration", 0.0), (int, float)) and isinstance(value.get("extra", {}), dict)
+            and isinstance(value.get("timed_out", False), bool))
+
+
+#: What a well-formed answer to each question looks like.
+_ANSWER_SHAPES = {
+    "get": lambda r: r is None or _is_object(r),
+    "list": lambda r: isinstance(r, list) and all(_is_object(o) for o in r),
+    "logs": lambda r: isinstance(r, str),
+    "exec_in_pod": _is_exec_result,
+    "exec_on_node": _is_exec_result,
+}
+
+
+def _kind_of(value: Any) -> str:
+    return {dict: "an object of the wrong shape", list: "a list of the wrong shape"}.get(
+        type(value), f"a {type(value).__name__}")
+
+
 def load_evidence(path: Path) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -164,6 +207,8 @@ def load_evidence(path: Path) -> dict[str, Any]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EvidenceError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); the file is corrupt") from None
+    except RecursionError:
+        raise EvidenceError(f"{path}: JSON nested too deeply to read; the file is corrupt") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise EvidenceError(f"{path}: not a labcheck evidence file (no \"format\": \"{FORMAT}\")")
     if document.get("version") != VERSION:

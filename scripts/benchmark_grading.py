@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Timings of bulk grading, printed (not asserted).
+
+1. offline: N recorded submissions (made from lab 01's recorded evidence,
+   signed, spread over every level of progress) graded with every output
+   format: wall time and the grader's peak RSS. Target: 200 in <= 10 s.
+2. live: M learners as M namespaces lab01-bench-NN of the `netlabs` kind
+   cluster, solved with `labcheck solve` up to a step that varies by learner,
+   then graded from a roster: wall time and peak RSS. Target: 50 in <= 30 s.
+   Targets for peak RSS: <= 150 MB. The namespaces are deleted afterwards
+   (--keep leaves them).
+
+Needs the toolchain from clusters/prepare.sh for the live part (--offline-only skips it).
+Usage: python scripts/benchmark_grading.py [--submissions 200] [--learners 50] [--jobs N] [--offline-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "checker"))
+sys.path.insert(0, str(REPO))
+
+from labcheck.grading.submission import CourseKey  # noqa: E402
+from labcheck.toolchain import read_toolchain  # noqa: E402
+
+LABCHECK = [sys.executable, "-m", "labcheck"]
+
+
+def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """(seconds, peak RSS in MB, exit code, stderr) of one command, its RSS from wait4."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stderr = process.stderr.read()
+    _pid, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss / 1024, process.returncode, stderr
+
+
+def offline(count: int, jobs: int | None, work: Path, env: dict[str, str]) -> None:
+    from tests.grading_data import make_class
+
+    key = CourseKey(os.urandom(32).hex().encode())
+    key_file = work / "course.key"
+    key_file.write_bytes(key.secret)
+    folder = work / "submissions"
+    started = time.perf_counter()
+    make_class(folder, count, key=key)
+    size = sum(p.stat().st_size for p in folder.iterdir()) / count / 1024
+    print(f"made {count} signed submissions ({size:.0f} KB each) in {time.perf_counter() - started:.1f} s")
+    args = LABCHECK + ["grade", "01", str(folder), "--course-key", str(key_file), "-o", str(work / "offline"),
+                       "--format", "csv,json,junit,gradescope", "--html", str(work / "offline-report.html")]
+    args += ["--jobs", str(jobs)] if jobs else []
+    seconds, rss, code, stderr = measured(args, env)
+    print(f"offline: {count} submissions graded in {seconds:.2f} s (target <= 10 s), peak RSS {rss:.0f} MB "
+          f"(target <= 150 MB), exit {code}")
+    print("  " + stderr.strip().splitlines()[-2] if stderr.strip() else "")
+
+
+def _kubectl(env, *args, check=True) -> subprocess.CompletedProcess:
+    done = subprocess.run(["kubectl", *args], env=env, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        sys.exit(f"benchmark: kubectl {' '.join(args[:4])} failed: {done.stderr.strip()[:300]}")
+    return done
+
+
+def _prepare_learner(env, context: str, namespace: str, level: int) -> None:
+    _kubectl(env, "--context", context, "create", "namespace", namespace)
+    for step in range(1, level + 1):
+        done = subprocess.run(LABCHECK + ["solve", "01", "--step", str(step), "--namespace", namespace], env=env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"solve step {step} in {namespace}: {done.stderr.strip()[-300:]}")
+        if step in (1, 2, 5):  # those steps start Pods; the next step reads what they did
+            _kubectl(env, "--context", context, "-n", namespace, "wait", "--for=condition=Ready", "pod", "--all",
+                     "--timeout=180s")
+            time.sleep(3)
+
+
+def live(count: int, jobs: int | None, work: Path, env: dict[str, str], keep: bool) -> None:
+    toolchain = read_toolchain()
+    if not toolchain:
+        print("live: skipped (no prepared toolchain: run `bash clusters/prepare.sh`)")
+        return
+    env = {**env, "PATH": f"{Path(toolchain['KIND']).parent}{os.pathsep}{env['PATH']}"}
+    started = subprocess.run(LABCHECK + ["start", "01"], env=env, capture_output=True, text=True)
+    if started.returncode != 0:
+        sys.exit(f"benchmark: labcheck start 01 failed: {started.stderr.strip()[-300:]}")
+    context = "kind-netlabs"
+    learners = [(f"bench{i:02d}", f"lab01-bench-{i:02d}", i % 7) for i in range(count)]
+    roster = work / "roster.csv"
+    roster.write_text("learner,namespace\n" + "".join(f"{l},{ns}\n" for l, ns, _ in learners))
+    try:
+        began = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda item: _prepare_learner(env, context, item[1], item[2]), learners))
+        print(f"live: {count} namespaces made and solved (levels 0-6) in {time.perf_counter() - began:.0f} s")
+        args = LABCHECK + ["grade", "01", "--roster", str(roster), "--context", context, "-o", str(work / "live"),
+                           "--format", "csv,json,junit,gradescope"]
+        args += ["--jobs", str(jobs)] if jobs else []
+        seconds, rss, code, stderr = measured(args, env)
+        print(f"live: {count} learners graded in {seconds:.2f} s (target <= 30 s), peak RSS {rss:.0f} MB "
+              f"(target <= 150 MB), exit {code}")
+        print("  " + stderr.strip().splitlines()[-2] if stderr.strip() else "")
+    finally:
+        if not keep:
+            for _learner, namespace, _level in learners:
+                _kubectl(env, "--context", context, "delete", "namespace", namespace, "--wait=false",
+                         "--ignore-not-found", check=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=200)
+    parser.add_argument("--learners", type=int, default=50)
+    parser.add_argument("--jobs", type=int, help="passed to labcheck grade (default: its own)")
+    parser.add_argument("--offline-only", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the live namespaces")
+    options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="labcheck-bench-grading-"))
+    # A private kubeconfig and state: `labcheck start` writes the cluster's context there, not in yours.
+    env = {**os.environ, "KUBECONFIG": str(work / "kubeconfig"), "LABCHECK_STATE_DIR": str(work / "state"),
+           "NO_COLOR": "1", "CI": "1"}
+    print(f"labcheck grading benchmark on {os.cpu_count()} cores; files in {work}")
+    offline(options.submissions, options.jobs, work, env)
+    if not options.offline_only:
+        live(options.learners, options.jobs, work, env, options.keep)
+
+
+if __name__ == "__main__":
+    main()

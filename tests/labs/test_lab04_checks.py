@@ -1,0 +1,257 @@
+"""Lab 04's diagnoses without a cluster: states that can never converge FAIL at once, with their cause.
+
+The recorded evidence (test_lab_evidence.py) proves the known-wrong solutions
+of lab.yaml on real clusters. These cases add mistakes that lab.yaml does not
+replay (each would cost the self-test a rebuild of the namespace): replicas
+serving one anonymous page, one replica, a named or undeclared targetPort, one
+Pod's IP asked instead of the Service, a deleted instead of an unready Pod, a
+KUBE-SEP chain recorded for the Service's; and they pin that no diagnosis
+waits out a timeout.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from labcheck.checks import CheckContext
+from labcheck.checks.outcome import Status
+from labcheck.checks.python_check import load_lab_functions
+from labcheck.loader import find_lab
+from tests.conftest import FakeCluster, ok
+
+NS = "lab04-test"
+LABELS = {"name": "webserver", "environment": "production", "tier": "front-end"}
+CLUSTER_IP = "10.96.120.5"
+
+
+@pytest.fixture(scope="module")
+def checks():
+    return load_lab_functions(find_lab("04").folder)
+
+
+def pod(name, ip, *, ready=True, labels=LABELS, ports=(80,), created="2026-11-21T10:00:00Z"):
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": dict(labels), "creationTimestamp": created},
+        "spec": {"nodeName": "netlabs-multi-worker",
+                 "containers": [{"name": "nginx", "ports": [{"containerPort": p} for p in ports]}]},
+        "status": {"phase": "Running", "podIP": ip,
+                   "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                   "containerStatuses": [{"name": "nginx", "ready": ready,
+                                          "state": {"running": {"startedAt": "2026-11-21T10:00:01Z"}}}]},
+    }
+
+
+def service(selector=None, target_port=80, **spec):
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "webserver", "namespace": NS},
+            "spec": {"type": "ClusterIP", "clusterIP": CLUSTER_IP, "selector": selector or {"name": "webserver"},
+                     "ports": [{"port": 80, "targetPort": target_port, "protocol": "TCP"}], **spec}}
+
+
+def endpoint_slice(pods, port=80):
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "webserver-abcde", "namespace": NS,
+                         "labels": {"kubernetes.io/service-name": "webserver"}},
+            "ports": [{"port": port, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [p["status"]["podIP"]], "targetRef": {"name": p["metadata"]["name"]},
+                           "conditions": {"ready": p["status"]["conditions"][0]["status"] == "True"}}
+                          for p in pods]}
+
+
+def configmap(name, **data):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": NS}, "data": data}
+
+
+PODS = [pod("webserver-7d9-aaaaa", "10.244.1.2"), pod("webserver-7d9-bbbbb", "10.244.2.3"),
+        pod("webserver-7d9-ccccc", "10.244.2.4")]
+
+
+def run(checks, function, objects, reply=lambda where, command: ok(), **args):
+    ctx = CheckContext(cluster=FakeCluster(objects, exec_answer=reply), namespace=NS)
+    started = time.monotonic()
+    outcome = checks[function](ctx, **args)
+    return outcome, time.monotonic() - started
+
+
+def text(outcome):
+    return " ".join(filter(None, [outcome.summary, outcome.expected, outcome.observed, outcome.cause]))
+
+
+def deployment(ready=3):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "webserver", "namespace": NS},
+            "spec": {"replicas": 3, "selector": {"matchLabels": {"name": "webserver"}}},
+            "status": {"replicas": 3, "readyReplicas": ready}}
+
+
+def test_replicas_serving_the_same_page_are_anonymous(checks):
+    def welcome(where, command):
+        return ok("<html><head><title>Welcome to nginx!</title></head></html>\n")
+
+    outcome, _ = run(checks, "replicas_name_themselves", [deployment(), *PODS], reply=welcome)
+    assert outcome.status == Status.FAIL
+    assert "does not name the Pod that served it" in outcome.summary and "$hostname" in outcome.cause
+
+
+def test_replicas_that_name_themselves(checks):
+    def own_name(where, command):
+        return ok(f"Served by {where.split('/')[0]} (10.244.1.2)\n")
+
+    outcome, _ = run(checks, "replicas_name_themselves", [deployment(), *PODS], reply=own_name)
+    assert outcome.status == Status.PASS, text(outcome)
+
+
+def test_one_replica_is_not_several(checks):
+    single = {**deployment(ready=1), "spec": {"replicas": 1, "selector": {"matchLabels": {"name": "webserver"}}}}
+    outcome, seconds = run(checks, "replicas_ready", [single, PODS[0]])
+    assert outcome.status == Status.FAIL and "replicas: 3" in outcome.cause and "made unready" in outcome.cause
+    assert seconds < 1
+
+
+def test_selector_matching_no_pod_fails_at_once(checks):
+    outcome, seconds = run(checks, "service_endpoints", [service({"app": "webserver"}), *PODS],
+                           service="webserver")
+    assert outcome.status == Status.FAIL
+    assert "0 endpoints: selector app=webserver matches no Pod" in outcome.summary
+    assert "name=webserver" in outcome.cause
+    assert seconds < 1
+
+
+def test_endpoints_pass_when_the_slice_lists_every_ready_pod(checks):
+    outcome, _ = run(checks, "service_endpoints", [service(), *PODS, endpoint_slice(PODS)], service="webserver")
+    assert outcome.status == Status.PASS, text(outcome)
+
+
+def refused(where, command):
+    return ok("", returncode=7, stderr="curl: (7) Failed to connect: Connection refused")
+
+
+def test_target_port_nobody_listens_on_fails_at_once(checks):
+    objects = [service(target_port=8080), *PODS, endpoint_slice(PODS, port=8080)]
+    outcome, seconds = run(checks, "clusterip_answers", objects, reply=refused, service="webserver", client="client")
+    assert outcome.status == Status.FAIL
+    assert "forwards to targetPort 8080, but the Pods listen on 80" in outcome.summary
+    assert seconds < 1
+
+
+def test_target_port_without_declared_ports_is_judged_by_what_answers(checks):
+    bare = [pod(p["metadata"]["name"], p["status"]["podIP"], ports=()) for p in PODS]
+    objects = [service(target_port=8080), *bare, endpoint_slice(bare, port=8080)]
+    outcome, seconds = run(checks, "clusterip_answers", objects, reply=refused, service="webserver", client="client")
+    assert outcome.status == Status.FAIL and "targetPort 8080" in outcome.summary
+    assert "10.244.1.2:8080" in outcome.observed
+    assert seconds < 1
+
+
+def test_named_target_port_that_names_nothing(checks):
+    objects = [service(target_port="http"), *PODS]
+    outcome, _ = run(checks, "clusterip_answers", objects, reply=refused, service="webserver", client="client")
+    assert outcome.status == Status.FAIL and "names no port" in outcome.summary
+
+
+def test_clusterip_answered_by_a_pod_passes(checks):
+    def answer(where, command):
+        return ok("Served by webserver-7d9-bbbbb (10.244.2.3)\n")
+
+    outcome, _ = run(checks, "clusterip_answers", [service(), *PODS], reply=answer, service="webserver",
+                     client="client")
+    assert outcome.status == Status.PASS and "webserver-7d9-bbbbb" in outcome.summary
+
+
+def dns(where, command):
+    """CoreDNS as the client sees it: names in NS resolve, names in other namespaces do not."""
+    if command == ["cat", "/etc/resolv.conf"]:
+        return ok(f"search {NS}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\n")
+    script = command[-1]
+    known = "default" not in script
+    if "getent" in script:
+        return ok(f"{CLUSTER_IP}  webserver.{NS}.svc.cluster.local\n") if known else ok("", returncode=2)
+    if known:
+        return ok("Served by webserver-7d9-aaaaa (10.244.1.2)\n")
+    return ok("", returncode=6, stderr="curl: (6) Could not resolve host")
+
+
+def test_dns_names_in_another_namespace(checks):
+    answer = configmap("answer-dns-names", short="webserver", namespaced="webserver.default",
+                       fqdn="webserver.default.svc.cluster.local")
+    outcome, _ = run(checks, "dns_names_reach_service", [service(), *PODS, answer], reply=dns,
+                     service="webserver", client="client", answer="answer-dns-names")
+    assert outcome.status == Status.FAIL
+    assert f"in namespace default, but Service webserver is in namespace {NS}" in outcome.summary
+
+
+def test_dns_names_of_the_right_namespace_pass(checks):
+    answer = configmap("answer-dns-names", short="webserver", namespaced=f"webserver.{NS}",
+                       fqdn=f"webserver.{NS}.svc.cluster.local.")
+    outcome, _ = run(checks, "dns_names_reach_service", [service(), *PODS, answer], reply=dns,
+                     service="webserver", client="client", answer="answer-dns-names")
+    assert outcome.status == Status.PASS, text(outcome)
+
+
+def test_requests_answered_by_one_pod_name_session_affinity(checks):
+    def answer(where, command):
+        return ok("Served by webserver-7d9-aaaaa (10.244.1.2)\n\n" * 30)
+
+    outcome, _ = run(checks, "requests_spread", [service(sessionAffinity="ClientIP"), *PODS], reply=answer,
+                     service="webserver", client="client")
+    assert outcome.status == Status.FAIL and "sessionAffinity" in outcome.cause
+
+
+def test_recorded_pods_from_one_pod_ip(checks):
+    answer = configmap("answer-served-by", pods="webserver-7d9-aaaaa ")
+    outcome, _ = run(checks, "answer_names_replicas", [service(), *PODS, answer], service="webserver",
+                     answer="answer-served-by", key="pods")
+    assert outcome.status == Status.FAIL and "not to one Pod's IP" in outcome.cause
+
+
+def test_recorded_pods_may_keep_one_made_unready_later(checks):
+    pods = [*PODS[:2], pod("webserver-7d9-ccccc", "10.244.2.4", ready=False)]
+    answer = configmap("answer-served-by", pods=" ".join(p["metadata"]["name"] for p in PODS))
+    outcome, _ = run(checks, "answer_names_replicas", [service(), *pods, answer], service="webserver",
+                     answer="answer-served-by", key="pods")
+    assert outcome.status == Status.PASS, text(outcome)
+
+
+def test_a_replaced_pod_is_not_an_unready_one(checks):
+    pods = [*PODS[:2], pod("webserver-7d9-ddddd", "10.244.2.9", created="2026-11-21T10:05:00Z")]
+    outcome, _ = run(checks, "one_replica_unready", [service(), *pods], service="webserver")
+    assert outcome.status == Status.FAIL
+    assert "none is unready" in outcome.summary and "deleting a Pod" in outcome.cause
+
+
+NAT = f"""\
+-A KUBE-SERVICES -d {CLUSTER_IP}/32 -p tcp -m comment --comment "{NS}/webserver cluster IP" -m tcp --dport 80 -j KUBE-SVC-WEB
+-A KUBE-SVC-WEB ! -s 10.244.0.0/16 -d {CLUSTER_IP}/32 -p tcp -m comment --comment "{NS}/webserver cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-WEB -m comment --comment "{NS}/webserver -> 10.244.1.2:80" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-AAA
+-A KUBE-SVC-WEB -m comment --comment "{NS}/webserver -> 10.244.2.3:80" -j KUBE-SEP-BBB
+-A KUBE-SEP-AAA -s 10.244.1.2/32 -m comment --comment "{NS}/webserver" -j KUBE-MARK-MASQ
+-A KUBE-SEP-AAA -p tcp -m comment --comment "{NS}/webserver" -m tcp -j DNAT --to-destination 10.244.1.2:80
+-A KUBE-SEP-BBB -s 10.244.2.3/32 -m comment --comment "{NS}/webserver" -j KUBE-MARK-MASQ
+-A KUBE-SEP-BBB -p tcp -m comment --comment "{NS}/webserver" -m tcp -j DNAT --to-destination 10.244.2.3:80
+"""
+NODES = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": n}}
+         for n in ("netlabs-multi-control-plane", "netlabs-multi-worker", "netlabs-multi-worker2")]
+
+
+def kube_proxy(chain, pods):
+    objects = [service(), *pods, endpoint_slice(pods), configmap("answer-kube-proxy", **{"svc-chain": chain}), *NODES]
+    return objects
+
+
+def test_kube_proxy_chain_on_every_node_leads_to_ready_endpoints(checks):
+    pods = [*PODS[:2], pod("webserver-7d9-ccccc", "10.244.2.4", ready=False)]
+    outcome, _ = run(checks, "kube_proxy_chain", kube_proxy("KUBE-SVC-WEB", pods), reply=lambda w, c: ok(NAT),
+                     service="webserver", answer="answer-kube-proxy", key="svc-chain")
+    assert outcome.status == Status.PASS, text(outcome)
+    assert "on all 3 nodes" in outcome.summary and "10.244.2.3:80" in outcome.summary
+
+
+def test_kube_proxy_sep_chain_recorded(checks):
+    pods = [*PODS[:2], pod("webserver-7d9-ccccc", "10.244.2.4", ready=False)]
+    outcome, seconds = run(checks, "kube_proxy_chain", kube_proxy("KUBE-SEP-AAA", pods),
+                           reply=lambda w, c: ok(NAT), service="webserver", answer="answer-kube-proxy",
+                           key="svc-chain")
+    assert outcome.status == Status.FAIL
+    assert "the chain of one endpoint (it DNATs to 10.244.1.2:80)" in outcome.cause
+    assert seconds < 1

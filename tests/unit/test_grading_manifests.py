@@ -1,0 +1,101 @@
+"""The shipped grading manifests: least privilege that still covers what labs read, and a Job the CLI accepts."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from labcheck import __version__
+from labcheck.cluster.live import _KNOWN_KINDS
+from labcheck.grading.commands import grade_command
+from labcheck.loader import all_labs, clusters_dir
+from labcheck.model import AbsentCheck, AssertCheck
+
+GRADING = clusters_dir() / "grading"
+READ = {"get", "list", "watch"}
+
+
+def documents(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((GRADING / name).read_text()) if d]
+
+
+def grants() -> dict[tuple[str, str], set[str]]:
+    role = next(d for d in documents("rbac.yaml") if d["kind"] == "ClusterRole")
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        assert set(rule) == {"apiGroups", "resources", "verbs"}  # no resourceNames tricks, no nonResourceURLs
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    return granted
+
+
+def kinds_labs_read() -> set[tuple[str, str]]:
+    """(apiVersion, kind) of every object a lab's checks read, declared or in its checks.py."""
+    found = {("v1", "Namespace"), ("v1", "Pod")}  # grading checks the namespace; probes exec into Pods
+    for lab in all_labs():
+        for step in lab.steps:
+            for check in step.checks:
+                pattern = check.assert_ if isinstance(check, AssertCheck) else (
+                    check.absent if isinstance(check, AbsentCheck) else None)
+                if pattern is not None:
+                    found.add((pattern.apiVersion, pattern.kind))
+        code = lab.folder / "checks.py"
+        if code.is_file():
+            text = code.read_text()
+            for kind, version in re.findall(r"ctx\.(?:get|list)\(\s*\"(\w+)\"(?:[^)]*api_version=\"([^\"]+)\")?", text):
+                found.add((version or "v1", kind))
+            # list(kind, api_version, ...) may name the version positionally
+            for kind, version in re.findall(r"ctx\.list\(\s*\"(\w+)\"\s*,\s*\"([\w./]+)\"", text):
+                found.discard(("v1", kind))
+                found.add((version, kind))
+    return found
+
+
+def test_the_role_only_reads_except_exec():
+    for (group, resource), verbs in grants().items():
+        if (group, resource) == ("", "pods/exec"):
+            assert verbs == {"get", "create"}
+        else:
+            assert verbs <= READ, (resource, verbs)
+    assert ("", "secrets") not in grants()
+
+
+def test_the_role_covers_every_kind_the_labs_read():
+    granted = grants()
+    for api_version, kind in sorted(kinds_labs_read()):
+        plural, _namespaced = _KNOWN_KINDS[(api_version, kind)]
+        group = api_version.split("/")[0] if "/" in api_version else ""
+        assert {"get", "list"} <= granted.get((group, plural), set()), f"{kind} ({api_version}) is not readable"
+    assert granted[("", "pods/log")] == {"get"}
+
+
+def test_the_binding_gives_the_role_to_the_service_account():
+    docs = documents("rbac.yaml")
+    account = next(d for d in docs if d["kind"] == "ServiceAccount")
+    binding = next(d for d in docs if d["kind"] == "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == next(d for d in docs if d["kind"] == "ClusterRole")["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
+                                    "namespace": account["metadata"]["namespace"]}]
+
+
+def test_the_job_is_indexed_and_its_arguments_are_ones_labcheck_takes():
+    job = next(d for d in documents("job.yaml") if d["kind"] == "Job")
+    account = next(d for d in documents("rbac.yaml") if d["kind"] == "ServiceAccount")
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"]
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    (container,) = pod["containers"]
+    assert container["image"] == f"netlabs/labcheck:{__version__}"
+    args = container["args"]
+    shard = args[args.index("--shard") + 1]
+    assert shard == f"$(JOB_COMPLETION_INDEX)/{spec['completions']}"
+    assert args[0] == "grade" and "--in-cluster" in args
+    context = grade_command.make_context("grade", [a.replace("$(JOB_COMPLETION_INDEX)", "0") for a in args[1:]])
+    assert context.params["shard"] == f"0/{spec['completions']}" and context.params["resume"]
+    claim = pod["volumes"][[v["name"] for v in pod["volumes"]].index("grades")]["persistentVolumeClaim"]["claimName"]
+    reader = documents("reader.yaml")[0]["spec"]
+    assert claim == next(d for d in documents("job.yaml") if d["kind"] == "PersistentVolumeClaim")["metadata"]["name"]
+    assert any(v.get("persistentVolumeClaim", {}).get("claimName") == claim for v in reader["volumes"])
