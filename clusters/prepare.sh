@@ -20,7 +20,11 @@
 #                component images and the tarball for `kind build node-image`
 #   4 node       kind base image (mmdebstrap + kind's images/base/files), node image
 #   5 images     lab images (nginx, curl, busybox, redis, node, ghost)
-#   6 env        $NETLABS_CACHE/toolchain.env, written last, READY=1
+#   6 kube-router  kube-router (k3s's fork of the same tag, wrapper module) and
+#                its image with the CNI plugins it installs on the nodes
+#                (bridge, portmap, host-local, loopback); the policy clusters'
+#                CNI and NetworkPolicy engine (clusters/kube-router/)
+#   7 env        $NETLABS_CACHE/toolchain.env, written last, READY=1
 #
 # Environment: NETLABS_CACHE (cache dir), GO_BUILD_PROCS (default: all cores),
 # NETLABS_PREPARE (auto: phase 0 decides; build: always build; registry: never).
@@ -51,7 +55,7 @@ PHASE="" PHASE_T0=0
 phase() { PHASE=$1; PHASE_T0=$(date +%s); say "== phase $1: $2"; }
 phase_done() {
   local s=$(( $(date +%s) - PHASE_T0 ))
-  SUMMARY+=("$(printf '%-8s %5ss  %s' "$PHASE" "$s" "$1")")
+  SUMMARY+=("$(printf '%-11s %5ss  %s' "$PHASE" "$s" "$1")")
   say "== phase $PHASE done in ${s}s ($1)"
 }
 die() {
@@ -277,9 +281,37 @@ fi
 phase_done "$note: ${LAB_IMAGES[*]}"
 
 ########################################################################## 6
+# A phase of its own with its own cache entries, so the node and lab images
+# above keep their keys: the image carries the bridge plugin and installs it on
+# each node itself (as the published image does), the node image is unchanged.
+phase kube-router "kube-router $KUBE_ROUTER_VERSION"
+KR_DIR="$CACHE/tools/kube-router@$KUBE_ROUTER_VERSION"
+if [ -f "$KR_DIR/.done" ]; then note="cached binary"; else
+  rm -rf "$KR_DIR.tmp"
+  run "build-kube-router@$KUBE_ROUTER_VERSION" nice -n 19 "$TC/build-go-tool.sh" kube-router "$KUBE_ROUTER_VERSION" "$KR_DIR.tmp"
+  touch "$KR_DIR.tmp/.done"; rm -rf "$KR_DIR"; mv "$KR_DIR.tmp" "$KR_DIR"; note="built binary"
+fi
+# the name and tag the published image has, so the same manifest works with a registry
+KUBE_ROUTER_IMAGE="docker.io/cloudnativelabs/kube-router:$KUBE_ROUTER_VERSION"
+KR_MOD="$GOMODCACHE/github.com/k3s-io/kube-router/v2@$KUBE_ROUTER_VERSION"
+[ -f "$KR_MOD/build/image-assets/cni-install" ] || die "kube-router module source not found at $KR_MOD"
+KR_KEY=$(printf '%s\n' "$KUBE_ROUTER_VERSION $CNI_PLUGINS_VERSION $DEBIAN_SUITE $RECIPE_REVISION" \
+  | cat - "$TC/build-kube-router-image.sh" "$TC/mkrootfs.sh" | sha256sum | cut -c1-10)
+kr_tar="$IMAGES/kube-router-$KR_KEY.tar" kr_ids="$IMAGES/kube-router-$KR_KEY.ids"
+if restore_images "$kr_tar" "$kr_ids"; then
+  note="$note, cached image"
+else
+  run "kube-router-image-$KR_KEY" "$TC/build-kube-router-image.sh" "$KR_DIR" "$CACHE/tools/cni-plugins@$CNI_PLUGINS_VERSION" "$KR_MOD" "$KUBE_ROUTER_IMAGE"
+  record_images "$kr_tar" "$kr_ids" "${KUBE_ROUTER_IMAGE#docker.io/}"
+  note="$note, built image"
+fi
+phase_done "$note: $KUBE_ROUTER_IMAGE"
+
+########################################################################## 7
 phase env "toolchain.env"
 images_present "$node_ids" || die "node image $NODE_IMAGE missing from docker"
 images_present "$lab_ids" || die "lab images missing from docker"
+images_present "$kr_ids" || die "kube-router image missing from docker"
 lab_csv=$(IFS=,; echo "${LAB_IMAGES[*]}")
 cat > "$ENV_FILE.tmp" <<EOF
 # written by clusters/prepare.sh; KEY=VALUE, no quotes, no spaces
@@ -289,6 +321,7 @@ K8S_VERSION=$K8S_VERSION
 NODE_IMAGE=$NODE_IMAGE
 BASE_IMAGE=$BASE_IMAGE
 LAB_IMAGES=$lab_csv
+KUBE_ROUTER_IMAGE=$KUBE_ROUTER_IMAGE
 KUBECTL=$K8S_BIN/kubectl
 NETLABS_CACHE=$CACHE
 DOCKER_RUNTIME=$(docker info --format '{{.DefaultRuntime}}')

@@ -101,12 +101,38 @@ class Kind:
         return [line.strip() for line in done.stdout.splitlines() if line.strip() and "No kind clusters" not in line]
 
     def create(self, config: Path, name: str) -> None:
-        args = ["create", "cluster", "--name", name, "--config", str(config), "--wait", "120s"]
+        """Create the cluster; then install its add-ons (e.g. its CNI) and wait until it is Ready."""
+        addons = cluster_addons(config)
+        # without its CNI no node gets Ready, so kind's own wait would only time out
+        args = ["create", "cluster", "--name", name, "--config", str(config)]
+        if addons is None:
+            args += ["--wait", "120s"]
         if self.node_image:
             args += ["--image", self.node_image]
         done = self._run(*args, timeout=900)
         if done.returncode != 0:
             raise ClusterUnavailable(f"kind could not create cluster {name}: {_last_line(done.stderr)}")
+        if addons is not None:
+            self.install_addons(addons, name)
+
+    def install_addons(self, addons: Path, name: str) -> None:
+        """Apply <config>.addons/ (a kustomization) to a new cluster and wait for its nodes and DNS.
+
+        Images the add-ons name are loaded from the local Docker when it has them
+        (a machine without a registry); otherwise the nodes pull them as usual.
+        """
+        from .actions import kubectl
+
+        binary = kubectl()
+        context = kube_context(name)
+        rendered = _kubectl([binary, "kustomize", str(addons)], f"kubectl kustomize {addons.name}")
+        for image in addon_images(rendered.stdout):
+            self.load_image(image, name)
+        _kubectl([binary, "--context", context, "apply", "-k", str(addons)], f"kubectl apply -k {addons.name}")
+        _kubectl([binary, "--context", context, "wait", "--for=condition=Ready", "nodes", "--all",
+                  "--timeout=180s"], f"nodes of {name} Ready after {addons.name}", timeout=240)
+        _kubectl([binary, "--context", context, "-n", "kube-system", "wait", "--for=condition=Ready", "pod",
+                  "-l", "k8s-app=kube-dns", "--timeout=180s"], f"CoreDNS of {name} Ready", timeout=240)
 
     def stopped_nodes(self, name: str) -> list[str]:
         """The cluster's node containers that are not running (their Docker daemon restarted, say)."""
@@ -150,6 +176,36 @@ def cluster_config(cluster: str) -> tuple[Path, str]:
     path = clusters_dir() / f"{cluster}.yaml"
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     return path, config.get("name") or "kind"
+
+
+def cluster_addons(config: Path) -> Path | None:
+    """The kustomization folder applied after creating the cluster of <name>.yaml: <name>.addons/."""
+    folder = config.parent / f"{config.stem}.addons"
+    return folder if (folder / "kustomization.yaml").is_file() else None
+
+
+def addon_images(manifests: str) -> list[str]:
+    """Every container image the rendered add-on manifests name, in order, once each."""
+    import yaml
+
+    images: list[str] = []
+    for doc in yaml.safe_load_all(manifests):
+        pod = ((doc or {}).get("spec") or {}).get("template", {}).get("spec") or {}
+        for container in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+            image = container.get("image")
+            if image and image not in images:
+                images.append(image)
+    return images
+
+
+def _kubectl(args: list[str], what: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ClusterUnavailable(f"{what}: no answer in {int(timeout)} s") from None
+    if done.returncode != 0:
+        raise ClusterUnavailable(f"{what} failed: {_last_line(done.stderr or done.stdout)}")
+    return done
 
 
 def kube_context(cluster_name: str) -> str:

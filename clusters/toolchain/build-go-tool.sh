@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build one Go component from the module proxy into <out-dir>.
 # usage: build-go-tool.sh <component> <version> <out-dir>
-# components: kind containerd runc crictl cni-plugins etcd coredns local-path-provisioner
+# components: kind containerd runc crictl cni-plugins etcd coredns local-path-provisioner kube-router
 set -euo pipefail
 name=${1:?component} ver=${2:?version} out=${3:?out dir}
 : "${GOMODCACHE:?}" "${GOCACHE:?}"
@@ -81,6 +81,22 @@ case "$name" in
     GOFLAGS=-mod=mod go build "${common[@]}" -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
     GOFLAGS=-mod=mod go build "${common[@]}" -ldflags "-s -w" -o "$out/etcdctl" go.etcd.io/etcd/etcdctl/v3
     GOFLAGS=-mod=mod go build "${common[@]}" -ldflags "-s -w" -o "$out/etcdutl" go.etcd.io/etcd/etcdutl/v3
+    cd /; rm -rf "$w" ;;
+  kube-router)
+    # The proxy refuses github.com/cloudnativelabs/kube-router/v2 but serves
+    # k3s's fork of the same release (it passes the checksum database); the
+    # fork declares the upstream module path, so a wrapper module requires
+    # the upstream path and replaces it with the fork. `go install`/`go get`
+    # would ask for the fork's version list, which the proxy refuses.
+    m=github.com/cloudnativelabs/kube-router/v2
+    w="$out.work"; rm -rf "$w"; mkdir -p "$w"; cd "$w"
+    printf 'module netlabs.local/kuberouterbuild\n\ngo 1.24\n\nrequire %s %s\n\nreplace %s => github.com/k3s-io/kube-router/v2 %s\n' \
+      "$m" "$ver" "$m" "$ver" > go.mod
+    printf 'package main\n\nimport _ "%s/pkg/version"\n\nfunc main() {}\n' "$m" > main.go
+    GOFLAGS=-mod=mod go build "${common[@]}" \
+      -ldflags "-s -w -X $m/pkg/version.Version=$ver -X $m/pkg/version.BuildDate=netlabs-local" \
+      -o "$out/kube-router" "$m/cmd/kube-router"
+    cp go.mod "$out/wrapper-go.mod"
     cd /; rm -rf "$w" ;;
   *) echo "unknown component $name" >&2; exit 2 ;;
 esac

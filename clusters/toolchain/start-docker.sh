@@ -24,6 +24,20 @@ caps_missing() { # true when CapBnd lacks a capability the kernel knows
 need_wrapper=0
 if caps_missing; then need_wrapper=1; fi
 
+# Every kind node's kubelet, kube-proxy and containerd take inotify instances;
+# at the kernel default of 128 per user, about six nodes on one host exhaust
+# them and the next kubelet exits with "inotify_init: too many open files"
+# (kind's known issue). Raise, never lower, to the values kind recommends.
+raise_sysctl() {
+  local key=$1 want=$2 have
+  have=$(sysctl -n "$key" 2>/dev/null) || return 0
+  if [ "$have" -lt "$want" ]; then
+    sysctl -qw "$key=$want" || echo "warning: could not raise $key to $want (is $have)" >&2
+  fi
+}
+raise_sysctl fs.inotify.max_user_instances 512
+raise_sysctl fs.inotify.max_user_watches 524288
+
 configured() { # is the daemon.json what we want?
   if [ $need_wrapper = 1 ]; then
     [ -x "$WRAPPER_DST" ] && cmp -s "$here/runc-capwrap.sh" "$WRAPPER_DST" &&

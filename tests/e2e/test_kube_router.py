@@ -1,0 +1,255 @@
+"""kube-router as the Pod network and NetworkPolicy engine (clusters/policy-multi.yaml): Pods reach
+each other across nodes over routes learned by iBGP, Services (ClusterIP, DNS, NodePort, hairpin)
+work through kube-proxy, and a NetworkPolicy really blocks traffic until it is deleted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from labcheck.loader import clusters_dir
+from labcheck.toolchain import Kind
+
+NAMESPACE = "kube-router-test"
+APPS = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
+         labelSelector: {matchLabels: {app: echo}}}
+      containers:
+      - name: echo
+        image: busybox:1.36
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www"]
+        ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo-nodeport}
+spec:
+  type: NodePort
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30091}]
+---
+# the only endpoint of its Service: reaching the Service from this Pod must come back to itself
+apiVersion: v1
+kind: Pod
+metadata: {name: hairpin, labels: {app: hairpin}}
+spec:
+  containers:
+  - name: web
+    image: busybox:1.36
+    command: ["sh", "-c", "mkdir -p /www && echo hairpin > /www/index.html && httpd -f -p 8080 -h /www"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hairpin}
+spec:
+  selector: {app: hairpin}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers:
+  - {name: client, image: busybox:1.36, command: ["sleep", "3600"]}
+---
+# the positive control of the policy test: the one client the policy lets in
+apiVersion: v1
+kind: Pod
+metadata: {name: allowed, labels: {access: allowed}}
+spec:
+  containers:
+  - {name: client, image: busybox:1.36, command: ["sleep", "3600"]}
+"""
+POLICY = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: echo-only-allowed}
+spec:
+  podSelector: {matchLabels: {app: echo}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {access: allowed}}}]
+"""
+
+
+def run(args, env, check=True, timeout=300, input_text=None):
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, input=input_text)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} -> {done.returncode}: {done.stdout}{done.stderr}")
+    return done
+
+
+@pytest.fixture(scope="module")
+def kube_router_image(toolchain):
+    """The kube-router image prepare.sh's kube-router phase builds; loud when it is missing."""
+    if toolchain.get("SOURCE") == "registry":
+        return None  # kind the normal way: the nodes pull the published image the manifest names
+    image = toolchain.get("KUBE_ROUTER_IMAGE")
+    problem = None
+    if not image:
+        problem = "the prepared toolchain predates its kube-router phase (no KUBE_ROUTER_IMAGE in toolchain.env)"
+    elif subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
+        problem = f"kube-router image {image} is not in Docker"
+    if problem:
+        problem += ": run `bash clusters/prepare.sh` (phase kube-router)"
+        if os.environ.get("LABCHECK_E2E_REQUIRED") == "1":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return image
+
+
+@pytest.fixture(scope="module")
+def policy_cluster(toolchain, kube_router_image, e2e_env, cleanup_clusters):
+    """netlabs-policy-multi created the way `labcheck start` creates it (kind, then its add-ons)."""
+    config = clusters_dir() / "policy-multi.yaml"
+    name = "netlabs-policy-multi"
+    kind = Kind(toolchain["KIND"], toolchain["NODE_IMAGE"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KUBECONFIG", e2e_env["KUBECONFIG"])
+        run([kind.binary, "delete", "cluster", "--name", name], e2e_env, check=False)
+        started = time.monotonic()
+        kind.create(config, name)
+        print(f"three-node kube-router cluster created, nodes and CoreDNS Ready, in {time.monotonic() - started:.0f} s")
+    kubectl = ["kubectl", "--context", f"kind-{name}"]
+    run([kind.binary, "load", "docker-image", "busybox:1.36", "--name", name], e2e_env, timeout=600)
+    ns = kubectl + ["-n", NAMESPACE]
+    run(kubectl + ["create", "namespace", NAMESPACE], e2e_env)
+    run(ns + ["apply", "-f", "-"], e2e_env, input_text=APPS)
+    run(ns + ["rollout", "status", "deployment/echo", "--timeout=180s"], e2e_env)
+    run(ns + ["wait", "--for=condition=Ready", "pod/client", "pod/allowed", "pod/hairpin", "--timeout=180s"], e2e_env)
+    yield name, kubectl, e2e_env
+    run([kind.binary, "delete", "cluster", "--name", name], e2e_env, check=False)
+
+
+def pods(policy_cluster) -> dict[str, dict]:
+    _name, kubectl, env = policy_cluster
+    items = json.loads(run(kubectl + ["-n", NAMESPACE, "get", "pods", "-o", "json"], env).stdout)["items"]
+    return {p["metadata"]["name"]: p for p in items}
+
+
+def fetch(policy_cluster, pod: str, url: str, check=True):
+    _name, kubectl, env = policy_cluster
+    return run(kubectl + ["-n", NAMESPACE, "exec", pod, "--", "wget", "-qO-", "-T", "3", url], env, check=check)
+
+
+def test_kube_router_is_the_cni_on_every_node(policy_cluster):
+    name, kubectl, env = policy_cluster
+    nodes = json.loads(run(kubectl + ["get", "nodes", "-o", "json"], env).stdout)["items"]
+    assert len(nodes) == 3
+    routers = json.loads(run(kubectl + ["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-router", "-o", "json"],
+                             env).stdout)["items"]
+    assert {p["spec"]["nodeName"] for p in routers} == {n["metadata"]["name"] for n in nodes}
+    for node in nodes:
+        node_name = node["metadata"]["name"]
+        conf = run(["docker", "exec", node_name, "cat", "/etc/cni/net.d/10-kuberouter.conflist"], env).stdout
+        assert '"kube-bridge"' in conf and node["spec"]["podCIDR"] in conf, "bridge + host-local from the podCIDR"
+        run(["docker", "exec", node_name, "test", "-x", "/opt/cni/bin/bridge"], env)
+        routes = run(["docker", "exec", node_name, "ip", "route"], env).stdout
+        for other in nodes:
+            if other is node:
+                continue
+            address = next(a["address"] for a in other["status"]["addresses"] if a["type"] == "InternalIP")
+            assert f"{other['spec']['podCIDR']} via {address}" in routes, \
+                f"{node_name} routes {other['metadata']['name']}'s Pod CIDR to it (learned over iBGP):\n{routes}"
+
+
+def test_pod_traffic_crosses_nodes(policy_cluster):
+    everyone = pods(policy_cluster)
+    client = everyone["client"]
+    echoes = [p for p in everyone.values() if p["metadata"].get("labels", {}).get("app") == "echo"]
+    assert len({p["spec"]["nodeName"] for p in echoes}) == 2, "the two replicas run on different nodes"
+    assert any(p["spec"]["nodeName"] != client["spec"]["nodeName"] for p in echoes)
+    for pod in echoes:
+        got = fetch(policy_cluster, "client", f"http://{pod['status']['podIP']}:8080")
+        assert got.stdout.strip() == pod["metadata"]["name"]
+
+
+def test_service_by_cluster_ip_and_dns(policy_cluster):
+    _name, kubectl, env = policy_cluster
+    ns = kubectl + ["-n", NAMESPACE]
+    cluster_ip = json.loads(run(ns + ["get", "service", "echo", "-o", "json"], env).stdout)["spec"]["clusterIP"]
+    lookup = run(ns + ["exec", "client", "--", "nslookup", f"echo.{NAMESPACE}.svc.cluster.local"], env)
+    assert cluster_ip in lookup.stdout
+    names = {p for p in pods(policy_cluster) if p.startswith("echo-")}
+    answers = set()
+    for _ in range(30):
+        answers.add(fetch(policy_cluster, "client", f"http://{cluster_ip}").stdout.strip())
+        answers.add(fetch(policy_cluster, "client", "http://echo").stdout.strip())
+        if answers == names:
+            break
+    assert answers == names, "the Service spreads requests over both replicas"
+
+
+def test_nodeport_from_the_host(policy_cluster):
+    name, _kubectl, env = policy_cluster
+    node_ip = run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                   f"{name}-worker"], env).stdout.strip()
+    with urllib.request.urlopen(f"http://{node_ip}:30091/", timeout=10) as response:
+        assert response.read().decode().strip().startswith("echo-")
+
+
+def test_hairpin_a_pod_reaches_itself_through_its_service(policy_cluster):
+    got = fetch(policy_cluster, "hairpin", f"http://hairpin.{NAMESPACE}.svc.cluster.local")
+    assert got.stdout.strip() == "hairpin"
+
+
+def test_network_policy_blocks_traffic_until_deleted(policy_cluster):
+    _name, kubectl, env = policy_cluster
+    ns = kubectl + ["-n", NAMESPACE]
+    everyone = pods(policy_cluster)
+    targets = [p["status"]["podIP"] for p in everyone.values() if p["metadata"].get("labels", {}).get("app") == "echo"]
+    for ip in targets:  # both clients get in before the policy
+        fetch(policy_cluster, "client", f"http://{ip}:8080")
+        fetch(policy_cluster, "allowed", f"http://{ip}:8080")
+    run(ns + ["apply", "-f", "-"], env, input_text=POLICY)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # kube-router syncs policies on events, within seconds
+            blocked = [fetch(policy_cluster, "client", f"http://{ip}:8080", check=False) for ip in targets]
+            if all(b.returncode != 0 for b in blocked) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        for ip, probe in zip(targets, blocked):
+            assert probe.returncode != 0, f"{ip} still answers the client the policy does not allow: {probe.stdout}"
+            # kube-router ends its per-Pod firewall chain with REJECT (ICMP port unreachable), which
+            # busybox wget reports as "Connection refused"; a DROP would show as a timeout
+            assert "Connection refused" in probe.stderr or "timed out" in probe.stderr, probe.stderr
+            print(f"blocked {ip}: {probe.stderr.strip().splitlines()[0]}")
+        for ip in targets:  # the positive control: same targets, same moment, allowed label
+            fetch(policy_cluster, "allowed", f"http://{ip}:8080")
+        # and the refusal is kube-router's rule on the Pods' nodes, not the server's doing
+        for node in {p["spec"]["nodeName"] for p in everyone.values() if p["status"].get("podIP") in targets}:
+            rules = run(["docker", "exec", node, "iptables", "-S"], env).stdout.splitlines()
+            assert any(r.startswith("-A KUBE-POD-FW-") and "-j REJECT" in r for r in rules), \
+                f"no kube-router REJECT rule on {node}"
+    finally:
+        run(ns + ["delete", "networkpolicy", "echo-only-allowed", "--ignore-not-found"], env)
+    deadline = time.monotonic() + 30
+    while True:
+        reopened = [fetch(policy_cluster, "client", f"http://{ip}:8080", check=False) for ip in targets]
+        if all(r.returncode == 0 for r in reopened) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert all(r.returncode == 0 for r in reopened), [r.stderr for r in reopened]
