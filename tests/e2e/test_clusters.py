@@ -4,63 +4,16 @@ nodes, Service DNS and load balancing, a NodePort answering from the host, `kind
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 
 import pytest
 
 from labcheck.loader import clusters_dir
+from tests.e2e.cluster_apps import echo_app, run
 
 NAMESPACE = "cluster-test"
-ECHO = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: echo}}
-  template:
-    metadata: {labels: {app: echo}}
-    spec:
-      topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
-         labelSelector: {matchLabels: {app: echo}}}
-      containers:
-      - name: echo
-        image: busybox:1.36
-        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www"]
-        ports: [{containerPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: echo}
-spec:
-  selector: {app: echo}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: echo-nodeport}
-spec:
-  type: NodePort
-  selector: {app: echo}
-  ports: [{port: 80, targetPort: 8080, nodePort: 30090}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client}
-spec:
-  containers:
-  - {name: client, image: busybox:1.36, command: ["sleep", "3600"]}
-"""
-
-
-def run(args, env, check=True, timeout=300, input_text=None):
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, input=input_text)
-    if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} -> {done.returncode}: {done.stdout}{done.stderr}")
-    return done
+ECHO = echo_app(node_port=30090)
 
 
 @pytest.fixture(scope="module")

@@ -14,42 +14,10 @@ import pytest
 
 from labcheck.loader import clusters_dir
 from labcheck.toolchain import Kind
+from tests.e2e.cluster_apps import echo_app, run
 
 NAMESPACE = "kube-router-test"
-APPS = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: echo}}
-  template:
-    metadata: {labels: {app: echo}}
-    spec:
-      topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
-         labelSelector: {matchLabels: {app: echo}}}
-      containers:
-      - name: echo
-        image: busybox:1.36
-        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www"]
-        ports: [{containerPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: echo}
-spec:
-  selector: {app: echo}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: echo-nodeport}
-spec:
-  type: NodePort
-  selector: {app: echo}
-  ports: [{port: 80, targetPort: 8080, nodePort: 30091}]
----
+APPS = echo_app(node_port=30091) + """---
 # the only endpoint of its Service: reaching the Service from this Pod must come back to itself
 apiVersion: v1
 kind: Pod
@@ -66,13 +34,6 @@ metadata: {name: hairpin}
 spec:
   selector: {app: hairpin}
   ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client}
-spec:
-  containers:
-  - {name: client, image: busybox:1.36, command: ["sleep", "3600"]}
 ---
 # the positive control of the policy test: the one client the policy lets in
 apiVersion: v1
@@ -92,13 +53,6 @@ spec:
   ingress:
   - from: [{podSelector: {matchLabels: {access: allowed}}}]
 """
-
-
-def run(args, env, check=True, timeout=300, input_text=None):
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, input=input_text)
-    if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} -> {done.returncode}: {done.stdout}{done.stderr}")
-    return done
 
 
 @pytest.fixture(scope="module")
