@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import click
@@ -68,7 +67,24 @@ def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
     return rest, len(rest) != len(argv) or os.environ.get("LABCHECK_DEBUG") == "1"
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The learner's commands, plus the instructor's (labcheck.grading), imported only when named
+    or listed: a one-shot `labcheck` does not pay for them."""
+
+    _instructor = {"submit": "submit_command", "grade": "grade_command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._instructor])
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in self._instructor:
+            from .grading import commands
+
+            return getattr(commands, self._instructor[name])
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(__version__, prog_name="labcheck")
 @click.pass_context
@@ -339,7 +355,6 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
                   from_path=None, wait=None, context=None, verbose=False) -> None:
     """Check a step (default: the current step of the current lab)."""
     from .checks.outcome import Status
-    from .cluster.recorded import RecordedCluster, RecordingCluster
     from .engine import run_step
     from .render import render_json, render_junit, render_text
     from .state import Progress
@@ -348,6 +363,8 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
         raise UsageError("--record and --from cannot be used together")
     namespace = None
     if from_path:
+        from .cluster.recorded import RecordedCluster
+
         cluster = RecordedCluster(from_path)
         lab = _lab_for(lab_ref) if lab_ref else _recorded_lab(cluster, from_path)
         namespace = cluster.meta.get("namespace")  # where it was recorded (self-tests use their own)
@@ -377,6 +394,8 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
             steps = [lab.steps[current - 1]]
         cluster = _live_cluster(lab, context)
         if record_path:
+            from .cluster.recorded import RecordingCluster
+
             cluster = RecordingCluster(cluster)
         source = cluster.describe()
 
@@ -645,13 +664,6 @@ def selftest_command(lab_ref: str, record_evidence: bool, workers: int) -> None:
     sys.exit(EXIT_PASSED if report.ok else EXIT_FAILED)
 
 
-# --- instructor commands (labcheck.grading; click only until they run) ------------
-from .grading.commands import grade_command, submit_command  # noqa: E402
-
-cli.add_command(submit_command)
-cli.add_command(grade_command)
-
-
 # --- entry point -------------------------------------------------------------------
 
 
@@ -671,6 +683,8 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except LabcheckError as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: {exc}", err=True)
         code = exc.exit_code
@@ -678,6 +692,8 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # a bug: still one line, unless asked for more
         if debug:
+            import traceback
+
             traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         code = EXIT_CANNOT_GRADE

@@ -10,17 +10,17 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import yaml
 from pydantic import ValidationError
 
 from .errors import LabInvalid, UsageError
 from .model import Lab
 
+if TYPE_CHECKING:
+    import yaml
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
-# libyaml's loader when PyYAML was built with it: parsing is most of loading a lab.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,12 @@ def _compose(path: Path) -> tuple[Any, yaml.Node | None, list[Problem]]:
     except UnicodeDecodeError as exc:
         line = text_line(path, exc.start)
         return None, None, [Problem(path, line, f"not UTF-8 text (byte {exc.object[exc.start]:#04x})")]
+    # Imported here: a lab found in the cache is never parsed, and a one-shot check saves the import.
+    import yaml
+
     # One parse: compose the node tree (for line numbers), then build the data from it.
-    loader = _YAML_LOADER(text)
+    # libyaml's loader when PyYAML was built with it: parsing is most of loading a lab.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         problems = _walk_nodes(path, node)
@@ -124,6 +128,8 @@ def _walk_nodes(path: Path, root: yaml.Node | None) -> list[Problem]:
     lose half a step that way. The walk is iterative and counts every node it
     reaches, shared ones each time, so a cycle or an alias bomb stops at the budget.
     """
+    import yaml
+
     problems: list[Problem] = []
     reported: set[int] = set()
     stack = [root] if root is not None else []
@@ -152,6 +158,8 @@ def _walk_nodes(path: Path, root: yaml.Node | None) -> list[Problem]:
 
 def line_of(node: yaml.Node | None, location: Iterable[Any]) -> int:
     """The line of the deepest node that the location reaches."""
+    import yaml
+
     if node is None:
         return 1
     line = node.start_mark.line + 1

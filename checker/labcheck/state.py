@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_state_dir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import LabcheckError
 
@@ -31,25 +30,61 @@ def state_dir() -> Path:
     return Path(os.environ.get("LABCHECK_STATE_DIR") or user_state_dir("labcheck", appauthor=False))
 
 
-class _LabEntry(BaseModel):
-    # Unknown keys are kept as they are: a newer labcheck may have written them.
-    model_config = ConfigDict(extra="allow")
-
-    current_step: int = Field(1, ge=1)
-    passed: dict[str, str] = Field(default_factory=dict)
-    cluster: str | None = None
-
-
-class _ProgressFile(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    current_lab: str | None = None
-    labs: dict[str, _LabEntry] = Field(default_factory=dict)
-    hints_shown: dict[str, dict[str, int]] = Field(default_factory=dict)
-
-
 def _new_entry() -> dict[str, Any]:
-    return _LabEntry().model_dump()
+    return {"current_step": 1, "passed": {}, "cluster": None}
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def _plainly_valid(data: Any) -> bool:
+    """The shape labcheck itself writes, checked in microseconds. Anything else (a hand edit,
+    a value pydantic would coerce) goes through the model, which also words the error."""
+    if not isinstance(data, dict) or not (data.get("current_lab") is None or isinstance(data["current_lab"], str)):
+        return False
+    labs, hints = data.get("labs", {}), data.get("hints_shown", {})
+    if not isinstance(labs, dict) or not isinstance(hints, dict):
+        return False
+    for entry in labs.values():
+        if not isinstance(entry, dict):
+            return False
+        step = entry.get("current_step", 1)
+        if type(step) is not int or step < 1 or not _strings(entry.get("passed", {})):
+            return False
+        if not (entry.get("cluster") is None or isinstance(entry["cluster"], str)):
+            return False
+    return all(isinstance(counts, dict) and all(isinstance(k, str) and type(v) is int for k, v in counts.items())
+               for counts in hints.values())
+
+
+def _validated(data: Any) -> dict[str, Any]:
+    """The progress file's content with defaults filled in; ValidationError names what is wrong.
+
+    The pydantic models are built on first use only: building them is ~20 ms a one-shot
+    check need not pay when the file is well formed.
+    """
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class _LabEntry(BaseModel):
+        # Unknown keys are kept as they are: a newer labcheck may have written them.
+        model_config = ConfigDict(extra="allow")
+
+        current_step: int = Field(1, ge=1)
+        passed: dict[str, str] = Field(default_factory=dict)
+        cluster: str | None = None
+
+    class _ProgressFile(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+        current_lab: str | None = None
+        labs: dict[str, _LabEntry] = Field(default_factory=dict)
+        hints_shown: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+    parsed = _ProgressFile.model_validate(data)
+    return {"current_lab": parsed.current_lab,
+            "labs": {lab_id: entry.model_dump() for lab_id, entry in parsed.labs.items()},
+            "hints_shown": parsed.hints_shown}
 
 
 @dataclass
@@ -69,17 +104,24 @@ class Progress:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise LabcheckError(f"progress file {path} is unreadable ({exc}); {advice}") from None
-        try:
-            parsed = _ProgressFile.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "the file"
-            what = "is missing" if first["type"] == "missing" else f"is wrong: {first['msg'].lower()}"
-            raise LabcheckError(f"progress file {path}: {where} {what}; {advice}") from None
+        if _plainly_valid(data):
+            content = {"current_lab": data.get("current_lab"),
+                       "labs": {lab_id: {**_new_entry(), **entry} for lab_id, entry in data.get("labs", {}).items()},
+                       "hints_shown": data.get("hints_shown", {})}
+        else:
+            from pydantic import ValidationError
+
+            try:
+                content = _validated(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "the file"
+                what = "is missing" if first["type"] == "missing" else f"is wrong: {first['msg'].lower()}"
+                raise LabcheckError(f"progress file {path}: {where} {what}; {advice}") from None
         return cls(
-            current_lab=parsed.current_lab,
-            labs={lab_id: entry.model_dump() for lab_id, entry in parsed.labs.items()},
-            hints=parsed.hints_shown,
+            current_lab=content["current_lab"],
+            labs=content["labs"],
+            hints=content["hints_shown"],
             path=path,
         )
 

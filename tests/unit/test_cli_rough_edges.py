@@ -61,6 +61,24 @@ def test_a_progress_entry_missing_keys_is_filled_in(isolated_env):
     assert "Step 1: Create the two-container Pod" in done.stdout
 
 
+@pytest.mark.parametrize("content", [
+    {},
+    {"current_lab": "01", "labs": {"01": {}}, "hints_shown": {"01": {"create-pod": 2}}},
+    {"current_lab": None, "labs": {"01": {"current_step": 3, "passed": {"a": "2026-01-01T00:00:00+00:00"},
+                                          "cluster": "uid", "later": [1]}}, "newer": True},
+    {"current_lab": "01", "labs": {"01": {"current_step": "3"}}},  # coerced by the model, not the quick check
+])
+def test_the_quick_check_of_a_progress_file_reads_as_the_model_does(tmp_path, monkeypatch, content):
+    from labcheck import state
+
+    monkeypatch.setenv("LABCHECK_STATE_DIR", str(tmp_path))
+    (tmp_path / "progress.json").write_text(json.dumps(content))
+    progress = state.Progress.load()
+    modelled = state._validated(content)
+    assert (progress.current_lab, progress.labs, progress.hints) == (
+        modelled["current_lab"], modelled["labs"], modelled["hints_shown"])
+
+
 @pytest.mark.parametrize("command", ["check", "watch", "hint", "solve", "reset"])
 def test_an_unknown_step_is_still_a_usage_error(isolated_env, capsys, command):
     code, _out, err = call_main(capsys, command, "01", "--step", "99")

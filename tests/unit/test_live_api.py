@@ -244,3 +244,94 @@ def test_a_context_whose_cluster_entry_is_missing_is_cluster_unavailable(tmp_pat
                                 "contexts": [{"name": "kind-fake", "context": {"cluster": "gone", "user": "u"}}]}))
     with pytest.raises(ClusterUnavailable, match="cannot use context 'kind-fake'"):
         LiveCluster("kind-fake", kubeconfig=str(path))
+
+
+# --- kubeconfig read without the client's loader (what kind writes) ------------------------
+
+
+def _cert_kubeconfig(tmp_path, user: dict, cluster_extra: dict | None = None):
+    import base64
+
+    cluster = {"server": "https://127.0.0.1:6443",
+               "certificate-authority-data": base64.b64encode(b"CA PEM").decode()}
+    cluster.update(cluster_extra or {})
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "u", "user": user}],
+        "contexts": [{"name": "kind-fake", "context": {"cluster": "c", "user": "u"}}],
+    }))
+    return path
+
+
+def test_kind_style_certificates_become_private_files_the_client_uses(tmp_path):
+    import base64
+    import stat
+    from pathlib import Path
+
+    path = _cert_kubeconfig(tmp_path, {
+        "client-certificate-data": base64.b64encode(b"CERT PEM").decode(),
+        "client-key-data": base64.b64encode(b"KEY PEM").decode(),
+    })
+    configuration = LiveCluster("kind-fake", kubeconfig=str(path))._configuration
+    assert configuration.host == "https://127.0.0.1:6443"
+    assert Path(configuration.ssl_ca_cert).read_bytes() == b"CA PEM"
+    assert Path(configuration.cert_file).read_bytes() == b"CERT PEM"
+    assert Path(configuration.key_file).read_bytes() == b"KEY PEM"
+    assert stat.S_IMODE(Path(configuration.key_file).stat().st_mode) == 0o600
+    assert configuration.verify_ssl is True
+
+
+def test_certificate_files_are_found_beside_the_kubeconfig(tmp_path):
+    path = _cert_kubeconfig(tmp_path, {"client-certificate": "client.crt", "client-key": "client.key"},
+                            {"insecure-skip-tls-verify": True})
+    configuration = LiveCluster("kind-fake", kubeconfig=str(path))._configuration
+    assert configuration.cert_file == str(tmp_path / "client.crt")
+    assert configuration.key_file == str(tmp_path / "client.key")
+    assert configuration.verify_ssl is False
+
+
+def test_other_authentication_goes_through_the_clients_own_loader(tmp_path, monkeypatch):
+    from kubernetes import config
+
+    seen = []
+
+    def loader(**kwargs):
+        seen.append(kwargs["context"])
+        raise config.ConfigException("exec plugin 'aws' not found")
+
+    monkeypatch.setattr(config, "new_client_from_config", loader)
+    path = _cert_kubeconfig(tmp_path, {"exec": {"command": "aws", "apiVersion": "client.authentication.k8s.io/v1"}})
+    with pytest.raises(ClusterUnavailable, match="cannot use context 'kind-fake': exec plugin 'aws' not found"):
+        LiveCluster("kind-fake", kubeconfig=str(path))
+    assert seen == ["kind-fake"]
+
+
+def test_certificate_data_that_is_not_base64_is_left_to_the_clients_loader(tmp_path):
+    path = _cert_kubeconfig(tmp_path, {"client-certificate-data": "not base64!", "client-key-data": "x"})
+    with pytest.raises(ClusterUnavailable, match="cannot use context 'kind-fake'"):
+        LiveCluster("kind-fake", kubeconfig=str(path))
+
+
+def test_a_one_shot_check_imports_only_what_it_uses(api, tmp_path):
+    # What makes `labcheck` start fast (issue 12): the client's package skeleton, the kubeconfig
+    # read without kubernetes.config, the helpers deferred, the instructor commands not loaded.
+    import subprocess
+    import sys
+
+    kubeconfig = api.kubeconfig(tmp_path, context="kind-netlabs")
+    code = ("import json, runpy, sys\n"
+            "sys.argv = ['labcheck', 'check', '01', '--step', '1', '--wait', '0']\n"
+            "try:\n    runpy.run_module('labcheck', run_name='__main__')\n"
+            "except SystemExit as exc:\n    code = exc.code\n"
+            "print(json.dumps([code, sorted(sys.modules)]), file=sys.stderr)\n")
+    env = {"KUBECONFIG": str(kubeconfig), "LABCHECK_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1",
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    exit_code, modules = json.loads(done.stderr.strip().splitlines()[-1])
+    assert exit_code == 1, done.stdout + done.stderr  # FAIL: the fake cluster has no Pod
+    assert any(request.path.startswith("/api/v1/namespaces/lab01/pods") for request in api.requests)
+    for heavy in ("requests", "dateutil.parser", "kubernetes.config", "kubernetes.client.models.v1_pod",
+                  "labcheck.grading", "labcheck.cluster.recorded"):
+        assert heavy not in modules, f"{heavy} imported by a one-shot check"

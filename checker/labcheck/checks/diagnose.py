@@ -7,7 +7,6 @@ learner has not made): the check then reports at once instead of polling.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -51,6 +50,8 @@ def missing_object(ctx: CheckContext, api_version: str, kind: str, name: str) ->
                 f"{kind} {name} exists in namespace default, not {ctx.namespace}: "
                 f"run `kubectl config set-context --current --namespace {ctx.namespace}` and apply it again",
                 final=direct)
+    import difflib  # only when a name is missing: a passing check never pays for it
+
     similar = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
     if similar:
         return observed, Cause(f"there is a {kind} named {similar[0]!r}, not {name!r}: "

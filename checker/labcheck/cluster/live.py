@@ -10,6 +10,7 @@ generated code describes, read offline for `labcheck lint` (no API call).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -48,7 +49,6 @@ _KNOWN_KINDS: dict[tuple[str, str], tuple[str, bool]] = {
 }
 
 _REQUEST_TIMEOUT = (3.0, 15.0)  # connect, read
-_STREAM_OPENING = threading.Lock()
 
 
 def _snake(name: str) -> str:
@@ -109,6 +109,40 @@ def _lazy_kubernetes() -> None:
             lambda attr: getattr(importlib.import_module(f"kubernetes.client.models.{_snake(attr)}"), attr))
 
 
+# Helpers the client imports at module level but calls only in cases labs do not reach:
+# a proxy with a no_proxy list (requests), and parsing dates into generated models (dateutil;
+# our reads keep the raw JSON). Importing them costs a one-shot check ~15 % of its time.
+_DEFERRED_HELPERS = {"requests.utils": "should_bypass_proxies", "dateutil.parser": "parse"}
+
+
+@contextlib.contextmanager
+def _deferring_helpers():
+    """While the client's modules load, hand them stand-ins for the helpers above that import
+    the real function on first call. The stand-in modules are gone from sys.modules afterwards,
+    so anything else importing requests or dateutil gets the real thing."""
+    placed: list[str] = []
+    for dotted, function in _DEFERRED_HELPERS.items():
+        parent = dotted.partition(".")[0]
+        if parent in sys.modules or dotted in sys.modules:
+            continue
+
+        def deferred(*args, _module=dotted, _name=function, **kwargs):
+            return getattr(importlib.import_module(_module), _name)(*args, **kwargs)
+
+        stand_in = types.ModuleType(dotted)
+        setattr(stand_in, function, deferred)
+        package = types.ModuleType(parent)
+        package.__path__ = []  # a package: `from requests.utils import ...` needs one
+        setattr(package, dotted.partition(".")[2], stand_in)
+        sys.modules[parent], sys.modules[dotted] = package, stand_in
+        placed += [dotted, parent]
+    try:
+        yield
+    finally:
+        for name in placed:
+            sys.modules.pop(name, None)
+
+
 _WATCH_SECONDS = 60  # the server ends each watch request after this long; it is then resumed
 
 # Channels of the exec stream (the remotecommand protocol): data, then one Status on _ERROR.
@@ -131,9 +165,9 @@ class LiveCluster:
         many threads needs one per thread, or urllib3 drops and warns.
         """
         _lazy_kubernetes()
-        from kubernetes import config
-        from kubernetes.client.api_client import ApiClient
-        from kubernetes.client.configuration import Configuration
+        with _deferring_helpers():
+            from kubernetes.client.api_client import ApiClient
+            from kubernetes.client.configuration import Configuration
 
         self.context = context or "in-cluster"
         # No retries: an API that does not answer should be an ERROR at once, not after four
@@ -144,6 +178,7 @@ class LiveCluster:
             configuration.connection_pool_maxsize = pool_size
         path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         if context is None:
+            from kubernetes import config
             from kubernetes.config.config_exception import ConfigException
 
             try:
@@ -153,7 +188,7 @@ class LiveCluster:
             self._api = ApiClient(configuration=configuration)
         else:
             try:
-                contexts = _kubeconfig_contexts(path)
+                contexts, document = _kubeconfig_contexts(path)
             except _kubeconfig_errors() as exc:
                 raise ClusterUnavailable(
                     f"no usable kubeconfig at {path} ({_first_line(exc)}); run: labcheck start"
@@ -162,16 +197,21 @@ class LiveCluster:
                 raise ClusterUnavailable(
                     f"kubeconfig has no context {context!r}: the lab's cluster is not running (run: labcheck start)"
                 )
-            try:
-                self._api = config.new_client_from_config(
-                    config_file=path, context=context, persist_config=False, client_configuration=configuration
-                )
-            except _kubeconfig_errors() as exc:
-                raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
+            if document is not None and _configure_plainly(document, Path(path).expanduser().parent, context,
+                                                           configuration):
+                self._api = ApiClient(configuration=configuration)
+            else:
+                from kubernetes import config
+
+                try:
+                    self._api = config.new_client_from_config(
+                        config_file=path, context=context, persist_config=False, client_configuration=configuration
+                    )
+                except _kubeconfig_errors() as exc:
+                    raise ClusterUnavailable(f"cannot use context {context!r}: {_first_line(exc)}") from None
         self._configuration = configuration
         self._kubeconfig = path
         self._core_instance = None
-        self._exec_core_instance = None
         self.server = self._api.configuration.host
         self._resources: dict[tuple[str, str], tuple[str, bool]] = dict(_KNOWN_KINDS)
 
@@ -184,18 +224,18 @@ class LiveCluster:
             self._core_instance = CoreV1Api(self._api)
         return self._core_instance
 
-    @property
     def _exec_core(self):
-        if self._exec_core_instance is None:
-            from kubernetes.client.api.core_v1_api import CoreV1Api
-            from kubernetes.client.api_client import ApiClient
+        """A core API on a client of its own, one per exec.
 
-            # A client of its own: kubernetes.stream swaps the ApiClient's `request` for a websocket
-            # opener while an exec starts, which would break reads running on other threads.
-            # The same configuration (in-cluster or kubeconfig), another client.
-            exec_api = ApiClient(configuration=self._configuration)
-            self._exec_core_instance = CoreV1Api(exec_api)
-        return self._exec_core_instance
+        kubernetes.stream swaps the ApiClient's `request` for a websocket opener while an exec
+        starts, which would break reads, and other execs, running on other threads with the
+        same client. A client costs well under a millisecond; its websocket is its own anyway.
+        The same configuration (in-cluster or kubeconfig), another client.
+        """
+        from kubernetes.client.api.core_v1_api import CoreV1Api
+        from kubernetes.client.api_client import ApiClient
+
+        return CoreV1Api(ApiClient(configuration=self._configuration))
 
     def describe(self) -> str:
         return f"context {self.context} ({self.server})"
@@ -388,26 +428,27 @@ class LiveCluster:
         import threading
 
         from kubernetes.client.exceptions import ApiException
-        from kubernetes.stream import stream
+
+        with _deferring_helpers():
+            from kubernetes.stream import stream
 
         opened: dict[str, Any] = {}
 
         def open_stream() -> None:
             try:
-                with _STREAM_OPENING:  # stream() patches the client while opening: one at a time
-                    opened["ws"] = stream(
-                        self._exec_core.connect_get_namespaced_pod_exec,
-                        pod,
-                        namespace,
-                        container=container,
-                        command=command,
-                        stdin=False,
-                        stdout=True,
-                        stderr=True,
-                        tty=False,
-                        _preload_content=False,
-                        _request_timeout=_REQUEST_TIMEOUT,
-                    )
+                opened["ws"] = stream(
+                    self._exec_core().connect_get_namespaced_pod_exec,
+                    pod,
+                    namespace,
+                    container=container,
+                    command=command,
+                    stdin=False,
+                    stdout=True,
+                    stderr=True,
+                    tty=False,
+                    _preload_content=False,
+                    _request_timeout=_REQUEST_TIMEOUT,
+                )
             except AttributeError as exc:
                 # When the websocket does not open, the client's call_api runs `e.body.decode()` on
                 # the ApiException it got, whose body is None; that ApiException says what happened.
@@ -547,8 +588,23 @@ def _kubeconfig_errors() -> tuple[type[BaseException], ...]:
     return (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError)
 
 
-def _kubeconfig_contexts(path: str) -> set[str]:
-    """Context names in a kubeconfig (a KUBECONFIG-style list of files is merged)."""
+def _kubeconfig_contexts(path: str) -> tuple[set[str], dict | None]:
+    """Context names in a kubeconfig (a KUBECONFIG-style list of files is merged), and the
+    parsed file itself when there is just one (for _configure_plainly)."""
+    files = [name for name in path.split(os.pathsep) if name]
+    if len(files) == 1:
+        # Read here, not with the client's loader: importing kubernetes.config costs more than the check.
+        import yaml
+
+        text = Path(files[0]).expanduser().read_text(encoding="utf-8")
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        if not isinstance(document, dict):
+            raise ValueError("not a kubeconfig (a mapping with contexts, clusters and users)")
+        names = set()
+        for entry in document.get("contexts") or []:
+            names.add(entry["name"])
+        return names, document
+
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import KubeConfigMerger
 
@@ -561,7 +617,91 @@ def _kubeconfig_contexts(path: str) -> set[str]:
     for entry in merged.value.get("contexts") or []:
         entry = getattr(entry, "value", entry)
         names.add(entry["name"])
-    return names
+    return names, None
+
+
+# What a plain kubeconfig entry holds (kind, kubeadm and k3d write only these). Anything else
+# (exec plugins, auth providers, proxies, user names and passwords) goes to the client's loader.
+_PLAIN_CLUSTER_KEYS = {"server", "certificate-authority", "certificate-authority-data",
+                       "insecure-skip-tls-verify", "tls-server-name"}
+_PLAIN_USER_KEYS = {"client-certificate", "client-certificate-data", "client-key", "client-key-data", "token"}
+_MATERIAL_FILES: dict[bytes, str] = {}
+
+
+def _configure_plainly(document: dict, folder: Path, context: str, configuration: Any) -> bool:
+    """Fill the client's Configuration from a plain kubeconfig entry; False when the entry needs
+    the client's own loader.
+
+    Why by hand: kubernetes.config.kube_config imports requests, oauthlib and dateutil for the
+    auth kinds it supports, about a sixth of a one-shot check's time, and a kind cluster needs
+    none of them. The settings made are the ones that loader makes for these keys.
+    """
+    def entry(section: str, name: Any, field: str) -> dict | None:
+        for item in document.get(section) or []:
+            if isinstance(item, dict) and item.get("name") == name:
+                value = item.get(field)
+                return value if isinstance(value, dict) else None
+        return None
+
+    ctx = entry("contexts", context, "context")
+    if not ctx:
+        return False
+    cluster = entry("clusters", ctx.get("cluster"), "cluster")
+    user = entry("users", ctx.get("user"), "user") if ctx.get("user") is not None else {}
+    if cluster is None or user is None or not set(cluster) <= _PLAIN_CLUSTER_KEYS or not set(user) <= _PLAIN_USER_KEYS:
+        return False
+    server = cluster.get("server")
+    if not isinstance(server, str) or not server:
+        return False
+    try:
+        ca = _material(cluster, "certificate-authority", folder)
+        cert = _material(user, "client-certificate", folder)
+        key = _material(user, "client-key", folder)
+    except (ValueError, TypeError):
+        return False  # undecodable data: the client's loader words the error
+    configuration.host = server.rstrip("/")
+    if server.startswith("https"):
+        configuration.ssl_ca_cert = ca
+        configuration.cert_file = cert
+        configuration.key_file = key
+        configuration.verify_ssl = not cluster.get("insecure-skip-tls-verify", False)
+        if cluster.get("tls-server-name"):
+            configuration.tls_server_name = cluster["tls-server-name"]
+    token = user.get("token")
+    if token:
+        configuration.api_key["authorization"] = f"Bearer {token}"
+    return True
+
+
+def _material(entry: dict, field: str, folder: Path) -> str | None:
+    """A certificate or key as a file path: `field` names a file (relative to the kubeconfig's
+    folder), `field-data` holds it base64-encoded and is written to a private temporary file."""
+    data = entry.get(f"{field}-data")
+    if data:
+        import base64
+
+        content = base64.b64decode(data, validate=True)
+        if content not in _MATERIAL_FILES:
+            import atexit
+            import tempfile
+
+            handle, name = tempfile.mkstemp(prefix="labcheck-")  # mode 0600: it may hold a private key
+            with os.fdopen(handle, "wb") as out:
+                out.write(content)
+            atexit.register(_remove_quietly, name)
+            _MATERIAL_FILES[content] = name
+        return _MATERIAL_FILES[content]
+    name = entry.get(field)
+    if name:
+        return str((folder / str(name)).expanduser())
+    return None
+
+
+def _remove_quietly(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
 
 
 def _exit_status(payload: Any, pod: str, container: str, command: list[str]) -> tuple[int, str | None]:
