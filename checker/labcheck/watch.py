@@ -102,6 +102,9 @@ class CachedAnswers:
     def exec_on_node(self, node, command, timeout) -> ExecResult:
         return self._answer(("node", node, tuple(command)), lambda: self.inner.exec_on_node(node, command, timeout))
 
+    def exec_on_host(self, command, timeout) -> ExecResult:
+        return self._answer(("host", tuple(command)), lambda: self.inner.exec_on_host(command, timeout))
+
     @property
     def holds_answers(self) -> bool:
         return bool(self._kept)
