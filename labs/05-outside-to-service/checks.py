@@ -29,6 +29,10 @@ REQUESTED_IP_ANNOTATIONS = ("metallb.io/loadBalancerIPs", "metallb.universe.tf/l
 POOL_ANNOTATIONS = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
 SERVED_BY = "Served by "
 REQUEST_SECONDS = 4
+# Kubernetes picks automatic node ports from the upper part of 30000-32767 first and keeps the
+# lowest ports (30000-30085 for the default range) for Services that name one: a port down
+# there was chosen by a person.
+CHOSEN_BAND_END = 30086
 
 
 # --- reading the cluster ---------------------------------------------------------------------
@@ -158,7 +162,7 @@ def every_node_answers(ctx: CheckContext, service: str, deployment: str) -> Outc
     nodes = _nodes(ctx)
     if not nodes:
         raise ClusterUnavailable("the cluster lists no nodes")
-    answers, silent = [], []
+    answers, silent = [], {}
     for node, address in nodes:
         if not address:
             raise ClusterUnavailable(f"node {node} has no InternalIP")
@@ -167,20 +171,22 @@ def every_node_answers(ctx: CheckContext, service: str, deployment: str) -> Outc
         if pod:
             answers.append(f"{node} ({address}) -> {pod}")
         else:
-            silent.append(f"{node} ({address}): {f'HTTP {status}' if status else why or 'no answer'}")
+            silent.setdefault(f"HTTP {status}" if status else why or "no answer", []).append(f"{node} ({address})")
     if not silent:
         hosts = {p["spec"].get("nodeName") for p in _live_pods(ctx, svc["spec"].get("selector") or {})}
         without = [node for node, _ in nodes if node not in hosts]
         note = f"; {', '.join(without)} run(s) no webserver Pod and answered all the same" if without else ""
         return Outcome.passed(f"all {len(nodes)} nodes answered on node port {node_port}{note}",
                               observed="; ".join(answers))
+    observed = "; ".join(f"{', '.join(where)}: {what}" for what, where in silent.items())
     problem = _backend_problem(ctx, svc)
     if problem:
         summary, cause, final = problem
         return Outcome.failed(summary, expected=f"every node's port {node_port} reaches a webserver Pod",
-                              observed="; ".join(silent), cause=cause, final=final)
-    return Outcome.failed(f"{len(silent)} of {len(nodes)} nodes did not answer on node port {node_port}",
-                          expected="an answer 'Served by <pod>' from every node", observed="; ".join(silent),
+                              observed=observed, cause=cause, final=final)
+    count = sum(len(where) for where in silent.values())
+    return Outcome.failed(f"{count} of {len(nodes)} nodes did not answer on node port {node_port}",
+                          expected="an answer 'Served by <pod>' from every node", observed=observed,
                           cause="kube-proxy may still be writing the rules for the new Service: check again")
 
 
@@ -473,10 +479,14 @@ def node_port_published(ctx: CheckContext, service: str, published: int) -> Outc
     if failed:
         return failed
     if node_port != published:
+        where = "(extraPortMappings in clusters/multi-node.yaml)"
+        if isinstance(node_port, int) and node_port < CHOSEN_BAND_END:
+            cause = (f"kind does not publish node port {node_port} of this cluster: it maps only {published} "
+                     f"to your machine's localhost {where}. Set `nodePort: {published}`")
+        else:
+            cause = (f"the Service names no node port, so Kubernetes picked {node_port}; kind maps only "
+                     f"{published} to your machine's localhost {where}. Set `nodePort: {published}` on its port")
         return Outcome.failed(f"Service {service} uses node port {node_port}", expected=f"nodePort: {published}",
-                              observed=f"nodePort {node_port}", final=True,
-                              cause=f"kind publishes only {published} of this cluster on your machine's localhost "
-                                    "(extraPortMappings in clusters/multi-node.yaml): set `nodePort: "
-                                    f"{published}` on the Service's port")
+                              observed=f"nodePort {node_port}", final=True, cause=cause)
     return Outcome.passed(f"Service {service} uses node port {published}, which kind maps to 127.0.0.1:{published}",
                           observed=f"nodePort {node_port}")
