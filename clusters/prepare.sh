@@ -332,7 +332,7 @@ else
   record_images "$mlb_tar" "$mlb_ids" "${mlb_images[@]}"
   note="$note, built images"
 fi
-phase_done "$note: $(awk '{print $1}' "$mlb_ids" | tr '\n' ' ')"
+phase_done "$note: $(awk '{print $1}' "$mlb_ids" | paste -sd' ')"
 
 ########################################################################## 8
 phase env "toolchain.env"
