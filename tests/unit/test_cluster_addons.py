@@ -78,10 +78,13 @@ def test_every_add_on_a_lab_names_exists():
     assert any("metallb" in lab.addons for lab in all_labs())
 
 
-def test_only_the_labs_that_need_metallb_install_it():
+def test_exactly_the_labs_that_make_loadbalancer_services_install_metallb():
     for lab in all_labs():
-        teaches_load_balancers = any("loadbalancer" in step.id for step in lab.steps)
-        assert ("metallb" in lab.addons) == teaches_load_balancers, lab.id
+        services = [doc for path in sorted(lab.folder.glob("**/*.yaml")) if path.name != "lab.yaml"
+                    for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
+        balanced = any(d.get("kind") == "Service" and (d.get("spec") or {}).get("type") == "LoadBalancer"
+                       for d in services)
+        assert ("metallb" in lab.addons) == balanced, lab.id
 
 
 def test_pool_is_at_the_top_of_the_ipv4_subnet_and_clear_of_the_nodes():
