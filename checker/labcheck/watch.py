@@ -59,7 +59,7 @@ def watched_kinds(step: Step) -> list[Kind]:
         if isinstance(check, (AssertCheck, AbsentCheck)):
             pattern = check.assert_ if isinstance(check, AssertCheck) else check.absent
             wanted: tuple[Kind, ...] = ((pattern.apiVersion, pattern.kind),)
-        elif isinstance(check, ProbeCheck) and check.probe.target()[0] in ("exec", "http", "dns"):
+        elif isinstance(check, ProbeCheck) and check.probe.target()[0] in ("exec", "http", "dns", "host"):
             wanted = NETWORK_KINDS
         else:  # logs and node probes, python checks: the Pods they name or run beside
             wanted = ()
