@@ -155,8 +155,14 @@ class Kind:
         if _workloads_ready(binary, context, workloads) and (configure is None or configure(binary, context, True)):
             return f"Add-on {addon} is ready in {name}."
         started = time.monotonic()
+        prepared = read_toolchain()
         for image in addon_images(rendered):
-            self.load_image(image, name)
+            if not self.load_image(image, name) and prepared and prepared.get("SOURCE") != "registry":
+                # a toolchain built without a registry: the nodes could only wait for a pull that never comes
+                prepare = prepare_command() or "clusters/prepare.sh"
+                raise ClusterUnavailable(f"image {image} of add-on {addon} is not in Docker, and this machine's "
+                                         f"toolchain was built without a registry: run `{prepare}` (it builds "
+                                         "only what is missing)")
         # server-side: CRDs are too large for the annotation a client-side apply keeps
         _kubectl([binary, "--context", context, "apply", "--server-side", "--force-conflicts", "-k", str(folder)],
                  f"kubectl apply -k addons/{addon}", timeout=180)

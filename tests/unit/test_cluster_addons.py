@@ -120,3 +120,42 @@ def test_metallb_manifest_runs_the_release_prepare_builds():
                                           ("metallb-system", "daemonset", "speaker")]
     kinds = {d["kind"] for d in yaml.safe_load_all(manifests)}
     assert {"CustomResourceDefinition", "ValidatingWebhookConfiguration", "Deployment", "DaemonSet"} <= kinds
+
+
+
+@pytest.fixture
+def metallb_install(monkeypatch):
+    """install_lab_addon with kubectl answered in memory and no image in Docker; returns (calls, configure calls)."""
+    from labcheck import toolchain
+    from labcheck.toolchain import Kind
+
+    rendered = (addon_folder("metallb") / "metallb.yaml").read_text()
+    calls, configured = [], []
+    monkeypatch.setattr("labcheck.actions.kubectl", lambda: "kubectl")
+    monkeypatch.setattr(toolchain, "_kubectl", lambda args, what, timeout=120: calls.append(args) or
+                        subprocess.CompletedProcess(args, 0, rendered, ""))
+    monkeypatch.setattr(toolchain, "_workloads_ready", lambda *a: False)
+    monkeypatch.setattr(Kind, "load_image", lambda self, image, name: False)
+    monkeypatch.setitem(toolchain.ADDON_CONFIGURATION, "metallb", lambda *a: configured.append(a) or True)
+
+    def install(prepared: dict) -> str:
+        monkeypatch.setattr(toolchain, "read_toolchain", lambda: prepared)
+        return Kind("kind", None).install_lab_addon("metallb", "netlabs-multi")
+
+    return install, calls, configured
+
+
+def test_an_offline_toolchain_without_the_add_ons_images_says_what_to_run(metallb_install):
+    install, calls, _configured = metallb_install
+    with pytest.raises(ClusterUnavailable, match="quay.io/metallb/controller.*prepare.sh"):
+        install({"READY": "1", "KIND": "/x/kind"})
+    assert not any("apply" in args for args in calls)  # nothing half-installed
+
+
+def test_a_registry_toolchain_lets_the_nodes_pull_the_published_images(metallb_install):
+    install, calls, configured = metallb_install
+    assert "Installed add-on metallb" in install({"READY": "1", "SOURCE": "registry"})
+    assert any("apply" in args and "--server-side" in args for args in calls)
+    assert [args[-2:] for args in calls if "rollout" in args] == [["deployment/controller", "--timeout=180s"],
+                                                                   ["daemonset/speaker", "--timeout=180s"]]
+    assert configured == [("kubectl", "kind-netlabs-multi", False)]  # workloads not ready: no need to ask first
