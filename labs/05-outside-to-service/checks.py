@@ -29,6 +29,8 @@ REQUESTED_IP_ANNOTATIONS = ("metallb.io/loadBalancerIPs", "metallb.universe.tf/l
 POOL_ANNOTATIONS = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
 SERVED_BY = "Served by "
 REQUEST_SECONDS = 4
+UNREACHABLE_NETWORK = (". If it stays so, this machine may not reach kind's Docker network at all (Docker Desktop "
+                       "keeps it inside its VM: there only localhost:30080 reaches the cluster)")
 # Kubernetes picks automatic node ports from the upper part of 30000-32767 first and keeps the
 # lowest ports (30000-30085 for the default range) for Services that name one: a port down
 # there was chosen by a person.
@@ -187,7 +189,8 @@ def every_node_answers(ctx: CheckContext, service: str, deployment: str) -> Outc
     count = sum(len(where) for where in silent.values())
     return Outcome.failed(f"{count} of {len(nodes)} nodes did not answer on node port {node_port}",
                           expected="an answer 'Served by <pod>' from every node", observed=observed,
-                          cause="kube-proxy may still be writing the rules for the new Service: check again")
+                          cause="kube-proxy may still be writing the rules for the new Service: check again"
+                                + (UNREACHABLE_NETWORK if count == len(nodes) else ""))
 
 
 # --- step 2: LoadBalancer --------------------------------------------------------------------
@@ -364,7 +367,7 @@ def external_ip_answers(ctx: CheckContext, service: str) -> Outcome:
                           expected="'Served by <pod>'", observed=f"HTTP {status}: {body[:120]}" if status else
                           why or "no answer",
                           cause="MetalLB's speaker announces the address over ARP a moment after assigning it, "
-                                "and kube-proxy needs a moment for its rules: check again")
+                                "and kube-proxy needs a moment for its rules: check again" + UNREACHABLE_NETWORK)
 
 
 # --- step 3: ExternalName --------------------------------------------------------------------
