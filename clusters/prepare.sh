@@ -24,7 +24,10 @@
 #                its image with the CNI plugins it installs on the nodes
 #                (bridge, portmap, host-local, loopback); the policy clusters'
 #                CNI and NetworkPolicy engine (clusters/kube-router/)
-#   7 env        $NETLABS_CACHE/toolchain.env, written last, READY=1
+#   7 metallb    MetalLB's controller and speaker (go.universe.tf/metallb) and
+#                their images under the published names; installed by labs that
+#                list the `metallb` add-on (clusters/addons/metallb/)
+#   8 env        $NETLABS_CACHE/toolchain.env, written last, READY=1
 #
 # Environment: NETLABS_CACHE (cache dir), GO_BUILD_PROCS (default: all cores),
 # NETLABS_PREPARE (auto: phase 0 decides; build: always build; registry: never).
@@ -308,10 +311,35 @@ fi
 phase_done "$note: $KUBE_ROUTER_IMAGE"
 
 ########################################################################## 7
+# Like kube-router: a phase with cache entries of its own, so no earlier key
+# changes and a prepared machine only builds this part.
+phase metallb "MetalLB $METALLB_VERSION"
+MLB_DIR="$CACHE/tools/metallb@$METALLB_VERSION"
+if [ -f "$MLB_DIR/.done" ]; then note="cached binaries"; else
+  rm -rf "$MLB_DIR.tmp"
+  run "build-metallb@$METALLB_VERSION" nice -n 19 "$TC/build-go-tool.sh" metallb "$METALLB_VERSION" "$MLB_DIR.tmp"
+  touch "$MLB_DIR.tmp/.done"; rm -rf "$MLB_DIR"; mv "$MLB_DIR.tmp" "$MLB_DIR"; note="built binaries"
+fi
+MLB_MOD="$GOMODCACHE/go.universe.tf/metallb@$METALLB_VERSION"
+[ -f "$MLB_MOD/config/manifests/metallb-native.yaml" ] || die "MetalLB module source not found at $MLB_MOD"
+MLB_KEY=$(printf '%s\n' "$METALLB_VERSION $RECIPE_REVISION" | cat - "$TC/build-metallb-images.sh" | sha256sum | cut -c1-10)
+mlb_tar="$IMAGES/metallb-$MLB_KEY.tar" mlb_ids="$IMAGES/metallb-$MLB_KEY.ids"
+if restore_images "$mlb_tar" "$mlb_ids"; then
+  note="$note, cached images"
+else
+  run "metallb-images-$MLB_KEY" "$TC/build-metallb-images.sh" "$MLB_DIR" "$MLB_MOD"
+  mapfile -t mlb_images < <(awk 'NF == 2 && $2 ~ /^sha256:/ {print $1}' "$LOGS/metallb-images-$MLB_KEY.log")
+  record_images "$mlb_tar" "$mlb_ids" "${mlb_images[@]}"
+  note="$note, built images"
+fi
+phase_done "$note: $(awk '{print $1}' "$mlb_ids" | paste -sd' ')"
+
+########################################################################## 8
 phase env "toolchain.env"
 images_present "$node_ids" || die "node image $NODE_IMAGE missing from docker"
 images_present "$lab_ids" || die "lab images missing from docker"
 images_present "$kr_ids" || die "kube-router image missing from docker"
+images_present "$mlb_ids" || die "MetalLB images missing from docker"
 lab_csv=$(IFS=,; echo "${LAB_IMAGES[*]}")
 cat > "$ENV_FILE.tmp" <<EOF
 # written by clusters/prepare.sh; KEY=VALUE, no quotes, no spaces
@@ -322,6 +350,7 @@ NODE_IMAGE=$NODE_IMAGE
 BASE_IMAGE=$BASE_IMAGE
 LAB_IMAGES=$lab_csv
 KUBE_ROUTER_IMAGE=$KUBE_ROUTER_IMAGE
+METALLB_IMAGES=$(awk '{print $1}' "$mlb_ids" | paste -sd,)
 KUBECTL=$K8S_BIN/kubectl
 NETLABS_CACHE=$CACHE
 DOCKER_RUNTIME=$(docker info --format '{{.DefaultRuntime}}')

@@ -66,6 +66,12 @@ class FakeCluster:
         result.args = list(command)
         return result
 
+    def exec_on_host(self, command, timeout):
+        self.calls.append(("host", tuple(command)))
+        result = self.exec_answer("host", command)
+        result.args = list(command)
+        return result
+
 
 def pod(name: str, namespace: str = "lab01", containers=("app",), *, running=True, ready=True,
         labels=None, node="netlabs-control-plane", ip="10.244.0.7", waiting_reason=None, **spec_extra):

@@ -62,6 +62,9 @@ class LayeredCluster:
     def exec_on_node(self, node, command, timeout):
         return self._first("exec_on_node", node=node, command=command, timeout=timeout)
 
+    def exec_on_host(self, command, timeout):
+        return self._first("exec_on_host", command=command, timeout=timeout)
+
 
 def learner_layers(solved: int, wrong: bool = False) -> list[Path]:
     lab = find_lab("01")

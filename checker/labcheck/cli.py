@@ -248,6 +248,9 @@ def start_command(lab_ref: str) -> None:
             missing.append(image)
     if missing:
         _warn_missing_images(lab, missing, name)
+    for addon in lab.addons:
+        with err.status(f"Installing add-on {addon} into {name} (a minute the first time)..."):
+            err.print(kind.install_lab_addon(addon, name))
     with err.status(f"Preparing namespace {lab.namespace}..."):
         actions.ensure_namespace(context, lab.namespace)
         actions.set_default_namespace(context, lab.namespace)

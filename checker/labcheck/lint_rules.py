@@ -150,7 +150,8 @@ def _probe(probe: dict[str, Any], at: Location) -> Iterator[Finding]:
     demands = {key for key, value in expect.items() if value is not None and value is not False and value != ""}
     if "exit_code" not in expect:
         demands.add("exit_code")
-    if targets == ["http"]:
+    host = probe.get("host")
+    if targets == ["http"] or (targets == ["host"] and isinstance(host, dict) and host.get("url") is not None):
         demands.add("status")
     if targets == ["logs"]:
         demands.discard("exit_code")

@@ -86,6 +86,20 @@ class NodeProbe(_Strict):
     command: list[str] = Field(min_length=1)
 
 
+class HostProbe(_Strict):
+    """Run a command, or fetch a URL (curl if present, else wget), on the machine labcheck runs
+    on: a client outside the cluster, as for a NodePort or a load balancer's address."""
+
+    url: str | None = None
+    command: list[str] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _url_or_command(self) -> "HostProbe":
+        if (self.url is None) == (self.command is None):
+            raise ValueError("a host probe needs exactly one of url, command")
+        return self
+
+
 class Expect(_Strict):
     exit_code: int | None = Field(
         0, description="required exit code; null accepts any. Not used for http probes unless given"
@@ -109,17 +123,19 @@ class Control(_Strict):
     container: str | None = None
 
 
-PROBE_TARGETS = ("exec", "http", "dns", "logs", "node")
+PROBE_TARGETS = ("exec", "http", "dns", "logs", "node", "host")
 
 
 class Probe(_Strict):
-    """A network fact observed from inside: exactly one of exec/http/dns/logs/node."""
+    """A network fact observed from a container, a node or this machine: exactly one of
+    exec/http/dns/logs/node/host."""
 
     exec: ExecProbe | None = None
     http: HttpProbe | None = None
     dns: DnsProbe | None = None
     logs: LogsProbe | None = None
     node: NodeProbe | None = None
+    host: HostProbe | None = None
     expect: Expect = Field(default_factory=Expect)
     control: Control | None = Field(
         None, description="for `blocked`: run the same probe from this allowed client; it must get through"
@@ -275,6 +291,10 @@ class Lab(_Strict):
     cluster: Identifier = Field(description="name of a kind config in clusters/ (without .yaml)")
     namespace: Identifier
     images: list[str] = Field(default_factory=list, description="images loaded into the cluster on start")
+    addons: list[Identifier] = Field(
+        default_factory=list,
+        description="add-ons (clusters/addons/<name>/) `labcheck start` installs for this lab, e.g. metallb",
+    )
     node_state: bool = Field(
         False,
         description="steps change the node itself (network namespaces, links, processes), not only the lab's "

@@ -7,9 +7,12 @@ PATH and its default node image are used.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +137,42 @@ class Kind:
         _kubectl([binary, "--context", context, "-n", "kube-system", "wait", "--for=condition=Ready", "pod",
                   "-l", "k8s-app=kube-dns", "--timeout=180s"], f"CoreDNS of {name} Ready", timeout=240)
 
+    def install_lab_addon(self, addon: str, name: str) -> str:
+        """Install a lab's add-on (clusters/addons/<addon>/) into the cluster unless it is ready there.
+
+        Idempotent: a cluster that already runs it (ready workloads, configuration applied) is left
+        as it is. Images are loaded from the local Docker when it has them, as for cluster add-ons.
+        Returns one line saying what was done.
+        """
+        from .actions import kubectl
+
+        folder = addon_folder(addon)
+        binary = kubectl()
+        context = kube_context(name)
+        configure = ADDON_CONFIGURATION.get(addon)
+        rendered = _kubectl([binary, "kustomize", str(folder)], f"kubectl kustomize addons/{addon}").stdout
+        workloads = addon_workloads(rendered)
+        if _workloads_ready(binary, context, workloads) and (configure is None or configure(binary, context, True)):
+            return f"Add-on {addon} is ready in {name}."
+        started = time.monotonic()
+        prepared = read_toolchain()
+        for image in addon_images(rendered):
+            if not self.load_image(image, name) and prepared and prepared.get("SOURCE") != "registry":
+                # a toolchain built without a registry: the nodes could only wait for a pull that never comes
+                prepare = prepare_command() or "clusters/prepare.sh"
+                raise ClusterUnavailable(f"image {image} of add-on {addon} is not in Docker, and this machine's "
+                                         f"toolchain was built without a registry: run `{prepare}` (it builds "
+                                         "only what is missing)")
+        # server-side: CRDs are too large for the annotation a client-side apply keeps
+        _kubectl([binary, "--context", context, "apply", "--server-side", "--force-conflicts", "-k", str(folder)],
+                 f"kubectl apply -k addons/{addon}", timeout=180)
+        for namespace, kind, workload in workloads:
+            _kubectl([binary, "--context", context, "-n", namespace, "rollout", "status", f"{kind}/{workload}",
+                      "--timeout=180s"], f"{kind} {namespace}/{workload} of add-on {addon} ready", timeout=240)
+        if configure is not None:
+            configure(binary, context, False)
+        return f"Installed add-on {addon} into {name} in {time.monotonic() - started:.0f} s."
+
     def stopped_nodes(self, name: str) -> list[str]:
         """The cluster's node containers that are not running (their Docker daemon restarted, say)."""
         docker = shutil.which("docker")
@@ -182,6 +221,126 @@ def cluster_addons(config: Path) -> Path | None:
     """The kustomization folder applied after creating the cluster of <name>.yaml: <name>.addons/."""
     folder = config.parent / f"{config.stem}.addons"
     return folder if (folder / "kustomization.yaml").is_file() else None
+
+
+def addon_folder(addon: str) -> Path:
+    """clusters/addons/<addon>/, a kustomization a lab names in `addons:`."""
+    folder = clusters_dir() / "addons" / addon
+    if not (folder / "kustomization.yaml").is_file():
+        raise ClusterUnavailable(f"no add-on {addon!r}: {folder}/kustomization.yaml does not exist")
+    return folder
+
+
+def addon_workloads(manifests: str) -> list[tuple[str, str, str]]:
+    """(namespace, kind, name) of every Deployment and DaemonSet the rendered manifests hold."""
+    import yaml
+
+    found = []
+    for doc in yaml.safe_load_all(manifests):
+        if (doc or {}).get("kind") in ("Deployment", "DaemonSet"):
+            meta = doc.get("metadata") or {}
+            found.append((meta.get("namespace") or "default", doc["kind"].lower(), meta.get("name")))
+    return found
+
+
+def _workloads_ready(binary: str, context: str, workloads: list[tuple[str, str, str]]) -> bool:
+    """Every workload exists with all its Pods up to date and ready (a quick read, no waiting)."""
+    for namespace, kind, name in workloads:
+        done = subprocess.run([binary, "--context", context, "-n", namespace, "get", kind, name, "-o", "json"],
+                              capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            return False
+        status = json.loads(done.stdout).get("status") or {}
+        if kind == "deployment":
+            wanted, ready = status.get("replicas", 0), status.get("readyReplicas", 0)
+            current = status.get("updatedReplicas", 0)
+        else:
+            wanted, ready = status.get("desiredNumberScheduled", 0), status.get("numberReady", 0)
+            current = status.get("updatedNumberScheduled", 0)
+        if not wanted or ready < wanted or current < wanted:
+            return False
+    return True
+
+
+# --- MetalLB: an address pool on kind's Docker network ------------------------------------
+
+METALLB_NAMESPACE = "metallb-system"
+METALLB_POOL = "netlabs-pool"
+METALLB_POOL_SIZE = 16  # addresses; a lab needs a few LoadBalancer Services at most
+
+
+def kind_network() -> str:
+    """The Docker network kind puts its nodes on (kind's own override, else "kind")."""
+    return os.environ.get("KIND_EXPERIMENTAL_DOCKER_NETWORK") or "kind"
+
+
+def pool_range(network: dict) -> str:
+    """A small range at the top of the network's IPv4 subnet that no container on it uses.
+
+    Docker hands out addresses from the bottom of the subnet, so the top stays free; the host
+    is on the same bridge, which is what lets it reach the addresses MetalLB announces (ARP).
+    """
+    subnets = [ipaddress.ip_network(c["Subnet"], strict=False) for c in network.get("IPAM", {}).get("Config") or []
+               if c.get("Subnet")]
+    subnet = next((s for s in subnets if s.version == 4), None)
+    if subnet is None:
+        raise ClusterUnavailable(f"Docker network {network.get('Name')} has no IPv4 subnet for MetalLB's pool")
+    if subnet.num_addresses < 4 * METALLB_POOL_SIZE:
+        raise ClusterUnavailable(f"Docker network {network.get('Name')} ({subnet}) is too small for an address pool")
+    used = {ipaddress.ip_interface(c["IPv4Address"]).ip for c in (network.get("Containers") or {}).values()
+            if c.get("IPv4Address")}
+    last = subnet.broadcast_address - 1
+    first = last - (METALLB_POOL_SIZE - 1)
+    taken = sorted(str(ip) for ip in used if first <= ip <= last)
+    if taken:
+        raise ClusterUnavailable(f"the top of {subnet} ({first}-{last}) is in use ({', '.join(taken)}); "
+                                 "no free range for MetalLB's pool")
+    return f"{first}-{last}"
+
+
+def metallb_pool_manifest(addresses: str) -> str:
+    import yaml
+
+    return yaml.safe_dump_all([
+        {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+         "metadata": {"name": METALLB_POOL, "namespace": METALLB_NAMESPACE},
+         "spec": {"addresses": [addresses]}},
+        {"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+         "metadata": {"name": "netlabs-l2", "namespace": METALLB_NAMESPACE},
+         "spec": {"ipAddressPools": [METALLB_POOL]}},
+    ], sort_keys=False)
+
+
+def configure_metallb(binary: str, context: str, only_check: bool) -> bool:
+    """Give MetalLB its pool and announce it in L2 mode; with only_check, say whether the pool exists."""
+    base = [binary, "--context", context, "-n", METALLB_NAMESPACE]
+    if only_check:
+        done = subprocess.run([*base, "get", "ipaddresspool", METALLB_POOL, "-o", "name"],
+                              capture_output=True, text=True, timeout=60, check=False)
+        return done.returncode == 0
+    docker = shutil.which("docker")
+    if docker is None:
+        raise ClusterUnavailable("docker is not installed: MetalLB's pool comes from kind's Docker network")
+    network = kind_network()
+    inspected = subprocess.run([docker, "network", "inspect", network], capture_output=True, text=True,
+                               timeout=60, check=False)
+    if inspected.returncode != 0:
+        raise ClusterUnavailable(f"docker network inspect {network} failed: {_last_line(inspected.stderr)}")
+    manifest = metallb_pool_manifest(pool_range(json.loads(inspected.stdout)[0]))
+    # The webhook that validates pools answers a little after the controller reports ready.
+    deadline = time.monotonic() + 90
+    while True:
+        done = subprocess.run([*base, "apply", "-f", "-"], input=manifest, capture_output=True, text=True,
+                              timeout=60, check=False)
+        if done.returncode == 0:
+            return True
+        if time.monotonic() > deadline or "webhook" not in done.stderr:
+            raise ClusterUnavailable(f"MetalLB's address pool could not be applied: {_last_line(done.stderr)}")
+        time.sleep(2)
+
+
+#: What an add-on needs after its workloads run: (kubectl, context, only_check) -> configured?
+ADDON_CONFIGURATION = {"metallb": configure_metallb}
 
 
 def addon_images(manifests: str) -> list[str]:

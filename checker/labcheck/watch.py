@@ -59,7 +59,7 @@ def watched_kinds(step: Step) -> list[Kind]:
         if isinstance(check, (AssertCheck, AbsentCheck)):
             pattern = check.assert_ if isinstance(check, AssertCheck) else check.absent
             wanted: tuple[Kind, ...] = ((pattern.apiVersion, pattern.kind),)
-        elif isinstance(check, ProbeCheck) and check.probe.target()[0] in ("exec", "http", "dns"):
+        elif isinstance(check, ProbeCheck) and check.probe.target()[0] in ("exec", "http", "dns", "host"):
             wanted = NETWORK_KINDS
         else:  # logs and node probes, python checks: the Pods they name or run beside
             wanted = ()
@@ -101,6 +101,9 @@ class CachedAnswers:
 
     def exec_on_node(self, node, command, timeout) -> ExecResult:
         return self._answer(("node", node, tuple(command)), lambda: self.inner.exec_on_node(node, command, timeout))
+
+    def exec_on_host(self, command, timeout) -> ExecResult:
+        return self._answer(("host", tuple(command)), lambda: self.inner.exec_on_host(command, timeout))
 
     @property
     def holds_answers(self) -> bool:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build one Go component from the module proxy into <out-dir>.
 # usage: build-go-tool.sh <component> <version> <out-dir>
-# components: kind containerd runc crictl cni-plugins etcd coredns local-path-provisioner kube-router
+# components: kind containerd runc crictl cni-plugins etcd coredns local-path-provisioner kube-router metallb
 set -euo pipefail
 name=${1:?component} ver=${2:?version} out=${3:?out dir}
 : "${GOMODCACHE:?}" "${GOCACHE:?}"
@@ -97,6 +97,20 @@ case "$name" in
       -ldflags "-s -w -X $m/pkg/version.Version=$ver -X $m/pkg/version.BuildDate=netlabs-local" \
       -o "$out/kube-router" "$m/cmd/kube-router"
     cp go.mod "$out/wrapper-go.mod"
+    cd /; rm -rf "$w" ;;
+  metallb)
+    # MetalLB's controller and speaker (L2 mode needs nothing else; the
+    # speaker image's FRR helpers serve only the FRR modes). A wrapper module
+    # requires the release, so the proxy is asked for that version only.
+    m=go.universe.tf/metallb
+    w="$out.work"; rm -rf "$w"; mkdir -p "$w"; cd "$w"
+    printf 'module netlabs.local/metallbbuild\n\ngo 1.24.0\n\nrequire %s %s\n' "$m" "$ver" > go.mod
+    printf 'package main\n\nfunc main() {}\n' > main.go
+    for c in controller speaker; do
+      GOFLAGS=-mod=mod go build "${common[@]}" \
+        -ldflags "-s -w -X $m/internal/version.gitCommit=netlabs-local -X $m/internal/version.gitBranch=$ver" \
+        -o "$out/$c" "$m/$c"
+    done
     cd /; rm -rf "$w" ;;
   *) echo "unknown component $name" >&2; exit 2 ;;
 esac

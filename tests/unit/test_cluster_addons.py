@@ -57,3 +57,105 @@ def test_kube_router_addon_renders_with_the_published_image_name():
     args = daemonset["spec"]["template"]["spec"]["containers"][0]["args"]
     assert {"--run-router=true", "--run-firewall=true", "--run-service-proxy=false",
             "--enable-overlay=false"} <= set(args)
+
+
+# --- lab add-ons (clusters/addons/<name>/, installed by `labcheck start` for labs that list them) ---
+
+from labcheck.errors import ClusterUnavailable  # noqa: E402
+from labcheck.loader import all_labs  # noqa: E402
+from labcheck.toolchain import addon_folder, addon_workloads, metallb_pool_manifest, pool_range  # noqa: E402
+
+
+def kind_network(subnet: str, *addresses: str) -> dict:
+    return {"Name": "kind", "IPAM": {"Config": [{"Subnet": "fc00:f853:ccd:e793::/64"}, {"Subnet": subnet}]},
+            "Containers": {str(i): {"IPv4Address": f"{a}/16"} for i, a in enumerate(addresses)}}
+
+
+def test_every_add_on_a_lab_names_exists():
+    for lab in all_labs():
+        for addon in lab.addons:
+            assert (addon_folder(addon) / "kustomization.yaml").is_file()
+    assert any("metallb" in lab.addons for lab in all_labs())
+
+
+def test_exactly_the_labs_that_make_loadbalancer_services_install_metallb():
+    for lab in all_labs():
+        services = [doc for path in sorted(lab.folder.glob("**/*.yaml")) if path.name != "lab.yaml"
+                    for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
+        balanced = any(d.get("kind") == "Service" and (d.get("spec") or {}).get("type") == "LoadBalancer"
+                       for d in services)
+        assert ("metallb" in lab.addons) == balanced, lab.id
+
+
+def test_pool_is_at_the_top_of_the_ipv4_subnet_and_clear_of_the_nodes():
+    assert pool_range(kind_network("172.18.0.0/16", "172.18.0.2", "172.18.0.3")) == "172.18.255.239-172.18.255.254"
+    assert pool_range(kind_network("192.168.200.0/24")) == "192.168.200.239-192.168.200.254"
+
+
+@pytest.mark.parametrize("network, message", [
+    (kind_network("172.18.0.0/16", "172.18.255.250"), "in use"),
+    (kind_network("172.18.0.0/28"), "too small"),
+    ({"Name": "kind", "IPAM": {"Config": [{"Subnet": "fc00::/64"}]}}, "no IPv4 subnet"),
+])
+def test_pool_refuses_networks_it_cannot_carve(network, message):
+    with pytest.raises(ClusterUnavailable, match=message):
+        pool_range(network)
+
+
+def test_pool_manifest_announces_the_pool_in_l2_mode():
+    pool, advertisement = yaml.safe_load_all(metallb_pool_manifest("172.18.255.239-172.18.255.254"))
+    assert pool["kind"] == "IPAddressPool" and pool["spec"]["addresses"] == ["172.18.255.239-172.18.255.254"]
+    assert advertisement["kind"] == "L2Advertisement"
+    assert advertisement["spec"]["ipAddressPools"] == [pool["metadata"]["name"]]
+    assert pool["metadata"]["namespace"] == advertisement["metadata"]["namespace"] == "metallb-system"
+
+
+def test_metallb_manifest_runs_the_release_prepare_builds():
+    versions = dict(line.split("=", 1) for line in (clusters_dir() / "toolchain" / "versions.env").read_text()
+                    .splitlines() if "=" in line and not line.startswith("#"))
+    manifests = (addon_folder("metallb") / "metallb.yaml").read_text()
+    assert addon_images(manifests) == [f"quay.io/metallb/controller:{versions['METALLB_VERSION']}",
+                                       f"quay.io/metallb/speaker:{versions['METALLB_VERSION']}"]
+    assert addon_workloads(manifests) == [("metallb-system", "deployment", "controller"),
+                                          ("metallb-system", "daemonset", "speaker")]
+    kinds = {d["kind"] for d in yaml.safe_load_all(manifests)}
+    assert {"CustomResourceDefinition", "ValidatingWebhookConfiguration", "Deployment", "DaemonSet"} <= kinds
+
+
+
+@pytest.fixture
+def metallb_install(monkeypatch):
+    """install_lab_addon with kubectl answered in memory and no image in Docker; returns (calls, configure calls)."""
+    from labcheck import toolchain
+    from labcheck.toolchain import Kind
+
+    rendered = (addon_folder("metallb") / "metallb.yaml").read_text()
+    calls, configured = [], []
+    monkeypatch.setattr("labcheck.actions.kubectl", lambda: "kubectl")
+    monkeypatch.setattr(toolchain, "_kubectl", lambda args, what, timeout=120: calls.append(args) or
+                        subprocess.CompletedProcess(args, 0, rendered, ""))
+    monkeypatch.setattr(toolchain, "_workloads_ready", lambda *a: False)
+    monkeypatch.setattr(Kind, "load_image", lambda self, image, name: False)
+    monkeypatch.setitem(toolchain.ADDON_CONFIGURATION, "metallb", lambda *a: configured.append(a) or True)
+
+    def install(prepared: dict) -> str:
+        monkeypatch.setattr(toolchain, "read_toolchain", lambda: prepared)
+        return Kind("kind", None).install_lab_addon("metallb", "netlabs-multi")
+
+    return install, calls, configured
+
+
+def test_an_offline_toolchain_without_the_add_ons_images_says_what_to_run(metallb_install):
+    install, calls, _configured = metallb_install
+    with pytest.raises(ClusterUnavailable, match="quay.io/metallb/controller.*prepare.sh"):
+        install({"READY": "1", "KIND": "/x/kind"})
+    assert not any("apply" in args for args in calls)  # nothing half-installed
+
+
+def test_a_registry_toolchain_lets_the_nodes_pull_the_published_images(metallb_install):
+    install, calls, configured = metallb_install
+    assert "Installed add-on metallb" in install({"READY": "1", "SOURCE": "registry"})
+    assert any("apply" in args and "--server-side" in args for args in calls)
+    assert [args[-2:] for args in calls if "rollout" in args] == [["deployment/controller", "--timeout=180s"],
+                                                                   ["daemonset/speaker", "--timeout=180s"]]
+    assert configured == [("kubectl", "kind-netlabs-multi", False)]  # workloads not ready: no need to ask first

@@ -57,8 +57,8 @@ def test_probe_needs_exactly_one_target(tmp_path):
     no_target = text.index("      - id: no-target") + 3
     two = text.index("      - id: two-targets") + 3
     assert found(path) == {  # the schema's own rule (model.Probe), reported alongside everything else
-        (no_target, "steps.0.checks.3.probe: a probe needs exactly one of exec, http, dns, logs, node (found: none)"),
-        (two, "steps.0.checks.4.probe: a probe needs exactly one of exec, http, dns, logs, node (found: exec, http)"),
+        (no_target, "steps.0.checks.3.probe: a probe needs exactly one of exec, http, dns, logs, node, host (found: none)"),
+        (two, "steps.0.checks.4.probe: a probe needs exactly one of exec, http, dns, logs, node, host (found: exec, http)"),
     }
 
 

@@ -45,6 +45,12 @@ class CheckContext:
         self.evidence.append(exec_evidence(result))
         return result
 
+    def exec_on_host(self, command: list[str], timeout: float = 10) -> ExecResult:
+        """Run a command on the machine labcheck runs on: traffic from outside the cluster."""
+        result = self.cluster.exec_on_host(command, timeout)
+        self.evidence.append(exec_evidence(result))
+        return result
+
     def logs(self, pod: str, container: str | None) -> str:
         text = self.cluster.logs(self.namespace, pod, container)
         self.evidence.append({"kind": "logs", "where": f"pod {self.namespace}/{pod} container {container}",

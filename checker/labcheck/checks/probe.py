@@ -1,4 +1,5 @@
-"""`probe:` — a network fact observed from inside a container or a node.
+"""`probe:` — a network fact observed from inside a container, from a node, or from outside
+the cluster (`host`: the machine labcheck runs on).
 
 Each probe becomes one command; its result is judged against `expect`, and a
 failure is explained from what curl, wget or nslookup printed.
@@ -126,9 +127,17 @@ def in_namespace(text: str, namespace: str) -> str:
     return text.replace("${LAB_NAMESPACE}", namespace).replace("$LAB_NAMESPACE", namespace)
 
 
+def is_http(probe: Probe) -> bool:
+    """Judged by an HTTP status: an http probe, or a host probe given a url."""
+    kind, target = probe.target()
+    return kind == "http" or (kind == "host" and target.url is not None)
+
+
 def command_for(probe: Probe, namespace: str = "") -> tuple[str, list[str] | None]:
     kind, target = probe.target()
-    if kind == "exec" or kind == "node":
+    if kind == "host" and target.url is not None:
+        return kind, http_command(in_namespace(target.url, namespace), probe.attempt_timeout)
+    if kind in ("exec", "node", "host"):
         return kind, [in_namespace(word, namespace) for word in target.command]
     if kind == "http":
         return kind, http_command(in_namespace(target.url, namespace), probe.attempt_timeout)
@@ -154,6 +163,8 @@ def _run(probe: Probe, ctx: CheckContext, pod: str | None = None,
                 raise TargetUnavailable(f"Pod {target.pod} does not exist or is not scheduled to a node yet")
             node = obj["spec"]["nodeName"]
         return ctx.cluster.exec_on_node(node, command, probe.attempt_timeout), f"on node {node}"
+    if kind == "host":
+        return ctx.cluster.exec_on_host(command, probe.attempt_timeout), "from this machine"
     pod = pod or target.pod
     container = container if pod != target.pod or container else target.container
     result = ctx.cluster.exec_in_pod(ctx.namespace, pod, container, command, probe.attempt_timeout)
@@ -162,7 +173,7 @@ def _run(probe: Probe, ctx: CheckContext, pod: str | None = None,
 
 def _shown(probe: Probe, result: ExecResult) -> str:
     kind, target = probe.target()
-    if kind == "http":
+    if is_http(probe):
         return f"GET {target.url}"
     if kind == "dns":
         return f"lookup {target.name}"
@@ -223,7 +234,7 @@ def _output_problems(probe: Probe, output: str) -> list[str]:
 
 
 def _got_through(probe: Probe, result: ExecResult) -> bool:
-    if probe.target()[0] == "http":
+    if is_http(probe):
         return http_answer(result).status is not None
     return result.returncode == 0 and not result.timed_out
 
@@ -278,23 +289,27 @@ def evaluate(probe: Probe, ctx: CheckContext, lab_folder: Path | None = None) ->
     evidence = _evidence(ctx, result)
     kind, _target = probe.target()
     shown = _shown(probe, result)
+    if command_missing(result) and kind == "host":
+        # this machine lacks the client: the grader cannot look, the learner's cluster is not at fault
+        return Outcome.error(f"cannot run `{shown}` {where}: {interpret(result)} (install curl)", evidence=evidence)
     if command_missing(result) and kind != "node":
         return _missing_client(probe, result, where, evidence)
 
     problems: list[str] = []
     output = result.stdout
     explicit = "exit_code" in probe.expect.model_fields_set
-    if kind == "http":
+    http = is_http(probe)
+    if http:
         answer = http_answer(result)
         output = answer.body
         if answer.status is None:
             problems.append("no HTTP response")
         elif not _status_ok(probe, answer.status):
             problems.append(f"HTTP {answer.status} (expected {_expected_statuses(probe)})")
-    if (kind != "http" or explicit) and probe.expect.exit_code is not None \
+    if (not http or explicit) and probe.expect.exit_code is not None \
             and result.returncode != probe.expect.exit_code:
         problems.append(f"exit code {result.returncode} (expected {probe.expect.exit_code})")
-    if not problems or kind != "http" or answer.status is not None:
+    if not problems or not http or answer.status is not None:
         problems += _output_problems(probe, output)
     if not problems:
         return Outcome.passed(f"`{shown}` {where} succeeded", evidence=evidence)
@@ -311,9 +326,9 @@ def evaluate(probe: Probe, ctx: CheckContext, lab_folder: Path | None = None) ->
 def _expected_text(probe: Probe) -> str:
     expect = probe.expect
     parts = []
-    if probe.target()[0] == "http":
+    if is_http(probe):
         parts.append(_expected_statuses(probe))
-    if expect.exit_code is not None and (probe.target()[0] != "http" or "exit_code" in expect.model_fields_set):
+    if expect.exit_code is not None and (not is_http(probe) or "exit_code" in expect.model_fields_set):
         parts.append(f"exit code {expect.exit_code}")
     if expect.contains:
         parts.append(f"output containing {expect.contains!r}")

@@ -55,6 +55,9 @@ class Cluster(Protocol):
     def exec_on_node(self, node: str, command: list[str], timeout: float) -> ExecResult:
         """Run a command on a node (for kind: in its node container)."""
 
+    def exec_on_host(self, command: list[str], timeout: float) -> ExecResult:
+        """Run a command on the machine labcheck runs on: a client outside the cluster."""
+
 
 class WatchableCluster(Cluster, Protocol):
     """A cluster that reports changes as they happen (the live one; a recording cannot)."""

@@ -51,3 +51,6 @@ class StepReads:
 
     def exec_on_node(self, node: str, command: list[str], timeout: float) -> ExecResult:
         return self.inner.exec_on_node(node, command, timeout)
+
+    def exec_on_host(self, command: list[str], timeout: float) -> ExecResult:
+        return self.inner.exec_on_host(command, timeout)

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 
 from ..errors import ClusterUnavailable, TargetUnavailable
 from .base import ExecResult
+from .host import run_on_host
 
 # Kinds the labs use, so the common case needs no API discovery round trip.
 _KNOWN_KINDS: dict[tuple[str, str], tuple[str, bool]] = {
@@ -39,6 +40,7 @@ _KNOWN_KINDS: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
     ("v1", "Namespace"): ("namespaces", False),
     ("v1", "Node"): ("nodes", False),
+    ("v1", "Event"): ("events", True),
     ("apps/v1", "Deployment"): ("deployments", True),
     ("apps/v1", "ReplicaSet"): ("replicasets", True),
     ("apps/v1", "DaemonSet"): ("daemonsets", True),
@@ -527,6 +529,11 @@ class LiveCluster:
             timed_out=timed_out,
             extra=extra,
         )
+
+    # --- on this machine ---------------------------------------------------------
+
+    def exec_on_host(self, command: list[str], timeout: float) -> ExecResult:
+        return run_on_host(command, timeout)
 
     # --- on nodes --------------------------------------------------------------
 

@@ -84,6 +84,9 @@ class RecordingCluster:
     def exec_on_node(self, node, command, timeout):
         return self._exec("exec_on_node", dict(node=node, command=list(command)), timeout)
 
+    def exec_on_host(self, command, timeout):
+        return self._exec("exec_on_host", dict(command=list(command)), timeout)
+
     def _exec(self, op: str, args: dict[str, Any], timeout: float) -> ExecResult:
         # The timeout is not part of the question: a replay may use another.
         key = call_key(op, args)
@@ -165,6 +168,9 @@ class RecordedCluster:
     def exec_on_node(self, node, command, timeout):
         return ExecResult.from_dict(self._answer("exec_on_node", dict(node=node, command=list(command))))
 
+    def exec_on_host(self, command, timeout):
+        return ExecResult.from_dict(self._answer("exec_on_host", dict(command=list(command))))
+
 
 def _is_object(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("metadata"), dict) \
@@ -188,6 +194,7 @@ _ANSWER_SHAPES = {
     "logs": lambda r: isinstance(r, str),
     "exec_in_pod": _is_exec_result,
     "exec_on_node": _is_exec_result,
+    "exec_on_host": _is_exec_result,
 }
 
 

@@ -135,6 +135,11 @@ class ReadOnceCluster:
     def exec_on_node(self, node, command, timeout) -> ExecResult:
         return self.inner.exec_on_node(node, command, timeout)
 
+    def exec_on_host(self, command, timeout) -> ExecResult:
+        # The grader's machine is not the learner's: what it reaches proves nothing about theirs.
+        raise ClusterUnavailable("a check that sends traffic from the learner's own machine cannot be graded "
+                                 "from a roster; grade the learner's submission instead")
+
 
 class Classroom:
     """The clusters a roster names, each connected once and shared by the learners on it."""

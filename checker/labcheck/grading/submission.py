@@ -204,7 +204,7 @@ Arg = Union[None, str, int, list[str]]
 
 
 class _Call(_Strict):
-    op: Literal["get", "list", "logs", "exec_in_pod", "exec_on_node"]
+    op: Literal["get", "list", "logs", "exec_in_pod", "exec_on_node", "exec_on_host"]
     args: dict[str, Arg]
     result: Any = None
     raises: Optional[Literal["TargetUnavailable", "ClusterUnavailable"]] = None
@@ -249,7 +249,7 @@ def _check_result(index: int, call: _Call) -> None:
         raise SubmissionRejected(f"{where}: a list answers a list of objects")
     if call.op == "logs" and not isinstance(value, str):
         raise SubmissionRejected(f"{where}: logs answer text")
-    if call.op in ("exec_in_pod", "exec_on_node"):
+    if call.op in ("exec_in_pod", "exec_on_node", "exec_on_host"):
         if not isinstance(value, dict) or not {"args", "returncode", "stdout"} <= value.keys():
             raise SubmissionRejected(f"{where}: a command answers args, returncode and stdout")
         for field, value_type in _EXEC_FIELDS.items():

@@ -1,0 +1,88 @@
+"""Traffic from outside the cluster: `host` probes, the exec_on_host seam, its recording and its refusal in rosters."""
+
+from __future__ import annotations
+
+import pytest
+
+from labcheck.checks.outcome import Status
+from labcheck.cluster.host import run_on_host
+from labcheck.cluster.recorded import RecordedCluster, RecordingCluster
+from labcheck.engine import run_step
+from labcheck.errors import ClusterUnavailable
+from labcheck.grading.roster import ReadOnceCluster
+from labcheck.model import Probe
+from tests.conftest import FakeCluster, ok
+from tests.unit.test_checks import make_lab, run
+
+
+def host_probe(target: dict, expect: dict | None = None) -> dict:
+    probe = {"host": target}
+    if expect is not None:
+        probe["expect"] = expect
+    return {"id": "h", "title": "h", "probe": probe}
+
+
+def test_host_url_probe_runs_on_this_machine_and_judges_the_status():
+    cluster = FakeCluster([], exec_answer=lambda where, cmd: ok("Served by web-1\nLABCHECK-HTTP-STATUS 200\n"))
+    result = run([host_probe({"url": "http://localhost:30080/"}, {"contains": "Served by"})], cluster)
+    assert result.status == Status.PASS
+    assert cluster.calls[0][0] == "host" and "localhost:30080" in " ".join(cluster.calls[0][1])
+    assert "from this machine" in result.checks[0].summary
+
+
+def test_host_url_probe_fails_on_an_error_status_and_explains_a_refusal():
+    served = FakeCluster([], exec_answer=lambda where, cmd: ok("oops\nLABCHECK-HTTP-STATUS 503\n"))
+    assert "HTTP 503" in run([host_probe({"url": "http://localhost:30080/"})], served).checks[0].summary
+    refused = FakeCluster([], exec_answer=lambda where, cmd: ok(
+        stderr="curl: (7) Failed to connect to localhost port 30080: Connection refused", returncode=7))
+    check = run([host_probe({"url": "http://localhost:30080/"})], refused).checks[0]
+    assert check.status == Status.FAIL and "nothing listens" in check.cause
+
+
+def test_host_without_a_client_is_an_error_not_the_learners_fail():
+    missing = FakeCluster([], exec_answer=lambda where, cmd: ok(stderr="sh: curl: not found", returncode=127))
+    check = run([host_probe({"url": "http://localhost:30080/"})], missing).checks[0]
+    assert check.status == Status.ERROR and "install curl" in check.summary
+
+
+def test_host_command_probe_is_judged_by_exit_code_and_output():
+    cluster = FakeCluster([], exec_answer=lambda where, cmd: ok("172.18.0.1 dev br-1 lladdr 02:42:ac:12:00:03\n"))
+    passed = run([host_probe({"command": ["ip", "neigh"]}, {"contains": "lladdr"})], cluster)
+    assert passed.status == Status.PASS and cluster.calls == [("host", ("ip", "neigh"))]
+
+
+@pytest.mark.parametrize("target", [{}, {"url": "http://x", "command": ["true"]}])
+def test_host_probe_needs_exactly_one_of_url_and_command(target):
+    with pytest.raises(ValueError, match="exactly one of url, command"):
+        Probe.model_validate({"host": target})
+
+
+def test_host_probe_cannot_claim_blocked():
+    with pytest.raises(ValueError, match="blocked"):
+        Probe.model_validate({"host": {"url": "http://x"}, "expect": {"blocked": True}, "control": {"pod": "a"}})
+
+
+def test_host_answers_are_recorded_and_replayed(tmp_path):
+    lab = make_lab([host_probe({"url": "http://localhost:30080/"}, {"contains": "Served by"})])
+    live = FakeCluster([], exec_answer=lambda where, cmd: ok("Served by web-1\nLABCHECK-HTTP-STATUS 200\n"))
+    recording = RecordingCluster(live)
+    first = run_step(lab, lab.steps[0], recording, wait=0)
+    path = tmp_path / "evidence.json"
+    recording.save(path, {"lab": "99", "steps": ["s"]})
+    replayed = run_step(lab, lab.steps[0], RecordedCluster(path), wait=0)
+    assert first.status == replayed.status == Status.PASS
+    assert replayed.checks[0].evidence == first.checks[0].evidence
+
+
+def test_a_roster_cannot_send_traffic_from_a_learners_machine():
+    reads = ReadOnceCluster.__new__(ReadOnceCluster)
+    with pytest.raises(ClusterUnavailable, match="learner's own machine"):
+        reads.exec_on_host(["curl", "http://localhost:30080/"], timeout=5)
+
+
+def test_run_on_host_reports_exit_codes_timeouts_and_missing_programs():
+    assert run_on_host(["sh", "-c", "echo hi; exit 3"], timeout=5).returncode == 3
+    slow = run_on_host(["sleep", "5"], timeout=0.2)
+    assert slow.timed_out and slow.returncode == 124
+    missing = run_on_host(["no-such-program-here"], timeout=5)
+    assert missing.returncode == 127 and missing.extra["not_started"] and missing.where == "this machine"
