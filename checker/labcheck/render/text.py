@@ -79,7 +79,7 @@ def render_text(step: StepResult, console: Console, *, step_count: int, verbose:
             if item.get("kind") == "matrix" and result.status != Status.SKIP:
                 from rich.padding import Padding
 
-                console.print(Padding(matrix_table(item), (0, 0, 0, 8)))
+                console.print(Padding(matrix_table(item), (0, 0, 0, 8), expand=False))
         if verbose:
             for line in _evidence_lines(result):
                 console.print(line, highlight=False)
