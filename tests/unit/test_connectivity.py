@@ -42,26 +42,39 @@ def world(extra=()):
     return pods + services + list(extra)
 
 
-def target_of(command: list[str]) -> str:
-    text = command[-1]
+def target_of(script: str) -> str:
     for name, ip in IPS.items():
-        if f"{name}.{NS}" in text or f"//{ip}:" in text:
+        if f"{name}.{NS}" in script or f"//{ip}:" in script:
             return name
-    raise AssertionError(f"no target in {text}")
+    raise AssertionError(f"no target in {script}")
+
+
+def scripts_of(command: list[str]) -> list[str]:
+    """The scripts of a batch command (one background job each)."""
+    assert command[:2] == ["sh", "-c"]
+    return re.findall(r"out=\$\( \{ (.*?)\n\} 2>&1 \)", command[2], re.DOTALL)
+
+
+def batch_output(results) -> str:
+    """What the batch's shell prints: each script's exit code and both its streams, between marks."""
+    return "".join(f"LABCHECK-CELL-BEGIN {i} {r.returncode}\n{(r.stdout + r.stderr).rstrip(chr(10))}\n"
+                   f"LABCHECK-CELL-END {i}\n" for i, r in enumerate(results))
 
 
 def answering(table: dict[tuple[str, str], object], control=None, delay: float = 0.0):
     """exec answers: (client, target) -> result; node controls answer `control` (default: they get through)."""
-    def answer(where, command):
-        time.sleep(delay)
-        target = target_of(command)
-        tcp = "TCP-CONNECT" in command[-1]
+    def one(where, script):
+        target = target_of(script)
+        tcp = "TCP-CONNECT" in script
         if where.startswith("node/"):
             result = control(target) if control else None
-            return result if result is not None else (TCP_OK if tcp else HTTP_OK)
-        client = where.split("/")[0]
-        result = table.get((client, target))
+        else:
+            result = table.get((where.split("/")[0], target))
         return result if result is not None else (TCP_OK if tcp else HTTP_OK)
+
+    def answer(where, command):
+        time.sleep(delay)
+        return ok(batch_output([one(where, script) for script in scripts_of(command)]))
     return answer
 
 
@@ -91,7 +104,7 @@ def test_all_open_passes_without_running_a_control():
 
 def test_cells_connect_by_service_name_or_pod_ip_as_the_target_says():
     check, cluster = grade({"monitor": {"backend:8080": "open", "frontend:80": "open"}})
-    commands = [c[3][-1] for c in cluster.calls if c[0] == "exec"]
+    commands = [script for c in cluster.calls if c[0] == "exec" for script in scripts_of(list(c[3]))]
     assert any("http://backend.lab01:8080/" in c for c in commands)
     assert any(f"http://{IPS['frontend']}:80/" in c for c in commands)
 
@@ -117,7 +130,7 @@ def test_blocked_passes_when_rejected_or_timed_out_while_the_node_gets_through(f
     check, cluster = grade({"frontend": {"backend:8080": "blocked"}}, {("frontend", "backend"): failure})
     assert check.status == Status.PASS
     assert [c for c in cluster.calls if c[0] == "node"], "a blocked cell needs its control"
-    node_command = next(c for c in cluster.calls if c[0] == "node")[2][-1]
+    node_command = scripts_of(list(next(c for c in cluster.calls if c[0] == "node")[2]))[0]
     assert f"//{IPS['backend']}:8080/" in node_command  # the control goes straight to the server Pod
     assert "the server's node got through" in cells(check)[("frontend", "backend:8080")]["detail"]
 
@@ -217,15 +230,16 @@ def test_nine_cells_run_side_by_side():
     started = time.monotonic()
     check, cluster = grade(expect, table, delay=0.3)
     assert check.status == Status.PASS, check.summary
-    # 9 cells and 3 controls of 0.3 s each: one round, not twelve.
-    assert time.monotonic() - started < 1.5
-    assert len([c for c in cluster.calls if c[0] in ("exec", "node")]) == 12
+    # 9 cells and 3 controls: one exec per client row and one for the node's controls, side by side.
+    assert time.monotonic() - started < 1.0
+    assert [c[0] for c in cluster.calls if c[0] in ("exec", "node")].count("exec") == 3
+    assert len([c for c in cluster.calls if c[0] == "node"]) == 1
 
 
 def test_evidence_holds_every_command_and_the_matrix_as_data():
     check, _ = grade({"frontend": {"backend:8080": "blocked"}}, {("frontend", "backend"): REFUSED})
     kinds = [e["kind"] for e in check.evidence]
-    assert kinds.count("exec") == 2 and kinds.count("matrix") == 1
+    assert kinds.count("exec") == 2 and kinds.count("matrix") == 1  # the client's batch and the node's
     item = next(e for e in check.evidence if e["kind"] == "matrix")
     assert item["clients"] == list(CLIENTS) and item["targets"] == list(TARGETS)
     assert item["cells"][0] | {"detail": ""} == {"client": "frontend", "target": "backend:8080", "expected": "blocked",
@@ -259,17 +273,27 @@ def test_a_target_needs_an_address():
         Matrix.model_validate({"clients": CLIENTS, "targets": {"x:1": {"port": 1}}, "expect": {"frontend": {"x:1": "open"}}})
 
 
-def test_parallel_calls_do_not_share_a_result():
-    # The fake answers are reused objects; the grader must not rely on one cell's result in another.
-    lock = threading.Lock()
-    count = {"n": 0}
+def test_batch_output_is_split_per_cell_even_when_jobs_finish_out_of_order():
+    from labcheck.checks.connectivity import batch_command, split_batch
 
-    def answer(where, command):
-        with lock:
-            count["n"] += 1
-        return ok("x\nLABCHECK-HTTP-STATUS 200\n") if "TCP" not in command[-1] else ok(
-            "\nLABCHECK-TCP-CONNECT 0.01\n", 52)
+    scripts = ["echo a", "echo b", "exit 7"]
+    command = batch_command(scripts)
+    assert command[:2] == ["sh", "-c"] and scripts_of(command) == scripts
+    printed = ("LABCHECK-CELL-BEGIN 2 7\ncurl: (7) refused\nLABCHECK-CELL-END 2\n"
+               "LABCHECK-CELL-BEGIN 0 0\nfirst\nline two\nLABCHECK-CELL-END 0\n")
+    parts = split_batch(ok(printed), scripts)
+    assert [(p.returncode, p.stdout) for p in parts[::2]] == [(0, "first\nline two"), (7, "curl: (7) refused")]
+    assert parts[1].returncode == 0 and parts[1].stdout == ""  # a job that printed nothing shares the batch's fate
+    assert parts[0].args == ["sh", "-c", "echo a"]
 
-    cluster = FakeCluster(world(), exec_answer=answer)
-    result = run([matrix({"frontend": {"backend:8080": "open", "db:6379": "open"}})], cluster)
-    assert result.status == Status.PASS and count["n"] == 2
+
+def test_batch_command_runs_in_a_real_shell():
+    import subprocess
+
+    from labcheck.checks.connectivity import batch_command, split_batch
+    from labcheck.cluster.base import ExecResult
+
+    scripts = ["echo out; echo err >&2; exit 3", "printf 'no newline'", "sleep 0.2; echo late"]
+    done = subprocess.run(batch_command(scripts), capture_output=True, text=True, timeout=10)
+    parts = split_batch(ExecResult(args=[], returncode=done.returncode, stdout=done.stdout), scripts)
+    assert [(p.returncode, p.stdout) for p in parts] == [(3, "out\nerr"), (0, "no newline"), (0, "late")]

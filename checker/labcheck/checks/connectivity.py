@@ -8,6 +8,11 @@ there). Only a rejected or timed-out connection whose control got through is
 `blocked`; a name that does not resolve, a server that answers nobody and a
 client without curl are each reported as what they are, never as blocked.
 
+Cells are batched: one exec per client Pod runs that row's connections side by
+side (background jobs of `sh`), and one exec per node runs the controls; the
+execs themselves run in parallel too. An exec costs far more CPU than a curl,
+so a 9-cell matrix costs 3 execs plus one for the controls, not 13.
+
 The result is the matrix expected vs observed: a table in the terminal, plain
 data in the evidence (`kind: matrix`), and a cause naming the cells that differ.
 """
@@ -15,6 +20,7 @@ data in the evidence (`kind: matrix`), and a cause naming the cells that differ.
 from __future__ import annotations
 
 import re
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +31,7 @@ from ..model import Matrix, MatrixClient, MatrixTarget
 from .context import CheckContext, exec_evidence
 from .diagnose import pod_cause
 from .outcome import Outcome, Status
-from .probe import _blocking_kind, command_missing, http_answer, http_command, in_namespace, interpret
+from .probe import NO_CLIENT, USER_AGENT, _blocking_kind, command_missing, in_namespace, interpret
 
 #: Connections of one matrix run at once: each waits on the network, not on the CPU.
 MAX_PARALLEL = 16
@@ -39,38 +45,88 @@ OPEN, BLOCKED = "open", "blocked"
 DOWN, NO_DNS, NO_CLIENT, FAILED = "server down", "no DNS", "no client", "failed"
 
 
-def tcp_command(host: str, port: int, timeout: float) -> list[str]:
+_HTTP_MARK = "LABCHECK-HTTP-STATUS"
+_BEGIN, _END = "LABCHECK-CELL-BEGIN", "LABCHECK-CELL-END"
+
+
+def http_script(url: str, timeout: float) -> str:
+    """Fetch a URL, keep only its status: curl through -w, wget through the headers -S prints."""
+    seconds = max(1, int(timeout) - 1)
+    quoted = shlex.quote(url)
+    return (f"if command -v curl >/dev/null 2>&1; then "
+            f"curl -sS -m {seconds} -A {USER_AGENT} -o /dev/null -w '\\n{_HTTP_MARK} %{{http_code}}\\n' {quoted}; "
+            f"elif command -v wget >/dev/null 2>&1; then wget -S -T {seconds} -U {USER_AGENT} -O /dev/null {quoted}; "
+            f"else echo \"{NO_CLIENT}\" >&2; exit 127; fi")
+
+
+def tcp_script(host: str, port: int, timeout: float) -> str:
     """Open a TCP connection with curl and report whether it was established.
 
     curl sends an HTTP request whatever the server speaks; only the connect time
     matters (0 when no connection was made), so Redis or a TLS port count as reached.
     """
     seconds = max(1, int(timeout) - 1)
-    return ["sh", "-c",
-            f"if ! command -v curl >/dev/null 2>&1; then echo \"{_NO_CURL}\" >&2; exit 127; fi; "
-            f"curl -sS -m {seconds} -o /dev/null -w '\\n{_CONNECT_MARK} %{{time_connect}}\\n' http://{host}:{port}/"]
-
-
-def connected(result: ExecResult, protocol: str) -> bool:
-    if protocol == "http":
-        return http_answer(result).status is not None
-    mark = re.search(rf"{_CONNECT_MARK} ([0-9.]+)", result.stdout)
-    return bool(mark) and float(mark.group(1)) > 0
+    return (f"if ! command -v curl >/dev/null 2>&1; then echo \"{_NO_CURL}\" >&2; exit 127; fi; "
+            f"curl -sS -m {seconds} -o /dev/null -w '\\n{_CONNECT_MARK} %{{time_connect}}\\n' "
+            f"http://{host}:{port}/")
 
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host  # an IPv6 Pod IP
 
 
-def command(target: MatrixTarget, host: str, timeout: float) -> list[str]:
+def script(target: MatrixTarget, host: str, timeout: float) -> str:
     if target.protocol == "http":
-        return http_command(f"http://{_url_host(host)}:{target.port}/", timeout)
-    return tcp_command(_url_host(host), target.port, timeout)
+        return http_script(f"http://{_url_host(host)}:{target.port}/", timeout)
+    return tcp_script(_url_host(host), target.port, timeout)
+
+
+def batch_command(scripts: list[str]) -> list[str]:
+    """One shell running every script at once; each one's exit code and output (both streams)
+    come back between markers, printed in one write so parallel jobs do not interleave."""
+    jobs = [f"( out=$( {{ {body}\n}} 2>&1 ); rc=$?; printf '%s\\n' \"{_BEGIN} {i} $rc\" \"$out\" \"{_END} {i}\" ) &"
+            for i, body in enumerate(scripts)]
+    return ["sh", "-c", "\n".join(jobs) + "\nwait"]
+
+
+def split_batch(result: ExecResult, scripts: list[str]) -> list[ExecResult]:
+    """The batch's output as one ExecResult per script (in the given order)."""
+    found: dict[int, tuple[int, str]] = {}
+    for match in re.finditer(rf"^{_BEGIN} (\d+) (\d+)\n(.*?)\n?{_END} \1$", result.stdout, re.MULTILINE | re.DOTALL):
+        found[int(match.group(1))] = (int(match.group(2)), match.group(3))
+    parts = []
+    for i, body in enumerate(scripts):
+        if i in found:
+            code, output = found[i]
+            parts.append(ExecResult(args=["sh", "-c", body], returncode=code, stdout=output, duration=result.duration,
+                                    where=result.where))
+        else:  # the batch itself failed or ran out of time: every unfinished part shares its fate
+            parts.append(ExecResult(args=["sh", "-c", body], returncode=result.returncode, stdout="",
+                                    stderr=result.stderr, duration=result.duration, where=result.where,
+                                    timed_out=result.timed_out, extra=dict(result.extra)))
+    return parts
+
+
+def http_status(output: str) -> int | None:
+    mark = re.search(rf"{_HTTP_MARK} (\d{{3}})", output)
+    if mark:
+        return int(mark.group(1)) or None
+    statuses = re.findall(r"HTTP/\d(?:\.\d)? (\d{3})", output)  # wget -S
+    return int(statuses[-1]) if statuses else None
+
+
+def connected(result: ExecResult, protocol: str) -> bool:
+    if protocol == "http":
+        return http_status(result.stdout + result.stderr) is not None
+    mark = re.search(rf"{_CONNECT_MARK} ([0-9.]+)", result.stdout)
+    return bool(mark) and float(mark.group(1)) > 0
 
 
 def _first_line(result: ExecResult) -> str:
-    text = (result.stderr.strip() or result.stdout.strip()).splitlines()
-    return text[0][:160] if text else f"exit code {result.returncode}"
+    """The message worth showing: the first line that is not one of the probe's own marks."""
+    lines = [line.strip() for line in f"{result.stderr}\n{result.stdout}".splitlines()
+             if line.strip() and not line.startswith("LABCHECK-")]
+    return lines[0][:160] if lines else f"exit code {result.returncode}"
 
 
 @dataclass
@@ -164,8 +220,8 @@ def _plan(spec: Matrix, ctx: CheckContext) -> _Plan:
 def _judge(cell: Cell, target: _Target, result: ExecResult) -> None:
     """What a cell's own connection showed; rejected and timed out wait for the control's word."""
     if connected(result, target.spec.protocol):
-        answer = http_answer(result) if target.spec.protocol == "http" else None
-        cell.observed, cell.detail = OPEN, (f"HTTP {answer.status}" if answer else "TCP connection opened")
+        status = http_status(result.stdout + result.stderr) if target.spec.protocol == "http" else None
+        cell.observed, cell.detail = OPEN, (f"HTTP {status}" if status else "TCP connection opened")
         return
     text = f"{result.stdout}\n{result.stderr}"
     if command_missing(result):
@@ -193,25 +249,32 @@ def _control_verdict(cell: Cell, target: _Target) -> None:
         cell.detail = f"{cell.detail}; from the server's node too ({seen})"
 
 
-def _run_all(calls: list, ctx: CheckContext) -> list[ExecResult]:
-    if not calls:
+def _run_batches(batches: list[tuple[object, list[str]]], ctx: CheckContext, timeout: float) -> list[list[ExecResult]]:
+    """Run each (where, scripts) batch as one exec, all batches side by side; results split per script.
+
+    `where` is ("pod", namespace, pod, container) or ("node", node)."""
+    def run(batch) -> ExecResult:
+        where, scripts = batch
+        command = batch_command(scripts)
+        if where[0] == "node":
+            return ctx.cluster.exec_on_node(where[1], command, timeout + 5)
+        return ctx.cluster.exec_in_pod(where[1], where[2], where[3], command, timeout + 5)
+
+    if not batches:
         return []
-    with ThreadPoolExecutor(max_workers=min(len(calls), MAX_PARALLEL)) as pool:
-        return list(pool.map(lambda call: call(), calls))
+    with ThreadPoolExecutor(max_workers=min(len(batches), MAX_PARALLEL)) as pool:
+        results = list(pool.map(run, batches))
+    ctx.evidence.extend(exec_evidence(r) for r in results)
+    return [split_batch(result, scripts) for result, (_where, scripts) in zip(results, batches)]
 
 
-def _control_call(ctx: CheckContext, target: _Target, timeout: float):
-    def call() -> ExecResult:
-        return ctx.cluster.exec_on_node(target.control_node, command(target.spec, target.control_host, timeout),
-                                        timeout + 5)
-    return call
-
-
-def _cell_call(ctx: CheckContext, namespace: str, client: MatrixClient, target: _Target, timeout: float):
-    def call() -> ExecResult:
-        return ctx.cluster.exec_in_pod(namespace, client.pod, client.container,
-                                       command(target.spec, target.cell_host, timeout), timeout + 5)
-    return call
+def _control_batches(plan: _Plan, names: list[str], timeout: float) -> tuple[list, list[list[str]]]:
+    """One batch per node: the controls of the targets whose server runs there."""
+    by_node: dict[str | None, list[str]] = {}
+    for name in names:
+        by_node.setdefault(plan.targets[name].control_node, []).append(name)
+    return [(("node", node), [script(plan.targets[n].spec, plan.targets[n].control_host, timeout) for n in group])
+            for node, group in by_node.items()], [group for group in by_node.values()]
 
 
 def observe(spec: Matrix, ctx: CheckContext) -> tuple[list[Cell], _Plan]:
@@ -220,24 +283,31 @@ def observe(spec: Matrix, ctx: CheckContext) -> tuple[list[Cell], _Plan]:
     plan = _plan(spec, ctx)
     timeout = spec.attempt_timeout
     cells = [Cell(client, target, expected) for client, row in spec.expect.items() for target, expected in row.items()]
-    first_controls = [name for name in plan.targets
-                      if any(c.target == name and c.expected == BLOCKED for c in cells)]
-    calls = [_cell_call(ctx, plan.clients[c.client][0], plan.clients[c.client][1], plan.targets[c.target], timeout)
-             for c in cells]
-    calls += [_control_call(ctx, plan.targets[name], timeout) for name in first_controls]
-    results = _run_all(calls, ctx)
-    for name, control in zip(first_controls, results[len(cells):]):
-        plan.targets[name].control = control
-    for cell, result in zip(cells, results):
-        _judge(cell, plan.targets[cell.target], result)
+    rows: dict[str, list[Cell]] = {}
+    for cell in cells:
+        rows.setdefault(cell.client, []).append(cell)
+    batches = []
+    for client, row in rows.items():
+        namespace, client_spec = plan.clients[client]
+        batches.append((("pod", namespace, client_spec.pod, client_spec.container),
+                        [script(plan.targets[c.target].spec, plan.targets[c.target].cell_host, timeout) for c in row]))
+    first = [name for name in plan.targets if any(c.target == name and c.expected == BLOCKED for c in cells)]
+    control_batches, control_groups = _control_batches(plan, first, timeout)
+    results = _run_batches(batches + control_batches, ctx, timeout)
+    for row, row_results in zip(rows.values(), results):
+        for cell, result in zip(row, row_results):
+            _judge(cell, plan.targets[cell.target], result)
+    for group, group_results in zip(control_groups, results[len(batches):]):
+        for name, result in zip(group, group_results):
+            plan.targets[name].control = result
     later = [name for name in plan.targets if plan.targets[name].control is None
              and any(c.target == name and c.observed == "?" for c in cells)]
-    more = _run_all([_control_call(ctx, plan.targets[name], timeout) for name in later], ctx)
-    for name, control in zip(later, more):
-        plan.targets[name].control = control
+    control_batches, control_groups = _control_batches(plan, later, timeout)
+    for group, group_results in zip(control_groups, _run_batches(control_batches, ctx, timeout)):
+        for name, result in zip(group, group_results):
+            plan.targets[name].control = result
     for cell in cells:
         _control_verdict(cell, plan.targets[cell.target])
-    ctx.evidence.extend(exec_evidence(r) for r in results + more)
     return cells, plan
 
 
