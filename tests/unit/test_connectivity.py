@@ -4,7 +4,6 @@ the report (summary, cause, evidence), parallelism, and the lab format's validat
 from __future__ import annotations
 
 import re
-import threading
 import time
 
 import pytest

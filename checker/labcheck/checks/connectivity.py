@@ -30,12 +30,14 @@ from ..cluster.base import ExecResult
 from ..model import Matrix, MatrixClient, MatrixTarget
 from .context import CheckContext, exec_evidence
 from .diagnose import pod_cause
-from .outcome import Outcome, Status
+from .outcome import Outcome
 from .probe import NO_CLIENT, USER_AGENT, _blocking_kind, command_missing, in_namespace, interpret
 
-#: Connections of one matrix run at once: each waits on the network, not on the CPU.
+#: Execs (one per client row, one per node) of one matrix run at once.
 MAX_PARALLEL = 16
 _CONNECT_MARK = "LABCHECK-TCP-CONNECT"
+_HTTP_MARK = "LABCHECK-HTTP-STATUS"
+_BEGIN, _END = "LABCHECK-CELL-BEGIN", "LABCHECK-CELL-END"
 _NO_CURL = "curl is not in this container's image"
 _DNS_FAILURE = re.compile(r"could not resolve|resolving timed out|bad address|can't resolve|name or service not known"
                           r"|unable to resolve|temporary failure in name resolution", re.IGNORECASE)
@@ -43,10 +45,6 @@ _DNS_FAILURE = re.compile(r"could not resolve|resolving timed out|bad address|ca
 OPEN, BLOCKED = "open", "blocked"
 #: What a cell can be observed as, beyond open and blocked.
 DOWN, NO_DNS, NO_CLIENT, FAILED = "server down", "no DNS", "no client", "failed"
-
-
-_HTTP_MARK = "LABCHECK-HTTP-STATUS"
-_BEGIN, _END = "LABCHECK-CELL-BEGIN", "LABCHECK-CELL-END"
 
 
 def http_script(url: str, timeout: float) -> str:
@@ -358,8 +356,8 @@ def evaluate(spec: Matrix, ctx: CheckContext, lab_folder: Path | None = None) ->
     shape = f"{len(cells)} cells ({counts[OPEN]} open, {counts[BLOCKED]} blocked)"
     no_client = [c for c in cells if c.observed == NO_CLIENT]
     if no_client:
-        return Outcome(Status.ERROR, f"cannot judge {_names(no_client)}: {no_client[0].detail} "
-                                     "(the client needs curl; wget is enough for http targets)", evidence=evidence)
+        return Outcome.error(f"cannot judge {_names(no_client)}: {no_client[0].detail} "
+                             "(the client needs curl; wget is enough for http targets)", evidence=evidence)
     wrong = [c for c in cells if not c.as_expected]
     if not wrong:
         return Outcome.passed(f"all {shape} as expected", evidence=evidence)
