@@ -164,6 +164,60 @@ class Probe(_Strict):
         raise ValueError("probe has no target")
 
 
+class MatrixClient(_Strict):
+    """A row of a connectivity matrix: the Pod the connections start from."""
+
+    pod: str
+    container: str | None = Field(None, description="container with curl (or wget for http); default: the first")
+    namespace: str | None = Field(None, description="default: the graded namespace; may use $LAB_NAMESPACE")
+
+
+class MatrixTarget(_Strict):
+    """A column of a connectivity matrix: a server Pod and one of its ports."""
+
+    pod: str | None = Field(None, description="the server Pod; the cell connects to its IP unless `service` is given")
+    service: str | None = Field(None, description="connect through this Service's DNS name (so DNS is part of the path)")
+    namespace: str | None = Field(None, description="default: the graded namespace; may use $LAB_NAMESPACE")
+    port: int = Field(ge=1, le=65535)
+    protocol: Literal["http", "tcp"] = Field(
+        "http", description="http: any HTTP answer gets through; tcp: an opened TCP connection gets through")
+
+    @model_validator(mode="after")
+    def _addressed(self) -> "MatrixTarget":
+        if self.pod is None and self.service is None:
+            raise ValueError("a matrix target needs `pod`, `service` or both")
+        return self
+
+
+class Matrix(_Strict):
+    """Who reaches whom on which port: every cell is a probe from a client (row) to a target (column).
+
+    A cell expected `open` passes when the connection gets through. A cell expected
+    `blocked` passes only when the connection is rejected or times out while the
+    control -- the same connection made from the node the server runs on, which
+    NetworkPolicy engines always let through -- gets through: proof the server is up.
+    """
+
+    clients: dict[Identifier, MatrixClient] = Field(min_length=1)
+    targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9:.-]*$")], MatrixTarget] = Field(min_length=1)
+    expect: dict[str, dict[str, Literal["open", "blocked"]]] = Field(
+        description="client -> target -> open|blocked; a cell left out is not probed")
+    attempt_timeout: float = Field(3, gt=0, description="seconds one connection may take")
+
+    @model_validator(mode="after")
+    def _cells_named(self) -> "Matrix":
+        for client, row in self.expect.items():
+            if client not in self.clients:
+                raise ValueError(f"expect names client {client!r}, not among clients ({', '.join(self.clients)})")
+            for target in row:
+                if target not in self.targets:
+                    raise ValueError(f"expect names target {target!r}, not among targets "
+                                     f"({', '.join(self.targets)})")
+        if not any(self.expect.values()):
+            raise ValueError("a matrix needs at least one expected cell")
+        return self
+
+
 class PythonCall(_Strict):
     function: str = Field(description="name of a function registered in the lab's checks.py")
     args: dict[str, Any] = Field(default_factory=dict)
@@ -194,6 +248,10 @@ class PythonCheck(_CheckBase):
     python: PythonCall
 
 
+class MatrixCheck(_CheckBase):
+    matrix: Matrix
+
+
 @dataclass(frozen=True)
 class CheckKind:
     """One entry of the check vocabulary: adding a kind means one model class, one entry, one module."""
@@ -212,6 +270,7 @@ CHECK_REGISTRY: dict[str, CheckKind] = {
         CheckKind("absent", AbsentCheck, "absent", "absent", 20.0),
         CheckKind("probe", ProbeCheck, "probe", "probe", 5.0),
         CheckKind("python", PythonCheck, "python", "python_check", 5.0),
+        CheckKind("matrix", MatrixCheck, "matrix", "connectivity", 10.0),
     )
 }
 CHECK_KINDS = tuple(CHECK_REGISTRY)

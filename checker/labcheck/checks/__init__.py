@@ -3,6 +3,7 @@
 
     assert -> assert_object.py    absent -> absent.py
     probe  -> probe.py            python -> python_check.py (+ the lab's checks.py)
+    matrix -> connectivity.py
 
 Every module has `evaluate(spec, ctx, lab_folder) -> Outcome`.
 """

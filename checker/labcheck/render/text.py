@@ -44,11 +44,42 @@ def _evidence_lines(result: CheckResult) -> list[str]:
     return lines
 
 
+def matrix_table(item: dict):
+    """A connectivity matrix (evidence `kind: matrix`) as a table: clients down, targets across."""
+    from rich.table import Table
+
+    cells = {(c["client"], c["target"]): c for c in item.get("cells", [])}
+    targets = [t for t in item.get("targets", []) if any(k[1] == t for k in cells)]
+    table = Table(title="connectivity: expected / observed", title_justify="left", show_lines=False, padding=(0, 1))
+    table.add_column("from \\ to", style="bold")
+    for target in targets:
+        table.add_column(escape(target))
+    for client in item.get("clients", []):
+        if not any(k[0] == client for k in cells):
+            continue
+        row = []
+        for target in targets:
+            cell = cells.get((client, target))
+            if cell is None:
+                row.append("[dim]·[/dim]")
+            elif cell.get("as_expected"):
+                row.append(f"[green]{escape(cell['observed'])}[/green]")
+            else:
+                row.append(f"[red]{escape(cell['observed'])} (want {escape(cell['expected'])})[/red]")
+        table.add_row(escape(client), *row)
+    return table
+
+
 def render_text(step: StepResult, console: Console, *, step_count: int, verbose: bool = False) -> None:
     console.print(f"[bold]Lab {step.lab_id} · step {step.step_number}/{step_count} · {escape(step.step_title)}[/bold]")
     width = max((len(c.check_id) for c in step.checks), default=10)
     for result in step.checks:
         console.print(check_line(result, width), highlight=False)
+        for item in result.evidence:
+            if item.get("kind") == "matrix" and result.status != Status.SKIP:
+                from rich.padding import Padding
+
+                console.print(Padding(matrix_table(item), (0, 0, 0, 8), expand=False))
         if verbose:
             for line in _evidence_lines(result):
                 console.print(line, highlight=False)
