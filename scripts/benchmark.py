@@ -12,6 +12,7 @@
 Needs the toolchain from clusters/prepare.sh. Uses a private kubeconfig and
 state directory. Usage:
   python scripts/benchmark.py [--runs 10] [--skip-cold] [--selftest 01 02 ...] [--selftest-runs 3]
+                              [--probe-step] [--matrix-step]
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def main() -> None:
     parser.add_argument("--only-selftest", action="store_true", help="time the self-tests and nothing else")
     parser.add_argument("--probe-step", action="store_true",
                         help="time lab 04's three-probe step against a kubectl script (starts lab 04)")
+    parser.add_argument("--matrix-step", action="store_true",
+                        help="time lab 08's 9-cell default-deny matrix, one attempt (starts lab 08)")
     options = parser.parse_args()
     toolchain = read_toolchain()
     if not toolchain:
@@ -119,6 +122,13 @@ def main() -> None:
         plain = median_of(options.runs, ["bash", "-c", PARALLEL_PROBES_KUBECTL], env)
         print(f"{'3-probe step (04 dns-names)':<34} labcheck {ours:6.3f} s   kubectl script {plain:6.3f} s   "
               f"ratio {ours / plain:5.2f}")
+    if options.matrix_step:
+        timed(labcheck + ["start", "08"], env)
+        for step in ("open-baseline", "default-deny"):
+            timed(labcheck + ["solve", "08", "--step", step], env)
+        timed(labcheck + ["check", "08", "--step", "default-deny"], env)  # kube-router's rules in place
+        ours = median_of(options.runs, labcheck + ["check", "08", "--step", "default-deny", "--wait", "0"], env)
+        print(f"{'9-cell matrix (08 default-deny)':<34} labcheck {ours:6.3f} s (median, one attempt)")
     if options.only_selftest:
         return
     if not options.skip_cold:

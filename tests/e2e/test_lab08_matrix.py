@@ -1,6 +1,7 @@
-"""Lab 08's connectivity matrix on a real kube-router cluster: fast, and `blocked` means blocked.
+"""Lab 08's connectivity matrix on a real kube-router cluster: `blocked` means blocked.
 
-A matrix of 9 cells grades in at most 3 s (its cells run side by side); a
+All 9 cells of the default-deny matrix are blocked, graded in one attempt (how long
+that takes is printed by `scripts/benchmark.py --matrix-step`, not asserted here); a
 rejected connection counts as blocked only while the server's node gets
 through: with the server not listening, the same rejection is "server down", and a
 deleted policy opens the cells again.
@@ -16,8 +17,6 @@ import pytest
 from labcheck.loader import all_labs
 from labcheck.toolchain import cluster_config, kube_context
 from tests.e2e.test_labs import drop_namespace, labcheck
-
-MATRIX_SECONDS = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +54,13 @@ def _cells(check: dict) -> dict[tuple[str, str], str]:
     return {(c["client"], c["target"]): c["observed"] for c in item["cells"]}
 
 
-def test_nine_blocked_cells_grade_within_three_seconds(lab08):
+def test_nine_cells_are_blocked_in_one_attempt(lab08):
     _lab, env, _context = lab08
     assert _check(env, "default-deny")["status"] == "PASS"  # kube-router has the policy in place
-    check = _check(env, "default-deny", wait="0")  # one attempt, timed
+    check = _check(env, "default-deny", wait="0")  # one attempt
     assert check["status"] == "PASS", check
     assert len(_cells(check)) == 9 and set(_cells(check).values()) == {"blocked"}
-    assert check["duration"] <= MATRIX_SECONDS, f"9 cells took {check['duration']} s"
+    print(f"9-cell matrix graded in {check['duration']} s")
 
 
 def test_a_server_that_does_not_listen_is_down_not_blocked(lab08):
@@ -94,8 +93,7 @@ def test_deleting_the_policy_opens_the_cells_again(lab08):
     _kubectl(env, context, "delete", "networkpolicy", "default-deny-ingress")
     try:
         check = _check(env, "open-baseline")
-        assert check["status"] == "PASS", check
-        assert check["duration"] <= MATRIX_SECONDS + 2  # kube-router may take a moment to drop its rules
+        assert check["status"] == "PASS", check  # retried while kube-router drops its rules
     finally:
         solved = labcheck(env, "solve", "08", "--step", "default-deny")
         assert solved.returncode == 0, solved.stderr
