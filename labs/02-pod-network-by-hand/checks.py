@@ -554,7 +554,7 @@ def namespace_reaches_node(ctx: CheckContext, snap: Snapshot, inside: Link, outs
 
 
 _NODE_PROGRAMS = {"kubelet", "containerd", "kube-apiserver", "etcd", "kube-controller", "kube-scheduler",
-                  "kube-proxy", "coredns", "kindnetd", "local-path-prov", "systemd", "systemd-resolve",
+                  "kube-proxy", "coredns", "kindnetd", "kube-router", "local-path-prov", "systemd", "systemd-resolve",
                   "rpcbind", "sshd", "containerd-shim", "?"}
 
 
