@@ -763,7 +763,7 @@ def bridge_exists(ctx: CheckContext) -> Outcome:
             cause=f"a bridge forwards nothing while it is down: `ip link set {b.name} up`",
         )
     return _failed(
-        f"node {snap.node} has no bridge",
+        f"node {snap.node} has no bridge" + (" of your own" if snap.cni_bridges else ""),
         expected="a Linux bridge in the node's root namespace (like Docker's docker0)",
         observed="no link of type bridge (`ip -d link show type bridge`)" + _cni_bridges_note(snap),
         cause="create one: `ip link add docker0 type bridge` and `ip link set docker0 up`",
