@@ -22,7 +22,7 @@
 #   5 images     lab images (nginx, curl, busybox, redis, node, ghost)
 #   6 kube-router  kube-router (k3s's fork of the same tag, wrapper module) and
 #                its image with the CNI plugins it installs on the nodes
-#                (bridge, portmap, host-local, loopback); the policy clusters'
+#                (bridge, portmap, host-local, loopback); every lab cluster's
 #                CNI and NetworkPolicy engine (clusters/kube-router/)
 #   7 metallb    MetalLB's controller and speaker (go.universe.tf/metallb) and
 #                their images under the published names; installed by labs that

@@ -103,9 +103,13 @@ class Kind:
             raise ClusterUnavailable(f"kind get clusters failed: {_last_line(done.stderr)}")
         return [line.strip() for line in done.stdout.splitlines() if line.strip() and "No kind clusters" not in line]
 
-    def create(self, config: Path, name: str) -> None:
-        """Create the cluster; then install its add-ons (e.g. its CNI) and wait until it is Ready."""
-        addons = cluster_addons(config)
+    def create(self, config: Path, name: str, addons: Path | None = None) -> None:
+        """Create the cluster; then install its add-ons (e.g. its CNI) and wait until it is Ready.
+
+        `addons` defaults to the config's own <name>.addons/; a copy of a config
+        written elsewhere (a test's, under another cluster name) passes the original's.
+        """
+        addons = addons or cluster_addons(config)
         # without its CNI no node gets Ready, so kind's own wait would only time out
         args = ["create", "cluster", "--name", name, "--config", str(config)]
         if addons is None:

@@ -4,10 +4,15 @@
 #   bash clusters/toolchain/smoke-test.sh [single|multi|all]
 #
 # single: clusters/single-node.yaml -> node Ready, CoreDNS Ready, kind load,
-#         Pod -> Pod (busybox wget), NodePort on 127.0.0.1:30080 and the node IP
+#         Pod -> Pod (busybox wget), NodePort on 127.0.0.1:30081 and the node IP
 # multi:  clusters/multi-node.yaml -> 3 nodes Ready, Pod -> Pod across nodes,
 #         Service DNS name + load balancing over 2 replicas, NodePort from host
-# Each cluster is deleted afterwards; kubeconfig goes to a temporary file.
+#         (every node's IP, and 127.0.0.1:30080)
+# Both run kube-router as their CNI: after `kind create`, the kube-router image
+# is loaded (when Docker has it) and clusters/<config>.addons/ applied, as
+# `labcheck start` does. Each cluster is deleted afterwards; a cluster of the
+# same name that already exists is left alone (the test stops instead);
+# kubeconfig goes to a temporary file.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ENV_FILE="${NETLABS_CACHE:-$HOME/.cache/netlabs}/toolchain.env"
@@ -40,11 +45,17 @@ bb() { # bb <name> <node or ""> <shell command>
 }
 
 create() { # create <name> <config>
+  ! "$KIND" get clusters 2>/dev/null | grep -qx "$1" ||
+    fail "kind cluster $1 already exists; this test makes its own: \`$KIND delete cluster --name $1\` first"
   current=$1
-  "$KIND" delete cluster --name "$1" >/dev/null 2>&1 || true
-  local t=$(date +%s)
-  "$KIND" create cluster --config "$2" --image "$NODE_IMAGE" --wait 3m >/dev/null 2>&1 ||
+  local t=$(date +%s) addons=${2%.yaml}.addons
+  # no --wait: without its CNI (the add-ons) no node turns Ready
+  "$KIND" create cluster --config "$2" --image "$NODE_IMAGE" >/dev/null 2>&1 ||
     fail "kind create cluster --config $2"
+  if [ -n "${KUBE_ROUTER_IMAGE:-}" ] && docker image inspect "$KUBE_ROUTER_IMAGE" >/dev/null 2>&1; then
+    "$KIND" load docker-image "$KUBE_ROUTER_IMAGE" --name "$1" >/dev/null 2>&1 || fail "kind load $KUBE_ROUTER_IMAGE"
+  fi
+  k apply -k "$addons" >/dev/null || fail "kubectl apply -k $addons"
   k wait --for=condition=Ready node --all --timeout=180s >/dev/null || fail "nodes not Ready"
   k -n kube-system wait --for=condition=Ready pod -l k8s-app=kube-dns --timeout=180s >/dev/null ||
     fail "CoreDNS not Ready"
@@ -62,12 +73,12 @@ single() {
   bb client "" "wget -qO- -T 5 http://$ip" | grep -q 'Welcome to nginx' || fail "busybox wget $ip"
   say "busybox wget -qO- $ip: nginx page"
   k expose pod web --name web-np --type NodePort --port 80 \
-    --overrides '{"spec":{"ports":[{"port":80,"nodePort":30080}]}}' >/dev/null
+    --overrides '{"spec":{"ports":[{"port":80,"nodePort":30081}]}}' >/dev/null
   sleep 2
-  curl -fsS -m 10 http://127.0.0.1:30080 | grep -q 'Welcome to nginx' || fail "NodePort via 127.0.0.1:30080"
-  curl -fsS -m 10 "http://$(node_ip netlabs-control-plane):30080" | grep -q 'Welcome to nginx' ||
+  curl -fsS -m 10 http://127.0.0.1:30081 | grep -q 'Welcome to nginx' || fail "NodePort via 127.0.0.1:30081"
+  curl -fsS -m 10 "http://$(node_ip netlabs-control-plane):30081" | grep -q 'Welcome to nginx' ||
     fail "NodePort via node IP"
-  say "NodePort 30080 answers on 127.0.0.1 and on the node's IP"
+  say "NodePort 30081 answers on 127.0.0.1 and on the node's IP"
   "$KIND" delete cluster --name netlabs >/dev/null 2>&1; current=""
   say "single-node: OK"
 }
@@ -125,6 +136,10 @@ EOF
     got=$(curl -fsS -m 10 "http://$ip:30090") || fail "NodePort $ip:30090"
     say "NodePort from host: $ip:30090 ($n) -> $got"
   done
+  k patch service web -p '{"spec":{"ports":[{"port":80,"targetPort":80,"nodePort":30080}]}}' >/dev/null
+  sleep 2
+  got=$(curl -fsS -m 10 http://127.0.0.1:30080) || fail "NodePort via 127.0.0.1:30080"
+  say "NodePort 30080 on 127.0.0.1 (published by the control plane) -> $got"
   "$KIND" delete cluster --name netlabs-multi >/dev/null 2>&1; current=""
   say "multi-node: OK"
 }

@@ -49,6 +49,14 @@ echo "@@rootns"; readlink /proc/self/ns/net
 echo "@@addr root"; links | jq -c --argjson cni "$cni" \
   '[.[] | select(.link_netnsid as $id | $id == null or ([$cni[] | select(. == $id)] | length) == 0)]'
 echo "@@listen root"; ss -Hltnp
+# The Pod network's own bridge (kube-bridge, cni0, ...): the master of Pod veths, or named by a CNI
+# config's bridge plugin (whose default name is cni0). It is the node's, not the learner's.
+echo "@@cnibridges"; {
+  ip -j link show | jq -r --argjson cni "$cni" \
+    '.[] | select(.link_netnsid as $id | $id != null and ([$cni[] | select(. == $id)] | length) > 0) | .master // empty'
+  cat /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist 2>/dev/null |
+    jq -r '.. | objects | select(.type? == "bridge") | .bridge // "cni0"' 2>/dev/null
+} | sort -u
 for ns in $(ip netns list | awk '$1 !~ /^cni-/ {print $1}'); do
   echo "@@addr $ns"; links -n "$ns"
   echo "@@route $ns"; ip -n "$ns" -j route show 2>&1
@@ -121,6 +129,7 @@ class Snapshot:
     nsids: dict[str, int]  # named namespace -> its id as the root namespace sees it
     paths: dict[str, str]  # name under /run/netns -> file type
     mounted: set[str]  # names under /run/netns with a namespace mounted on them
+    cni_bridges: set[str] = field(default_factory=set)  # the Pod network's bridges on the node
 
     @property
     def root(self) -> Namespace:
@@ -234,7 +243,8 @@ def snapshot(ctx: CheckContext, node: str) -> Snapshot:
         elif what == "inode":
             ns.inode = text
     namespaces[ROOT].inode = sections.get("rootns", "")
-    return Snapshot(node, namespaces, nsids, paths, mounted)
+    cni_bridges = {line.strip() for line in sections.get("cnibridges", "").splitlines() if line.strip()}
+    return Snapshot(node, namespaces, nsids, paths, mounted, cni_bridges)
 
 
 def lab_node(ctx: CheckContext) -> str:
@@ -544,7 +554,7 @@ def namespace_reaches_node(ctx: CheckContext, snap: Snapshot, inside: Link, outs
 
 
 _NODE_PROGRAMS = {"kubelet", "containerd", "kube-apiserver", "etcd", "kube-controller", "kube-scheduler",
-                  "kube-proxy", "coredns", "kindnetd", "local-path-prov", "systemd", "systemd-resolve",
+                  "kube-proxy", "coredns", "kindnetd", "kube-router", "local-path-prov", "systemd", "systemd-resolve",
                   "rpcbind", "sshd", "containerd-shim", "?"}
 
 
@@ -726,7 +736,14 @@ def _attachments(snap: Snapshot) -> list[Attachment]:
 
 
 def _bridges(snap: Snapshot) -> list[Link]:
-    return [link for link in snap.root.links.values() if link.kind == "bridge"]
+    """The bridges the learner made: every bridge on the node but the Pod network's own."""
+    return [link for link in snap.root.links.values() if link.kind == "bridge" and link.name not in snap.cni_bridges]
+
+
+def _cni_bridges_note(snap: Snapshot) -> str:
+    if not snap.cni_bridges:
+        return ""
+    return f" but {', '.join(sorted(snap.cni_bridges))}, the Pod network's own bridge, whose ports are the Pods'"
 
 
 @register
@@ -746,9 +763,9 @@ def bridge_exists(ctx: CheckContext) -> Outcome:
             cause=f"a bridge forwards nothing while it is down: `ip link set {b.name} up`",
         )
     return _failed(
-        f"node {snap.node} has no bridge",
+        f"node {snap.node} has no bridge" + (" of your own" if snap.cni_bridges else ""),
         expected="a Linux bridge in the node's root namespace (like Docker's docker0)",
-        observed="no link of type bridge (`ip -d link show type bridge`)",
+        observed="no link of type bridge (`ip -d link show type bridge`)" + _cni_bridges_note(snap),
         cause="create one: `ip link add docker0 type bridge` and `ip link set docker0 up`",
     )
 

@@ -268,7 +268,7 @@ def node_port_published(ctx: CheckContext, service: str, published: list[int]) -
         expected=f"nodePort one of {', '.join(map(str, published))}",
         observed=f"nodePort {', '.join(map(str, ports))}",
         cause=("kind forwards only these ports from your machine's localhost to the node: set "
-               f"`nodePort: {published[1] if len(published) > 1 else published[0]}` under spec.ports"),
+               f"`nodePort: {published[0]}` under spec.ports"),
         final=True,
     )
 

@@ -1,4 +1,4 @@
-"""What the e2e cluster tests share: a two-replica echo app behind a ClusterIP and a NodePort
+"""What the e2e cluster test uses: a two-replica echo app behind a ClusterIP and a NodePort
 Service, a client Pod, and a command runner that fails with the command's output."""
 
 from __future__ import annotations

@@ -75,3 +75,20 @@ def test_client_addresses_are_read_from_server_logs(lab02, line, client):
 ])
 def test_a_listener_on_loopback_only_is_told_apart(lab02, address, loopback_only):
     assert lab02.Listener(address, 8080, "python3", 1).loopback_only is loopback_only
+
+
+def test_the_pod_networks_own_bridge_is_not_the_learners(lab02):
+    """kube-bridge (every Pod's veth is its port) is on the node before step 5; only other bridges count."""
+    bridge = {"ifname": "kube-bridge", "ifindex": 3, "flags": ["BROADCAST", "UP", "LOWER_UP"], "operstate": "UP",
+              "link": None, "link_index": None, "link_netnsid": None, "master": None, "kind": "bridge",
+              "addr": ["10.244.0.1/24"]}
+    mine = {**bridge, "ifname": "docker0", "ifindex": 40, "addr": ["10.201.0.1/24"]}
+    text = "\n".join(["@@addr root", json.dumps(ROOT + [bridge, mine]), "@@cnibridges", "kube-bridge"])
+    sections = lab02._sections(text)
+    root = lab02._links(json.loads(sections["addr root"]))
+    cni = {line for line in sections["cnibridges"].splitlines() if line}
+    snap = lab02.Snapshot("node", {"root": lab02.Namespace("root", root)}, {}, {}, set(), cni)
+    assert [b.name for b in lab02._bridges(snap)] == ["docker0"]
+    del root["docker0"]
+    assert lab02._bridges(snap) == []
+    assert "kube-bridge" in lab02._cni_bridges_note(snap)

@@ -12,19 +12,29 @@ from labcheck.loader import clusters_dir
 from labcheck.toolchain import addon_images, cluster_addons, cluster_config
 
 
-def test_policy_clusters_have_addons_and_no_default_cni():
-    for stem in ("policy", "policy-multi"):
+def test_every_lab_cluster_runs_kube_router_instead_of_the_default_cni():
+    for stem, name in (("single-node", "netlabs"), ("multi-node", "netlabs-multi")):
         config = clusters_dir() / f"{stem}.yaml"
         assert cluster_addons(config) == clusters_dir() / f"{stem}.addons"
+        assert cluster_config(stem)[1] == name
         spec = yaml.safe_load(config.read_text())
         assert spec["networking"]["disableDefaultCNI"] is True
-        assert not any(n.get("extraPortMappings") for n in spec["nodes"]), "must run beside netlabs"
+        assert spec["networking"]["kubeProxyMode"] == "iptables"
+        kustomization = yaml.safe_load((clusters_dir() / f"{stem}.addons" / "kustomization.yaml").read_text())
+        assert kustomization["resources"] == ["../kube-router"]
 
 
-def test_shared_clusters_are_unchanged():
-    for stem, name in (("single-node", "netlabs"), ("multi-node", "netlabs-multi")):
-        assert cluster_addons(clusters_dir() / f"{stem}.yaml") is None
-        assert cluster_config(stem)[1] == name
+def test_lab_clusters_publish_distinct_host_ports_on_loopback():
+    published = {}
+    for stem in ("single-node", "multi-node"):
+        spec = yaml.safe_load((clusters_dir() / f"{stem}.yaml").read_text())
+        for node in spec["nodes"]:
+            for mapping in node.get("extraPortMappings") or []:
+                assert mapping["listenAddress"] == "127.0.0.1"
+                assert mapping["hostPort"] not in published, "both clusters must run side by side"
+                published[mapping["hostPort"]] = stem
+    # lab 05 reaches a NodePort of the three-node cluster; labs 06 and 07 of the single-node one
+    assert published == {30080: "multi-node", 30081: "single-node", 30082: "single-node"}
 
 
 def test_addon_images_reads_containers_and_init_containers_once():
@@ -47,7 +57,7 @@ spec:
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kube_router_addon_renders_with_the_published_image_name():
-    rendered = subprocess.run(["kubectl", "kustomize", str(clusters_dir() / "policy.addons")],
+    rendered = subprocess.run(["kubectl", "kustomize", str(clusters_dir() / "single-node.addons")],
                               capture_output=True, text=True, check=True).stdout
     pinned = dict(line.split("=", 1) for line in (clusters_dir() / "toolchain" / "versions.env").read_text().splitlines()
                   if "=" in line and not line.startswith("#"))["KUBE_ROUTER_VERSION"]
