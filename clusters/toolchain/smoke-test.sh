@@ -45,8 +45,11 @@ bb() { # bb <name> <node or ""> <shell command>
 }
 
 create() { # create <name> <config>
-  ! "$KIND" get clusters 2>/dev/null | grep -qx "$1" ||
+  local existing
+  existing=$("$KIND" get clusters 2>/dev/null || true)
+  if grep -qx "$1" <<< "$existing"; then
     fail "kind cluster $1 already exists; this test makes its own: \`$KIND delete cluster --name $1\` first"
+  fi
   current=$1
   local t=$(date +%s) addons=${2%.yaml}.addons
   # no --wait: without its CNI (the add-ons) no node turns Ready
