@@ -40,6 +40,21 @@ def _kubectl(env, context, *args):
     return done
 
 
+def _wait_for_endpoint(env, context, service: str, seconds: float = 60) -> None:
+    """Until the Service's EndpointSlice lists the Pod of that name (kube-proxy follows it)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        ip = _kubectl(env, context, "get", "pod", service, "-o", "jsonpath={.status.podIP}").stdout.strip()
+        listed = _kubectl(env, context, "get", "endpointslices", "-l", f"kubernetes.io/service-name={service}",
+                          "-o", "jsonpath={.items[*].endpoints[*].addresses[*]}").stdout.split()
+        if ip and ip in listed:
+            return
+        assert time.monotonic() < deadline, f"Service {service} does not list Pod {service} ({ip}): {listed}"
+        time.sleep(0.5)
+
+
 def _check(env, step: str, wait: str | None = None) -> dict:
     args = ["check", "08", "--step", step, "--output", "json"] + (["--wait", wait] if wait else [])
     done = labcheck(env, *args)
@@ -74,8 +89,10 @@ def test_a_server_that_does_not_listen_is_down_not_blocked(lab08):
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     _kubectl(env, context, "wait", "--for=condition=Ready", "pod/db", "--timeout=120s")
+    _wait_for_endpoint(env, context, "db")
     try:
-        check = _check(env, "default-deny", wait="0")
+        # Retries allowed: kube-proxy and kube-router catch up with the new Pod a moment after it is Ready.
+        check = _check(env, "default-deny", wait="15")
         assert check["status"] == "FAIL", check
         cells = _cells(check)
         assert cells[("backend", "db:6379")] == "server down"
