@@ -20,7 +20,6 @@ data in the evidence (`kind: matrix`), and a cause naming the cells that differ.
 from __future__ import annotations
 
 import re
-import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,12 +30,11 @@ from ..model import Matrix, MatrixClient, MatrixTarget
 from .context import CheckContext, exec_evidence
 from .diagnose import pod_cause
 from .outcome import Outcome
-from .probe import NO_CLIENT, USER_AGENT, _blocking_kind, command_missing, in_namespace, interpret
+from .probe import STATUS_MARK, _blocking_kind, command_missing, http_script, in_namespace, interpret
 
 #: Execs (one per client row, one per node) of one matrix run at once.
 MAX_PARALLEL = 16
 _CONNECT_MARK = "LABCHECK-TCP-CONNECT"
-_HTTP_MARK = "LABCHECK-HTTP-STATUS"
 _BEGIN, _END = "LABCHECK-CELL-BEGIN", "LABCHECK-CELL-END"
 _NO_CURL = "curl is not in this container's image"
 _DNS_FAILURE = re.compile(r"could not resolve|resolving timed out|bad address|can't resolve|name or service not known"
@@ -45,16 +43,6 @@ _DNS_FAILURE = re.compile(r"could not resolve|resolving timed out|bad address|ca
 OPEN, BLOCKED = "open", "blocked"
 #: What a cell can be observed as, beyond open and blocked.
 DOWN, NO_DNS, NO_CLIENT, FAILED = "server down", "no DNS", "no client", "failed"
-
-
-def http_script(url: str, timeout: float) -> str:
-    """Fetch a URL, keep only its status: curl through -w, wget through the headers -S prints."""
-    seconds = max(1, int(timeout) - 1)
-    quoted = shlex.quote(url)
-    return (f"if command -v curl >/dev/null 2>&1; then "
-            f"curl -sS -m {seconds} -A {USER_AGENT} -o /dev/null -w '\\n{_HTTP_MARK} %{{http_code}}\\n' {quoted}; "
-            f"elif command -v wget >/dev/null 2>&1; then wget -S -T {seconds} -U {USER_AGENT} -O /dev/null {quoted}; "
-            f"else echo \"{NO_CLIENT}\" >&2; exit 127; fi")
 
 
 def tcp_script(host: str, port: int, timeout: float) -> str:
@@ -75,7 +63,7 @@ def _url_host(host: str) -> str:
 
 def script(target: MatrixTarget, host: str, timeout: float) -> str:
     if target.protocol == "http":
-        return http_script(f"http://{_url_host(host)}:{target.port}/", timeout)
+        return http_script(f"http://{_url_host(host)}:{target.port}/", timeout, body=False)
     return tcp_script(_url_host(host), target.port, timeout)
 
 
@@ -106,7 +94,7 @@ def split_batch(result: ExecResult, scripts: list[str]) -> list[ExecResult]:
 
 
 def http_status(output: str) -> int | None:
-    mark = re.search(rf"{_HTTP_MARK} (\d{{3}})", output)
+    mark = re.search(rf"{STATUS_MARK} (\d{{3}})", output)
     if mark:
         return int(mark.group(1)) or None
     statuses = re.findall(r"HTTP/\d(?:\.\d)? (\d{3})", output)  # wget -S

@@ -26,21 +26,27 @@ from .context import CheckContext
 from .outcome import Outcome
 
 USER_AGENT = "labcheck-probe"
-_STATUS_MARK = "LABCHECK-HTTP-STATUS"
+STATUS_MARK = "LABCHECK-HTTP-STATUS"
 NO_CLIENT = "neither curl nor wget is in this container's image"
 
 
-def http_command(url: str, timeout: float) -> list[str]:
-    # Images differ: the curl image has curl, busybox has wget. Use what is there.
+def http_script(url: str, timeout: float, body: bool = True) -> str:
+    """A shell line that fetches a URL and reports its status (curl through -w, wget through the
+    headers -S prints), with the body before it or, body=False, thrown away.
+
+    Images differ: the curl image has curl, busybox has wget. It uses what is there.
+    """
     seconds = max(1, int(timeout) - 1)
     quoted = shlex.quote(url)
-    return [
-        "sh", "-c",
-        f"if command -v curl >/dev/null 2>&1; then "
-        f"curl -sS -m {seconds} -A {USER_AGENT} -w '\\n{_STATUS_MARK} %{{http_code}}\\n' {quoted}; "
-        f"elif command -v wget >/dev/null 2>&1; then wget -S -T {seconds} -U {USER_AGENT} -O - {quoted}; "
-        f"else echo \"{NO_CLIENT}\" >&2; exit 127; fi",
-    ]
+    curl_out, wget_out = ("", "-") if body else ("-o /dev/null ", "/dev/null")
+    return (f"if command -v curl >/dev/null 2>&1; then "
+            f"curl -sS -m {seconds} -A {USER_AGENT} {curl_out}-w '\\n{STATUS_MARK} %{{http_code}}\\n' {quoted}; "
+            f"elif command -v wget >/dev/null 2>&1; then wget -S -T {seconds} -U {USER_AGENT} -O {wget_out} {quoted}; "
+            f"else echo \"{NO_CLIENT}\" >&2; exit 127; fi")
+
+
+def http_command(url: str, timeout: float) -> list[str]:
+    return ["sh", "-c", http_script(url, timeout)]
 
 
 def dns_command(name: str) -> list[str]:
@@ -57,7 +63,7 @@ class HttpAnswer:
 def http_answer(result: ExecResult) -> HttpAnswer:
     """The HTTP status and body from curl's or wget's output."""
     body = result.stdout
-    mark = re.search(rf"\n?{_STATUS_MARK} (\d{{3}})\n?$", body)
+    mark = re.search(rf"\n?{STATUS_MARK} (\d{{3}})\n?$", body)
     if mark:
         code = int(mark.group(1))
         return HttpAnswer(code if code else None, body[: mark.start()])
