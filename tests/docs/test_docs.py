@@ -52,6 +52,21 @@ def test_page_is_named_as_labcheck_names_it(lab):
     assert first == f"# Lab {lab.id} · {lab.title}"
 
 
+TUTORIAL_SHAPE = ["What you will learn", "Before you begin", "Step 1", "Clean up", "What's next"]
+
+
+@pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)
+def test_page_has_the_tutorial_shape(lab):
+    # Objectives, prerequisites, the steps, cleanup and what's next, in that order, as the
+    # Kubernetes docs' tutorials are laid out; the last two close the page.
+    sections = re.findall(r"^## (.+)$", page_of(lab).read_text(encoding="utf-8"), re.M)
+    found = [want for want in TUTORIAL_SHAPE if any(s.startswith(want) for s in sections)]
+    assert found == TUTORIAL_SHAPE, f"sections: {sections}"
+    order = [next(i for i, s in enumerate(sections) if s.startswith(want)) for want in TUTORIAL_SHAPE]
+    assert order == sorted(order), f"sections out of order: {sections}"
+    assert sections[-2:] == ["Clean up", "What's next"]
+
+
 @pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)
 def test_page_follows_the_runnable_page_convention(lab):
     assert lint_commands(parse_page(page_of(lab), REPO)) == []
