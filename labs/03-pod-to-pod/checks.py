@@ -388,6 +388,16 @@ def route_answer_matches(ctx: CheckContext, client: str, server: str) -> Outcome
             cause=f"{client}'s IP {client_ip} lies in {client_node}'s Pod CIDR; {server_node} reaches it by "
                   f"sending packets to {client_node} ({raw}). Record that CIDR and that next hop",
         )
+    if recorded in want_cidrs and (not via or _within(via, want_cidrs)):
+        # On the client's own node its Pod CIDR is local: `ip route get` shows `dev kube-bridge src <bridge
+        # address>` and no `via`. That is the route on the other end of the path.
+        return Outcome.failed(
+            f"the recorded route was read on the wrong node: {client_node}, where {client} itself runs",
+            expected=expected, observed=observed,
+            cause=f"on {client_node} {client}'s IP is local (its Pod CIDR sits on the node's bridge, with no next "
+                  f"hop{f'; {via} is the bridge address there' if via else ''}); the route that crosses to another "
+                  f"node is on webserver's node {server_node}: `ip route get {client_ip}` there shows `via {hop}`",
+        )
     if recorded is None:
         cause = f"destination must be a CIDR such as {want_cidrs[0] if want_cidrs else '10.244.1.0/24'}"
     elif not _within(client_ip, [recorded]):

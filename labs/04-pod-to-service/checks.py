@@ -3,24 +3,22 @@
 Each function is named by a `python: {function: ...}` check in lab.yaml.
 
 Some of what these checks look at takes a moment to converge (Pods becoming
-ready, the EndpointSlice controller and kube-proxy catching up). Those checks
-wait for it themselves, and only while the cluster is visibly on its way: a
-state that can never converge (a selector that matches no Pod, a targetPort
-nothing listens on, a name in another namespace) FAILs at once. That is why
-their lab.yaml entries say `timeout: 0`.
+ready, the EndpointSlice controller and kube-proxy catching up). Such a FAIL
+is not final, and the engine asks again within the check's `timeout` in
+lab.yaml. A FAIL that waiting cannot fix (a selector that matches no Pod, a
+targetPort nothing listens on, a readiness probe that keeps failing, a name in
+another namespace) is final: it is reported at once.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
 
-from labcheck.checks.context import CheckContext
+from labcheck.checks.context import CheckContext, exec_evidence
 from labcheck.checks.diagnose import pod_cause
 from labcheck.checks.outcome import Outcome
 from labcheck.checks.probe import dns_command, http_command, interpret
@@ -29,33 +27,6 @@ from labcheck.errors import TargetUnavailable
 
 _DISCOVERY = "discovery.k8s.io/v1"
 _NAME_TOKEN = re.compile(r"[a-z0-9][a-z0-9.-]*")
-
-
-# --- waiting only while the cluster converges ---------------------------------------------
-
-
-@dataclass
-class _Pending:
-    """A FAIL that may still resolve itself: worth asking again in a second."""
-
-    outcome: Outcome
-
-
-def _settle(ctx: CheckContext, attempt: Callable[[], Outcome | _Pending], seconds: float) -> Outcome:
-    """Repeat `attempt` while it is pending, up to `seconds`; a final answer returns at once.
-
-    A replay has one answer to each question, so it gets exactly one attempt.
-    """
-    deadline = time.monotonic() + seconds
-    while True:
-        del ctx.evidence[:]  # keep only the evidence of the attempt that decides
-        result = attempt()
-        if isinstance(result, Outcome):
-            return result
-        if ctx.cluster.replay or time.monotonic() + 1 > deadline:
-            return result.outcome
-        time.sleep(1)
-        ctx.refresh()  # the step's reads are shared and kept: ask the cluster afresh
 
 
 # --- reading the cluster --------------------------------------------------------------------
@@ -98,8 +69,9 @@ def _show_selector(selector: dict[str, str]) -> str:
 
 def _service(ctx: CheckContext, name: str) -> dict:
     svc = ctx.get("Service", name)
-    if svc is None:
-        raise TargetUnavailable(f"Service {name} does not exist in namespace {ctx.namespace}")
+    if svc is None:  # an object the learner makes: it does not appear by waiting
+        raise TargetUnavailable(f"Service {name} does not exist in namespace {ctx.namespace}",
+                                cause=f"apply the Service (step 2): kubectl apply -f {name}-service.yaml", final=True)
     return svc
 
 
@@ -201,26 +173,32 @@ def _started_seconds_ago(pod: dict) -> float | None:
     return (datetime.now(latest.tzinfo) - latest).total_seconds()
 
 
-_STUCK = ("cannot get its image", "keeps exiting", "has exited", "not scheduled", "is waiting")
+#: Causes from `pod_cause` that a Pod does not outgrow by waiting, though it does not say so.
+_STUCK = ("has exited", "not scheduled", "is waiting")
+#: nginx is ready within a second or two of starting; a container still unready this long after
+#: it started has a readiness probe that will not pass (a closed port, a wrong path).
+_READY_WITHIN_SECONDS = 20
 
 
 def _why_not_ready(pods: list[dict]) -> tuple[str, bool]:
-    """The likely cause for Pods that are not ready, and whether waiting could help."""
+    """The likely cause for Pods that are not ready, and whether it is final (waiting cannot help)."""
     for pod in pods:
         if _is_ready(pod):
             continue
         found = pod_cause(pod)
         cause = found.text or "it is not ready yet"
         if found.final or any(word in cause for word in _STUCK):
-            return f"Pod {_name(pod)}: {cause}", False
+            return f"Pod {_name(pod)}: {cause}", True
         age = _started_seconds_ago(pod)
-        if age is not None and age > 20:
-            return f"Pod {_name(pod)} has run for {age:.0f} s and is still not ready: {cause}", False
-        return f"Pod {_name(pod)}: {cause}", True
-    return "", True
+        if age is not None and age > _READY_WITHIN_SECONDS:
+            # No elapsed seconds in the text: graded again from evidence, it must read the same.
+            return (f"Pod {_name(pod)} has run for over {_READY_WITHIN_SECONDS} s and is still not ready: "
+                    f"{cause}"), True
+        return f"Pod {_name(pod)}: {cause}", False
+    return "", False
 
 
-def _replicated(ctx: CheckContext, min_replicas: int, min_ready: int) -> tuple[dict | None, Outcome | _Pending | None]:
+def _replicated(ctx: CheckContext, min_replicas: int, min_ready: int) -> tuple[dict | None, Outcome | None]:
     """The Deployment of at least `min_replicas` replicas, `min_ready` of them ready; or why there is none.
 
     Step 5 makes one replica unready on purpose, and load balancing still needs
@@ -233,6 +211,7 @@ def _replicated(ctx: CheckContext, min_replicas: int, min_ready: int) -> tuple[d
             expected=f"a Deployment with {min_replicas} replicas",
             observed="none",
             cause="apply the Deployment (kubectl apply -f webserver.yaml)",
+            final=True,
         )
     observed = "; ".join(
         f"{_name(d)}: {d.get('status', {}).get('readyReplicas') or 0}/{d.get('spec', {}).get('replicas', 1)} ready"
@@ -246,44 +225,42 @@ def _replicated(ctx: CheckContext, min_replicas: int, min_ready: int) -> tuple[d
             observed=observed,
             cause=f"set `replicas: {min_replicas}` (or `kubectl scale deployment <name> --replicas {min_replicas}`): "
                   "the Service spreads requests over the replicas, and later one of them is made unready",
+            final=True,
         )
     deployment = max(wide, key=lambda d: d.get("status", {}).get("readyReplicas") or 0)
     pods = _deployment_pods(ctx, deployment)
-    cause, may_settle = _why_not_ready(pods)
-    starting = may_settle and any(not _is_ready(p) for p in pods) or len(pods) < min_replicas
+    cause, stuck = _why_not_ready(pods)
+    starting = (not stuck and any(not _is_ready(p) for p in pods)) or len(pods) < min_replicas
     ready = sum(1 for p in pods if _is_ready(p))
     if ready >= min_ready and not (starting and ready < min_replicas):
         return deployment, None
-    failed = Outcome.failed(
+    return None, Outcome.failed(
         f"Deployment {_name(deployment)} has {ready} ready replica(s); at least {min_ready} must be ready",
         expected=f"{min_replicas} replicas, at least {min_ready} of them ready",
         observed=observed,
         cause=cause or "its Pods are still being created: wait a few seconds",
+        final=not starting,
     )
-    return None, (_Pending(failed) if starting else failed)
 
 
 @register
-def replicas_ready(ctx: CheckContext, min_replicas: int = 3, min_ready: int = 2, settle: float = 45) -> Outcome:
-    def attempt():
-        deployment, problem = _replicated(ctx, min_replicas, min_ready)
-        if deployment is None:
-            return problem
-        pods = [p for p in _deployment_pods(ctx, deployment) if _is_ready(p)]
-        nodes = sorted({p.get("spec", {}).get("nodeName", "?") for p in pods})
-        return Outcome.passed(
-            f"Deployment {_name(deployment)} has {len(pods)} ready replicas on node(s) {', '.join(nodes)}",
-            observed=", ".join(f"{_name(p)} {p.get('status', {}).get('podIP')}" for p in pods),
-        )
-
-    return _settle(ctx, attempt, settle)
+def replicas_ready(ctx: CheckContext, min_replicas: int = 3, min_ready: int = 2) -> Outcome:
+    deployment, problem = _replicated(ctx, min_replicas, min_ready)
+    if deployment is None:
+        return problem
+    pods = [p for p in _deployment_pods(ctx, deployment) if _is_ready(p)]
+    nodes = sorted({p.get("spec", {}).get("nodeName", "?") for p in pods})
+    return Outcome.passed(
+        f"Deployment {_name(deployment)} has {len(pods)} ready replicas on node(s) {', '.join(nodes)}",
+        observed=", ".join(f"{_name(p)} {p.get('status', {}).get('podIP')}" for p in pods),
+    )
 
 
 @register
 def replicas_name_themselves(ctx: CheckContext, min_replicas: int = 3, min_ready: int = 2) -> Outcome:
     deployment, problem = _replicated(ctx, min_replicas, min_ready)
     if deployment is None:
-        return problem.outcome if isinstance(problem, _Pending) else problem
+        return problem
     pods = [p for p in _deployment_pods(ctx, deployment) if _is_ready(p)]
     anonymous: list[str] = []
     answers: list[str] = []
@@ -311,6 +288,7 @@ def replicas_name_themselves(ctx: CheckContext, min_replicas: int = 3, min_ready
         observed="; ".join(answers),
         cause="identical answers cannot show which replica served a request: serve a page that names the "
               "Pod, e.g. nginx `return 200 \"Served by $hostname\\n\";` from a ConfigMap (webserver.yaml does this)",
+        final=True,  # a server's page does not change by itself
     )
 
 
@@ -318,54 +296,54 @@ def replicas_name_themselves(ctx: CheckContext, min_replicas: int = 3, min_ready
 
 
 @register
-def service_endpoints(ctx: CheckContext, service: str, settle: float = 20) -> Outcome:
-    def attempt():
-        svc = _service(ctx, service)
-        selector = svc.get("spec", {}).get("selector") or {}
-        if not selector:
-            return Outcome.failed(
-                f"Service {service} has no selector, so Kubernetes manages no endpoints for it",
-                expected="spec.selector with the Pods' labels (e.g. name: webserver)",
-                observed="spec.selector is empty",
-                cause="add a selector; `kubectl expose deployment <name>` copies the Deployment's",
-            )
-        pods = _live_pods(ctx)
-        selected = [p for p in pods if _matches(selector, _labels(p))]
-        if not selected:
-            carried = sorted({_show_selector(_own_labels(p)) for p in pods if _own_labels(p)})
-            return Outcome.failed(
-                f"0 endpoints: selector {_show_selector(selector)} matches no Pod in namespace {ctx.namespace}",
-                expected=f"Pods labelled {_show_selector(selector)}",
-                observed="Pod labels here: " + ("; ".join(carried[:4]) or "no Pods"),
-                cause="a Service's selector must equal labels the Pods carry (see `kubectl get pods --show-labels`); "
-                      "the webserver Pods are labelled name=webserver",
-            )
-        ready = {p["status"]["podIP"]: _name(p) for p in selected if _is_ready(p) and p["status"].get("podIP")}
-        if not ready:
-            cause, may_settle = _why_not_ready(selected)
-            failed = Outcome.failed(
-                f"0 ready endpoints: none of the {len(selected)} Pods selector {_show_selector(selector)} "
-                "matches is ready",
-                cause=cause,
-            )
-            return _Pending(failed) if may_settle else failed
-        endpoints, ports, slices = _endpoints(ctx, service)
-        listed = {e.address for e in endpoints if e.ready}
-        shown = ", ".join(f"{ip} ({name})" for ip, name in sorted(ready.items()))
-        if listed == set(ready):
-            port = "/".join(str(p) for p in ports) or "?"
-            return Outcome.passed(
-                f"Service {service} has {len(listed)} ready endpoints on port {port}: {shown}",
-                observed=f"EndpointSlice(s) {', '.join(slices)}",
-            )
-        return _Pending(Outcome.failed(
-            f"Service {service}'s EndpointSlices do not list its ready Pods yet",
-            expected=f"ready endpoints {shown}",
-            observed=f"ready endpoints {', '.join(sorted(listed)) or 'none'} in {', '.join(slices) or 'no slice'}",
-            cause="the EndpointSlice controller updates slices within a second or two of a Pod's readiness changing",
-        ))
-
-    return _settle(ctx, attempt, settle)
+def service_endpoints(ctx: CheckContext, service: str) -> Outcome:
+    svc = _service(ctx, service)
+    selector = svc.get("spec", {}).get("selector") or {}
+    if not selector:
+        return Outcome.failed(
+            f"Service {service} has no selector, so Kubernetes manages no endpoints for it",
+            expected="spec.selector with the Pods' labels (e.g. name: webserver)",
+            observed="spec.selector is empty",
+            cause="add a selector; `kubectl expose deployment <name>` copies the Deployment's",
+            final=True,
+        )
+    pods = _live_pods(ctx)
+    selected = [p for p in pods if _matches(selector, _labels(p))]
+    if not selected:
+        carried = sorted({_show_selector(_own_labels(p)) for p in pods if _own_labels(p)})
+        return Outcome.failed(
+            f"0 endpoints: selector {_show_selector(selector)} matches no Pod in namespace {ctx.namespace}",
+            expected=f"Pods labelled {_show_selector(selector)}",
+            observed="Pod labels here: " + ("; ".join(carried[:4]) or "no Pods"),
+            cause="a Service's selector must equal labels the Pods carry (see `kubectl get pods --show-labels`); "
+                  "the webserver Pods are labelled name=webserver",
+            # With Pods here, none of which matches, waiting changes nothing; with none, they may be coming.
+            final=bool(pods),
+        )
+    ready = {p["status"]["podIP"]: _name(p) for p in selected if _is_ready(p) and p["status"].get("podIP")}
+    if not ready:
+        cause, stuck = _why_not_ready(selected)
+        return Outcome.failed(
+            f"0 ready endpoints: none of the {len(selected)} Pods selector {_show_selector(selector)} "
+            "matches is ready",
+            cause=cause,
+            final=stuck,
+        )
+    endpoints, ports, slices = _endpoints(ctx, service)
+    listed = {e.address for e in endpoints if e.ready}
+    shown = ", ".join(f"{ip} ({name})" for ip, name in sorted(ready.items()))
+    if listed == set(ready):
+        port = "/".join(str(p) for p in ports) or "?"
+        return Outcome.passed(
+            f"Service {service} has {len(listed)} ready endpoints on port {port}: {shown}",
+            observed=f"EndpointSlice(s) {', '.join(slices)}",
+        )
+    return Outcome.failed(
+        f"Service {service}'s EndpointSlices do not list its ready Pods yet",
+        expected=f"ready endpoints {shown}",
+        observed=f"ready endpoints {', '.join(sorted(listed)) or 'none'} in {', '.join(slices) or 'no slice'}",
+        cause="the EndpointSlice controller updates slices within a second or two of a Pod's readiness changing",
+    )
 
 
 def _target_port(svc: dict, endpoint_ports: list[int], pods: list[dict]) -> int | str | None:
@@ -377,37 +355,36 @@ def _target_port(svc: dict, endpoint_ports: list[int], pods: list[dict]) -> int 
 
 
 @register
-def clusterip_answers(ctx: CheckContext, service: str, client: str, settle: float = 15) -> Outcome:
-    def attempt():
-        svc = _service(ctx, service)
-        cluster_ip = svc.get("spec", {}).get("clusterIP")
-        if not cluster_ip or cluster_ip == "None":
-            return Outcome.failed(
-                f"Service {service} has no ClusterIP (clusterIP: {cluster_ip})",
-                cause="a headless Service (clusterIP: None) gets no virtual IP; leave clusterIP out",
-            )
-        port = _service_port(svc)
-        url = _url(cluster_ip, port["port"])
-        pods = _selected_pods(ctx, svc)
-        names = {_name(p) for p in pods}
-        result = ctx.exec(client, None, http_command(url, 5), timeout=5)
-        served = [n for n in _served_by(result.stdout, names) if n]
-        if result.returncode == 0 and served:
-            return Outcome.passed(f"{url} from Pod {client} was answered by {served[0]}",
-                                  observed=_short(result.stdout))
-        if result.returncode == 0:
-            return Outcome.failed(
-                f"{url} answered, but not with the name of a Pod of Service {service}",
-                expected=f"an answer naming one of {', '.join(sorted(names))}",
-                observed=_short(result.stdout),
-                cause="does the Service select the webserver Pods (spec.selector)?",
-            )
-        return _diagnose_port(ctx, svc, client, url, result, pods)
+def clusterip_answers(ctx: CheckContext, service: str, client: str) -> Outcome:
+    svc = _service(ctx, service)
+    cluster_ip = svc.get("spec", {}).get("clusterIP")
+    if not cluster_ip or cluster_ip == "None":
+        return Outcome.failed(
+            f"Service {service} has no ClusterIP (clusterIP: {cluster_ip})",
+            cause="a headless Service (clusterIP: None) gets no virtual IP; leave clusterIP out",
+            final=True,
+        )
+    port = _service_port(svc)
+    url = _url(cluster_ip, port["port"])
+    pods = _selected_pods(ctx, svc)
+    names = {_name(p) for p in pods}
+    result = ctx.exec(client, None, http_command(url, 5), timeout=5)
+    served = [n for n in _served_by(result.stdout, names) if n]
+    if result.returncode == 0 and served:
+        return Outcome.passed(f"{url} from Pod {client} was answered by {served[0]}",
+                              observed=_short(result.stdout))
+    if result.returncode == 0:
+        return Outcome.failed(
+            f"{url} answered, but not with the name of a Pod of Service {service}",
+            expected=f"an answer naming one of {', '.join(sorted(names))}",
+            observed=_short(result.stdout),
+            cause="does the Service select the webserver Pods (spec.selector)?",
+            final=True,
+        )
+    return _diagnose_port(ctx, svc, client, url, result, pods)
 
-    return _settle(ctx, attempt, settle)
 
-
-def _diagnose_port(ctx: CheckContext, svc: dict, client: str, url: str, result, pods: list[dict]):
+def _diagnose_port(ctx: CheckContext, svc: dict, client: str, url: str, result, pods: list[dict]) -> Outcome:
     """Why the ClusterIP did not answer: compare targetPort with what the Pods listen on."""
     _endpoints_found, endpoint_ports, _slices = _endpoints(ctx, _name(svc))
     target = _target_port(svc, endpoint_ports, pods)
@@ -431,6 +408,7 @@ def _diagnose_port(ctx: CheckContext, svc: dict, client: str, url: str, result, 
             expected=f"a containerPort named {target!r}, or a numeric targetPort",
             observed=seen,
             cause="a named targetPort must match `ports[].name` in the Pods' containers",
+            final=True,
         )
     if (declared and target not in declared) or listening is False:
         listens = ", ".join(str(p) for p in sorted(declared)) or "another port"
@@ -440,14 +418,15 @@ def _diagnose_port(ctx: CheckContext, svc: dict, client: str, url: str, result, 
             observed=seen + direct,
             cause="`port` is what clients ask on the ClusterIP, `targetPort` is where the Pods listen: "
                   f"set targetPort: {listens.split(',')[0]} (Kubernetes never checks that anything listens there)",
+            final=True,
         )
     # The Pods listen where the Service sends traffic: kube-proxy may not have caught up yet.
-    return _Pending(Outcome.failed(
+    return Outcome.failed(
         f"{url} from Pod {client} got no answer",
         expected="an answer from one of the Service's Pods",
         observed=seen + direct,
         cause=interpret(result) or "kube-proxy programs a new Service within a second or two; check again",
-    ))
+    )
 
 
 # --- step 3: DNS names ----------------------------------------------------------------------------
@@ -536,6 +515,7 @@ def dns_names_reach_service(ctx: CheckContext, service: str, client: str, answer
                 observed=looked,
                 cause="the second label of a Service's DNS name is its namespace: "
                       f"<service>.<namespace>[.svc.{domain}]",
+                final=True,  # a recorded answer does not change by itself
             )
         if name != form:
             return Outcome.failed(
@@ -544,6 +524,7 @@ def dns_names_reach_service(ctx: CheckContext, service: str, client: str, answer
                 observed=f"{key}={name!r}" + (f"; {looked}" if name else ""),
                 cause=f"short: the Service's name; namespaced: <service>.<namespace>; "
                       f"fqdn: <service>.<namespace>.svc.{domain}",
+                final=True,
             )
         if cluster_ip not in addresses:
             return Outcome.failed(
@@ -612,6 +593,8 @@ def requests_spread(ctx: CheckContext, service: str, client: str, requests: int 
         expected=f"answers from at least two of {', '.join(sorted(ready))}",
         observed=_tally(served) or _short(result.stderr or result.stdout),
         cause=cause,
+        # Affinity pins the client for as long as the Service says so: asking again changes nothing.
+        final=svc["spec"].get("sessionAffinity") == "ClientIP" and len(ready) >= 2 and failed <= requests // 10,
     )
 
 
@@ -638,6 +621,7 @@ def answer_names_replicas(ctx: CheckContext, service: str, answer: str, key: str
         expected=f"{key}: {' '.join(sorted(ready))}",
         observed=f"{key}: {value.strip()!r}",
         cause=cause,
+        final=True,  # a recorded answer does not change by itself
     )
 
 
@@ -663,13 +647,14 @@ def one_replica_unready(ctx: CheckContext, service: str) -> Outcome:
             observed=f"unready: {', '.join(sorted(unready))}",
             cause="make only one replica unready (remove /tmp/not-ready from the others)",
         )
-    cause = "make one replica unready: `kubectl exec <pod> -- touch /tmp/not-ready` makes its /ready answer 503"
+    how = "`kubectl exec <pod> -- touch /tmp/not-ready` makes its /ready answer 503"
+    cause = f"make one replica unready: {how}"
     if pods:
         oldest = min(_created(p) for p in pods)
         young = [_name(p) for p in pods if (_created(p) - oldest).total_seconds() > 10]
         if young:
             cause = (f"{', '.join(young)} is newer than the others: deleting a Pod does not make it unready, "
-                     "its Deployment replaces it with a fresh, ready one. " + cause)
+                     f"its Deployment replaces it with a fresh, ready one. Make one replica unready instead: {how}")
     return Outcome.failed(
         f"all {len(ready)} Pods of Service {service} are ready: none is unready",
         expected="one Pod running but not ready",
@@ -679,64 +664,58 @@ def one_replica_unready(ctx: CheckContext, service: str) -> Outcome:
 
 
 @register
-def slice_follows_readiness(ctx: CheckContext, service: str, settle: float = 15) -> Outcome:
-    def attempt():
-        svc = _service(ctx, service)
-        pods = {p["status"].get("podIP"): p for p in _selected_pods(ctx, svc) if p["status"].get("podIP")}
-        endpoints, _ports, slices = _endpoints(ctx, service)
-        listed = {e.address: e for e in endpoints}
-        wrong = []
-        shown = []
-        for ip, pod in sorted(pods.items()):
-            ep = listed.get(ip)
-            state = "absent" if ep is None else f"ready={str(ep.ready).lower()}"
-            shown.append(f"{ip} ({_name(pod)}, Pod {'ready' if _is_ready(pod) else 'unready'}): {state}")
-            if _is_ready(pod) and (ep is None or not ep.ready):
-                wrong.append(ip)
-            if not _is_ready(pod) and ep is not None and ep.ready:
-                wrong.append(ip)
-        if not wrong:
-            return Outcome.passed(f"EndpointSlice {', '.join(slices)} follows the Pods' readiness",
-                                  observed="; ".join(shown))
-        return _Pending(Outcome.failed(
-            f"the EndpointSlice of Service {service} disagrees with the Pods' readiness on {', '.join(wrong)}",
-            expected="ready Pods listed with ready=true, unready Pods with ready=false (or not at all)",
-            observed="; ".join(shown),
-            cause="the EndpointSlice controller follows readiness within a second or two; check again",
-        ))
-
-    return _settle(ctx, attempt, settle)
+def slice_follows_readiness(ctx: CheckContext, service: str) -> Outcome:
+    svc = _service(ctx, service)
+    pods = {p["status"].get("podIP"): p for p in _selected_pods(ctx, svc) if p["status"].get("podIP")}
+    endpoints, _ports, slices = _endpoints(ctx, service)
+    listed = {e.address: e for e in endpoints}
+    wrong = []
+    shown = []
+    for ip, pod in sorted(pods.items()):
+        ep = listed.get(ip)
+        state = "absent" if ep is None else f"ready={str(ep.ready).lower()}"
+        shown.append(f"{ip} ({_name(pod)}, Pod {'ready' if _is_ready(pod) else 'unready'}): {state}")
+        if _is_ready(pod) and (ep is None or not ep.ready):
+            wrong.append(ip)
+        if not _is_ready(pod) and ep is not None and ep.ready:
+            wrong.append(ip)
+    if not wrong:
+        return Outcome.passed(f"EndpointSlice {', '.join(slices)} follows the Pods' readiness",
+                              observed="; ".join(shown))
+    return Outcome.failed(
+        f"the EndpointSlice of Service {service} disagrees with the Pods' readiness on {', '.join(wrong)}",
+        expected="ready Pods listed with ready=true, unready Pods with ready=false (or not at all)",
+        observed="; ".join(shown),
+        cause="the EndpointSlice controller follows readiness within a second or two; check again",
+    )
 
 
 @register
-def traffic_skips_unready(ctx: CheckContext, service: str, client: str, requests: int = 30,
-                          settle: float = 15) -> Outcome:
-    def attempt():
-        svc = _service(ctx, service)
-        url = _url(svc["spec"]["clusterIP"], _service_port(svc)["port"])
-        ready, unready = _ready_pod_names(ctx, svc)
-        result = ctx.exec(client, None, _request_loop(url, requests), timeout=requests * 2 + 10)
-        served = _served_by(result.stdout, ready | unready)
-        strays = sorted({n for n in served if n in unready})
-        answered = [n for n in served if n]
-        if answered and not strays:
-            return Outcome.passed(
-                f"{len(answered)} of {requests} requests answered, none by unready {', '.join(sorted(unready))}",
-                observed=_tally(served))
-        if strays:
-            return _Pending(Outcome.failed(
-                f"unready Pod {', '.join(strays)} still answered requests to {url}",
-                expected=f"answers only from ready Pods {', '.join(sorted(ready))}",
-                observed=_tally(served),
-                cause="kube-proxy removes an unready endpoint within a second or two; check again",
-            ))
+def traffic_skips_unready(ctx: CheckContext, service: str, client: str, requests: int = 30) -> Outcome:
+    svc = _service(ctx, service)
+    url = _url(svc["spec"]["clusterIP"], _service_port(svc)["port"])
+    ready, unready = _ready_pod_names(ctx, svc)
+    result = ctx.exec(client, None, _request_loop(url, requests), timeout=requests * 2 + 10)
+    served = _served_by(result.stdout, ready | unready)
+    strays = sorted({n for n in served if n in unready})
+    answered = [n for n in served if n]
+    if answered and not strays:
+        return Outcome.passed(
+            f"{len(answered)} of {requests} requests answered, none by unready {', '.join(sorted(unready))}",
+            observed=_tally(served))
+    if strays:
         return Outcome.failed(
-            f"no request to {url} was answered",
-            observed=_short(result.stderr or result.stdout),
-            cause=interpret(result) or "is any Pod of the Service still ready?",
+            f"unready Pod {', '.join(strays)} still answered requests to {url}",
+            expected=f"answers only from ready Pods {', '.join(sorted(ready))}",
+            observed=_tally(served),
+            cause="kube-proxy removes an unready endpoint within a second or two; check again",
         )
-
-    return _settle(ctx, attempt, settle)
+    return Outcome.failed(
+        f"no request to {url} was answered",
+        observed=_short(result.stderr or result.stdout),
+        cause=interpret(result) or "is any Pod of the Service still ready?",
+        final=True,
+    )
 
 
 # --- step 6: kube-proxy's rules ---------------------------------------------------------------------
@@ -785,68 +764,68 @@ def _parse_nat(text: str, cluster_ip: str, port: int) -> _NodeRules:
 
 
 @register
-def kube_proxy_chain(ctx: CheckContext, service: str, answer: str, key: str, settle: float = 15) -> Outcome:
-    def attempt():
-        svc = _service(ctx, service)
-        cluster_ip = svc["spec"]["clusterIP"]
-        port = _service_port(svc)["port"]
-        recorded = (((ctx.get("ConfigMap", answer) or {}).get("data") or {}).get(key) or "").strip()
-        endpoints, ports, _slices = _endpoints(ctx, service)
-        target = ports[0] if ports else _service_port(svc).get("targetPort")
-        expected = {f"{e.address}:{target}" for e in endpoints if e.ready}
-        nodes = sorted(_name(n) for n in ctx.cluster.list("v1", "Node", None))
-        if not nodes:
-            return Outcome.error("the cluster lists no nodes")
-        patterns = ["-e", f"{ctx.namespace}/{service}"]
-        if re.fullmatch(r"[A-Z0-9-]+", recorded):
-            patterns += ["-e", recorded]
-        command = ["sh", "-c", "iptables-save -t nat | grep -F " + " ".join(shlex.quote(p) for p in patterns)]
-        found: dict[str, _NodeRules] = {}
-        for node in nodes:
-            result = ctx.exec_on_node(node, command)
-            if result.returncode not in (0, 1):  # grep's 1: no line matched
-                return Outcome.error(f"iptables-save failed on node {node}: {_short(result.stderr)}")
-            found[node] = _parse_nat(result.stdout, cluster_ip, port)
-        missing = [n for n, r in found.items() if not r.svc_chains]
-        if missing:
-            return _Pending(Outcome.failed(
-                f"no KUBE-SERVICES rule for {cluster_ip}:{port} on node(s) {', '.join(missing)}",
-                cause="kube-proxy writes a Service's rules within a second or two of its creation; "
-                      "is kube-proxy running (kubectl -n kube-system get pods -l k8s-app=kube-proxy)?",
-            ))
-        chains = {r.svc_chains[0] for r in found.values()}
-        chain = sorted(chains)[0]
-        first = found[nodes[0]]
-        if recorded not in chains:
-            if recorded in first.destinations:
-                cause = (f"{recorded} is the chain of one endpoint (it DNATs to {first.destinations[recorded]}), "
-                         f"not the Service's: record the KUBE-SVC chain that KUBE-SERVICES jumps to for {cluster_ip}")
-            elif recorded in first.owners:
-                cause = (f"{recorded} belongs to {first.owners[recorded] or 'another rule'}, not to "
-                         f"{ctx.namespace}/{service}")
-            else:
-                cause = f"find the rule for {cluster_ip} in the KUBE-SERVICES chain and record the chain it jumps to"
-            return Outcome.failed(
-                f"you recorded {recorded or '(nothing)'}, but KUBE-SERVICES sends {cluster_ip}:{port} to {chain}",
-                expected=f"{key}: {chain}",
-                observed=f"{key}: {recorded!r}",
-                cause=cause,
-            )
-        seen = {
-            node: {rules.destinations.get(sep, f"{sep}?") for sep in rules.sep_chains}
-            for node, rules in found.items()
-        }
-        astray = {node: dests for node, dests in seen.items() if dests != expected}
-        if astray:
-            return _Pending(Outcome.failed(
-                f"kube-proxy's endpoint chains for {chain} differ from the Service's ready endpoints",
-                expected=", ".join(sorted(expected)),
-                observed="; ".join(f"{n}: {', '.join(sorted(d)) or 'none'}" for n, d in astray.items()),
-                cause="kube-proxy rewrites the chains within a second or two of an endpoint change; check again",
-            ))
-        return Outcome.passed(
-            f"on all {len(nodes)} nodes KUBE-SERVICES sends {cluster_ip}:{port} to {chain}, which picks one of "
-            f"{len(expected)} KUBE-SEP chains (DNAT to {', '.join(sorted(expected))})",
+def kube_proxy_chain(ctx: CheckContext, service: str, answer: str, key: str) -> Outcome:
+    svc = _service(ctx, service)
+    cluster_ip = svc["spec"]["clusterIP"]
+    port = _service_port(svc)["port"]
+    recorded = (((ctx.get("ConfigMap", answer) or {}).get("data") or {}).get(key) or "").strip()
+    endpoints, ports, _slices = _endpoints(ctx, service)
+    target = ports[0] if ports else _service_port(svc).get("targetPort")
+    expected = {f"{e.address}:{target}" for e in endpoints if e.ready}
+    nodes = sorted(_name(n) for n in ctx.cluster.list("v1", "Node", None))
+    if not nodes:
+        return Outcome.error("the cluster lists no nodes")
+    patterns = ["-e", f"{ctx.namespace}/{service}"]
+    if re.fullmatch(r"[A-Z0-9-]+", recorded):
+        patterns += ["-e", recorded]
+    command = ["sh", "-c", "iptables-save -t nat | grep -F " + " ".join(shlex.quote(p) for p in patterns)]
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:  # the nodes' tables side by side
+        results = list(pool.map(lambda node: ctx.cluster.exec_on_node(node, command, 10), nodes))
+    ctx.evidence.extend(exec_evidence(result) for result in results)
+    found: dict[str, _NodeRules] = {}
+    for node, result in zip(nodes, results):
+        if result.returncode not in (0, 1):  # grep's 1: no line matched
+            return Outcome.error(f"iptables-save failed on node {node}: {_short(result.stderr)}")
+        found[node] = _parse_nat(result.stdout, cluster_ip, port)
+    missing = [n for n, r in found.items() if not r.svc_chains]
+    if missing:
+        return Outcome.failed(
+            f"no KUBE-SERVICES rule for {cluster_ip}:{port} on node(s) {', '.join(missing)}",
+            cause="kube-proxy writes a Service's rules within a second or two of its creation; "
+                  "is kube-proxy running (kubectl -n kube-system get pods -l k8s-app=kube-proxy)?",
         )
-
-    return _settle(ctx, attempt, settle)
+    chains = {r.svc_chains[0] for r in found.values()}
+    chain = sorted(chains)[0]
+    first = found[nodes[0]]
+    if recorded not in chains:
+        if recorded in first.destinations:
+            cause = (f"{recorded} is the chain of one endpoint (it DNATs to {first.destinations[recorded]}), "
+                     f"not the Service's: record the KUBE-SVC chain that KUBE-SERVICES jumps to for {cluster_ip}")
+        elif recorded in first.owners:
+            cause = (f"{recorded} belongs to {first.owners[recorded] or 'another rule'}, not to "
+                     f"{ctx.namespace}/{service}")
+        else:
+            cause = f"find the rule for {cluster_ip} in the KUBE-SERVICES chain and record the chain it jumps to"
+        return Outcome.failed(
+            f"you recorded {recorded or '(nothing)'}, but KUBE-SERVICES sends {cluster_ip}:{port} to {chain}",
+            expected=f"{key}: {chain}",
+            observed=f"{key}: {recorded!r}",
+            cause=cause,
+            final=True,  # a recorded answer does not change by itself
+        )
+    seen = {
+        node: {rules.destinations.get(sep, f"{sep}?") for sep in rules.sep_chains}
+        for node, rules in found.items()
+    }
+    astray = {node: dests for node, dests in seen.items() if dests != expected}
+    if astray:
+        return Outcome.failed(
+            f"kube-proxy's endpoint chains for {chain} differ from the Service's ready endpoints",
+            expected=", ".join(sorted(expected)),
+            observed="; ".join(f"{n}: {', '.join(sorted(d)) or 'none'}" for n, d in astray.items()),
+            cause="kube-proxy rewrites the chains within a second or two of an endpoint change; check again",
+        )
+    return Outcome.passed(
+        f"on all {len(nodes)} nodes KUBE-SERVICES sends {cluster_ip}:{port} to {chain}, which picks one of "
+        f"{len(expected)} KUBE-SEP chains (DNAT to {', '.join(sorted(expected))})",
+    )

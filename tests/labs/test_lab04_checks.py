@@ -2,11 +2,10 @@
 
 The recorded evidence (test_lab_evidence.py) proves the known-wrong solutions
 of lab.yaml on real clusters. These cases add mistakes that lab.yaml does not
-replay (each would cost the self-test a rebuild of the namespace): replicas
-serving one anonymous page, one replica, a named or undeclared targetPort, one
-Pod's IP asked instead of the Service, a deleted instead of an unready Pod, a
-KUBE-SEP chain recorded for the Service's; and they pin that no diagnosis
-waits out a timeout.
+replay: one replica, a named or undeclared targetPort, a readiness probe on a
+closed port, sessionAffinity; and they pin, through the engine with each
+check's timeout from lab.yaml, that a state waiting cannot fix is reported
+after one attempt (a `final` FAIL) while a converging one is asked again.
 """
 
 from __future__ import annotations
@@ -15,7 +14,9 @@ import time
 
 import pytest
 
-from labcheck.checks import CheckContext
+from datetime import datetime, timedelta, timezone
+
+from labcheck.checks import CheckContext, run_check
 from labcheck.checks.outcome import Status
 from labcheck.checks.python_check import load_lab_functions
 from labcheck.loader import find_lab
@@ -31,17 +32,26 @@ def checks():
     return load_lab_functions(find_lab("04").folder)
 
 
-def pod(name, ip, *, ready=True, labels=LABELS, ports=(80,), created="2026-11-21T10:00:00Z"):
+PROBE = {"httpGet": {"path": "/ready", "port": 80}, "periodSeconds": 1, "failureThreshold": 1}
+
+
+def pod(name, ip, *, ready=True, labels=LABELS, ports=(80,), created="2026-11-21T10:00:00Z",
+        started="2026-11-21T10:00:01Z", probe=PROBE):
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": NS, "labels": dict(labels), "creationTimestamp": created},
         "spec": {"nodeName": "netlabs-multi-worker",
-                 "containers": [{"name": "nginx", "ports": [{"containerPort": p} for p in ports]}]},
+                 "containers": [{"name": "nginx", "ports": [{"containerPort": p} for p in ports],
+                                 "readinessProbe": probe}]},
         "status": {"phase": "Running", "podIP": ip,
                    "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
                    "containerStatuses": [{"name": "nginx", "ready": ready,
-                                          "state": {"running": {"startedAt": "2026-11-21T10:00:01Z"}}}]},
+                                          "state": {"running": {"startedAt": started}}}]},
     }
+
+
+def seconds_ago(seconds: float = 0) -> str:
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def service(selector=None, target_port=80, **spec):
@@ -79,6 +89,19 @@ def text(outcome):
     return " ".join(filter(None, [outcome.summary, outcome.expected, outcome.observed, outcome.cause]))
 
 
+def graded(step_id, check_id, objects, reply=lambda where, command: ok()):
+    """The check as `labcheck` runs it: through the engine, with its timeout and args from lab.yaml."""
+    lab = find_lab("04")
+    check = next(c for c in lab.step(step_id).checks if c.id == check_id)
+    ctx = CheckContext(cluster=FakeCluster(objects, exec_answer=reply), namespace=NS)
+    return run_check(check, ctx, lab.folder)
+
+
+def reported_at_once(result):
+    """A FAIL the engine did not re-try: the check said waiting cannot fix it."""
+    return result.status == Status.FAIL and result.attempts == 1 and result.duration < 1
+
+
 def deployment(ready=3):
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "webserver", "namespace": NS},
             "spec": {"replicas": 3, "selector": {"matchLabels": {"name": "webserver"}}},
@@ -89,9 +112,9 @@ def test_replicas_serving_the_same_page_are_anonymous(checks):
     def welcome(where, command):
         return ok("<html><head><title>Welcome to nginx!</title></head></html>\n")
 
-    outcome, _ = run(checks, "replicas_name_themselves", [deployment(), *PODS], reply=welcome)
-    assert outcome.status == Status.FAIL
-    assert "does not name the Pod that served it" in outcome.summary and "$hostname" in outcome.cause
+    result = graded("deploy-replicas", "replicas-name-themselves", [deployment(), *PODS], reply=welcome)
+    assert reported_at_once(result), result
+    assert "does not name the Pod that served it" in result.summary and "$hostname" in result.cause
 
 
 def test_replicas_that_name_themselves(checks):
@@ -104,18 +127,60 @@ def test_replicas_that_name_themselves(checks):
 
 def test_one_replica_is_not_several(checks):
     single = {**deployment(ready=1), "spec": {"replicas": 1, "selector": {"matchLabels": {"name": "webserver"}}}}
-    outcome, seconds = run(checks, "replicas_ready", [single, PODS[0]])
-    assert outcome.status == Status.FAIL and "replicas: 3" in outcome.cause and "made unready" in outcome.cause
-    assert seconds < 1
+    result = graded("deploy-replicas", "replicas-ready", [single, PODS[0]])
+    assert reported_at_once(result), result
+    assert "replicas: 3" in result.cause and "made unready" in result.cause
+
+
+def test_readiness_probe_on_a_closed_port_fails_at_once(checks):
+    closed = {**PROBE, "httpGet": {"path": "/ready", "port": 8080}}
+    pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, probe=closed) for p in PODS]
+    result = graded("deploy-replicas", "replicas-ready", [deployment(ready=0), *pods])
+    assert reported_at_once(result), result
+    assert "readiness probe (HTTP GET port 8080 path /ready) has not passed" in result.cause
+    assert "it declares port 80" in result.cause and "kept failing past its threshold" in result.cause
+
+
+def test_readiness_probe_of_default_period_failing_for_long_fails_at_once(checks):
+    # Period 10 s x 3 failures: the kubelet's own threshold is far off, but nginx is ready within seconds.
+    closed = {"httpGet": {"path": "/", "port": 8080}}
+    started = seconds_ago(30)
+    pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, probe=closed, started=started)
+            for p in PODS]
+    result = graded("deploy-replicas", "replicas-ready", [deployment(ready=0), *pods])
+    assert reported_at_once(result), result
+    assert "has run for over 20 s and is still not ready" in result.cause and "port 8080" in result.cause
+
+
+def test_replicas_that_just_started_are_waited_for(checks):
+    pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, started=seconds_ago(0)) for p in PODS]
+    outcome, _ = run(checks, "replicas_ready", [deployment(ready=0), *pods])
+    assert outcome.status == Status.FAIL and not outcome.final, text(outcome)
+
+
+def test_two_ready_and_one_made_unready_long_ago_are_enough(checks):
+    pods = [*PODS[:2], pod("webserver-7d9-ccccc", "10.244.2.4", ready=False)]
+    outcome, _ = run(checks, "replicas_ready", [deployment(ready=2), *pods])
+    assert outcome.status == Status.PASS, text(outcome)
 
 
 def test_selector_matching_no_pod_fails_at_once(checks):
-    outcome, seconds = run(checks, "service_endpoints", [service({"app": "webserver"}), *PODS],
-                           service="webserver")
-    assert outcome.status == Status.FAIL
+    result = graded("create-service", "endpoints-ready", [service({"app": "webserver"}), *PODS])
+    assert reported_at_once(result), result
+    assert "0 endpoints: selector app=webserver matches no Pod" in result.summary
+    assert "name=webserver" in result.cause
+
+
+def test_selector_is_waited_for_while_no_pod_exists_yet(checks):
+    outcome, _ = run(checks, "service_endpoints", [service({"app": "webserver"})], service="webserver")
+    assert outcome.status == Status.FAIL and not outcome.final
     assert "0 endpoints: selector app=webserver matches no Pod" in outcome.summary
-    assert "name=webserver" in outcome.cause
-    assert seconds < 1
+
+
+def test_endpoints_not_listed_yet_are_waited_for(checks):
+    outcome, _ = run(checks, "service_endpoints", [service(), *PODS, endpoint_slice(PODS[:2])], service="webserver")
+    assert outcome.status == Status.FAIL and not outcome.final
+    assert "do not list its ready Pods yet" in outcome.summary
 
 
 def test_endpoints_pass_when_the_slice_lists_every_ready_pod(checks):
@@ -129,19 +194,36 @@ def refused(where, command):
 
 def test_target_port_nobody_listens_on_fails_at_once(checks):
     objects = [service(target_port=8080), *PODS, endpoint_slice(PODS, port=8080)]
-    outcome, seconds = run(checks, "clusterip_answers", objects, reply=refused, service="webserver", client="client")
-    assert outcome.status == Status.FAIL
-    assert "forwards to targetPort 8080, but the Pods listen on 80" in outcome.summary
-    assert seconds < 1
+    result = graded("create-service", "clusterip-answers", objects, reply=refused)
+    assert reported_at_once(result), result
+    assert "forwards to targetPort 8080, but the Pods listen on 80" in result.summary
+
+
+def test_service_port_without_target_port_is_the_same_mistake(checks):
+    # `port: 8080` alone: targetPort defaults to the port, where nginx does not listen.
+    svc = service(target_port=8080)
+    svc["spec"]["ports"][0]["port"] = 8080
+    result = graded("create-service", "clusterip-answers", [svc, *PODS, endpoint_slice(PODS, port=8080)],
+                    reply=refused)
+    assert reported_at_once(result), result
+    assert "Service port 8080 forwards to targetPort 8080, but the Pods listen on 80" in result.summary
 
 
 def test_target_port_without_declared_ports_is_judged_by_what_answers(checks):
     bare = [pod(p["metadata"]["name"], p["status"]["podIP"], ports=()) for p in PODS]
     objects = [service(target_port=8080), *bare, endpoint_slice(bare, port=8080)]
-    outcome, seconds = run(checks, "clusterip_answers", objects, reply=refused, service="webserver", client="client")
-    assert outcome.status == Status.FAIL and "targetPort 8080" in outcome.summary
-    assert "10.244.1.2:8080" in outcome.observed
-    assert seconds < 1
+    result = graded("create-service", "clusterip-answers", objects, reply=refused)
+    assert reported_at_once(result), result
+    assert "targetPort 8080" in result.summary and "10.244.1.2:8080" in result.observed
+
+
+def test_clusterip_not_programmed_yet_is_waited_for(checks):
+    def clusterip_refused(where, command):
+        return refused(where, command) if CLUSTER_IP in command[-1] else ok("Served by webserver-7d9-aaaaa\n")
+
+    outcome, _ = run(checks, "clusterip_answers", [service(), *PODS, endpoint_slice(PODS)], reply=clusterip_refused,
+                     service="webserver", client="client")
+    assert outcome.status == Status.FAIL and not outcome.final, text(outcome)
 
 
 def test_named_target_port_that_names_nothing(checks):
@@ -175,10 +257,9 @@ def dns(where, command):
 def test_dns_names_in_another_namespace(checks):
     answer = configmap("answer-dns-names", short="webserver", namespaced="webserver.default",
                        fqdn="webserver.default.svc.cluster.local")
-    outcome, _ = run(checks, "dns_names_reach_service", [service(), *PODS, answer], reply=dns,
-                     service="webserver", client="client", answer="answer-dns-names")
-    assert outcome.status == Status.FAIL
-    assert f"in namespace default, but Service webserver is in namespace {NS}" in outcome.summary
+    result = graded("dns-names", "names-reach-service", [service(), *PODS, answer], reply=dns)
+    assert reported_at_once(result), result
+    assert f"in namespace default, but Service webserver is in namespace {NS}" in result.summary
 
 
 def test_dns_names_of_the_right_namespace_pass(checks):
@@ -193,9 +274,9 @@ def test_requests_answered_by_one_pod_name_session_affinity(checks):
     def answer(where, command):
         return ok("Served by webserver-7d9-aaaaa (10.244.1.2)\n\n" * 30)
 
-    outcome, _ = run(checks, "requests_spread", [service(sessionAffinity="ClientIP"), *PODS], reply=answer,
-                     service="webserver", client="client")
-    assert outcome.status == Status.FAIL and "sessionAffinity" in outcome.cause
+    result = graded("load-balancing", "requests-spread", [service(sessionAffinity="ClientIP"), *PODS], reply=answer)
+    assert reported_at_once(result), result
+    assert "sessionAffinity" in result.cause
 
 
 def test_recorded_pods_from_one_pod_ip(checks):
@@ -249,9 +330,15 @@ def test_kube_proxy_chain_on_every_node_leads_to_ready_endpoints(checks):
 
 def test_kube_proxy_sep_chain_recorded(checks):
     pods = [*PODS[:2], pod("webserver-7d9-ccccc", "10.244.2.4", ready=False)]
-    outcome, seconds = run(checks, "kube_proxy_chain", kube_proxy("KUBE-SEP-AAA", pods),
-                           reply=lambda w, c: ok(NAT), service="webserver", answer="answer-kube-proxy",
-                           key="svc-chain")
-    assert outcome.status == Status.FAIL
-    assert "the chain of one endpoint (it DNATs to 10.244.1.2:80)" in outcome.cause
-    assert seconds < 1
+    result = graded("kube-proxy-rules", "chain-on-every-node", kube_proxy("KUBE-SEP-AAA", pods),
+                    reply=lambda w, c: ok(NAT))
+    assert reported_at_once(result), result
+    assert "the chain of one endpoint (it DNATs to 10.244.1.2:80)" in result.cause
+
+
+def test_kube_proxy_rules_not_written_yet_are_waited_for(checks):
+    outcome, _ = run(checks, "kube_proxy_chain", kube_proxy("KUBE-SVC-WEB", PODS),
+                     reply=lambda w, c: ok("", returncode=1), service="webserver", answer="answer-kube-proxy",
+                     key="svc-chain")
+    assert outcome.status == Status.FAIL and not outcome.final
+    assert "no KUBE-SERVICES rule" in outcome.summary

@@ -145,6 +145,20 @@ def test_route_recorded_for_webservers_own_node_is_the_wrong_node():
                server="webserver").status == Status.PASS
 
 
+@pytest.mark.parametrize("via", ["10.244.2.1", ""])
+def test_route_read_on_the_clients_own_node_is_the_wrong_node(via):
+    # There `ip route get` shows "dev kube-bridge src 10.244.2.1" and no next hop.
+    routes = {("n-a", "10.244.2.3"): "10.244.2.3 via 172.18.0.4 dev eth0 src 172.18.0.3 uid 0 \\    cache "}
+    answer = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "answer-route", "namespace": NS},
+              "data": {"destination": "10.244.2.0/24", "via": via}}
+    objects = [webserver(), client("remote-client", ["wget", "10.244.1.2"]), answer]
+    outcome = run("route_answer_matches", objects, exec_answer=node_answers(routes),
+                  client="remote-client", server="webserver")
+    assert outcome.status == Status.FAIL
+    assert "read on the wrong node: n-b, where remote-client itself runs" in outcome.summary
+    assert "via 172.18.0.4" in outcome.cause
+
+
 NGINX_LOG = (
     '10.244.1.1 - - [22/Nov/2025:10:00:00 +0000] "GET / HTTP/1.1" 200 615 "-" "kube-probe/1.34" "-"\n'
     '10.244.2.3 - - [22/Nov/2025:10:00:01 +0000] "GET / HTTP/1.1" 200 615 "-" "Wget" "-"\n'
