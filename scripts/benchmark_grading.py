@@ -86,6 +86,15 @@ def _prepare_learner(env, context: str, namespace: str, level: int) -> None:
             time.sleep(3)
 
 
+def _wait_for_leftovers(env, context: str, wanted: set[str]) -> None:
+    """An earlier run deletes its namespaces without waiting; wait here until they are gone."""
+    existing = _kubectl(env, "--context", context, "get", "namespaces", "-o", "name").stdout.split()
+    leftovers = [name for name in existing if name.removeprefix("namespace/") in wanted]
+    if leftovers:
+        print(f"live: waiting for {len(leftovers)} namespaces of an earlier run to be deleted")
+        _kubectl(env, "--context", context, "wait", "--for=delete", *leftovers, "--timeout=300s")
+
+
 def live(count: int, jobs: int | None, work: Path, env: dict[str, str], keep: bool) -> None:
     toolchain = read_toolchain()
     if not toolchain:
@@ -97,6 +106,7 @@ def live(count: int, jobs: int | None, work: Path, env: dict[str, str], keep: bo
         sys.exit(f"benchmark: labcheck start 01 failed: {started.stderr.strip()[-300:]}")
     context = "kind-netlabs"
     learners = [(f"bench{i:02d}", f"lab01-bench-{i:02d}", i % 7) for i in range(count)]
+    _wait_for_leftovers(env, context, {namespace for _, namespace, _ in learners})
     roster = work / "roster.csv"
     roster.write_text("learner,namespace\n" + "".join(f"{l},{ns}\n" for l, ns, _ in learners))
     try:
