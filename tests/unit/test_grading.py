@@ -573,3 +573,28 @@ def test_only_chosen_steps_are_graded(signed_class, tmp_path):
     assert done.returncode == 0, done.stderr
     header = next(csv.reader((tmp_path / "grades.csv").open()))
     assert header[3:5] == ["1-create-pod", "2-containers-ready"] and header[5] == "total"
+
+
+# --- progress: a bar on a terminal, nothing in CI ---------------------------------------------
+
+
+@pytest.mark.parametrize("terminal, ci, shown", [(True, None, True), (True, "true", False), (False, None, False)])
+def test_the_progress_bar_shows_on_a_terminal_and_never_in_ci(monkeypatch, terminal, ci, shown):
+    from rich.console import Console
+
+    from labcheck.grading import commands
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=terminal, width=100)
+    monkeypatch.setattr(commands, "_consoles", lambda: (console, console))
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    progress = commands._progress(verbose=False)
+    progress.start(3, 0)
+    for learner in ("ana", "ben", "cy"):
+        progress.advance({"status": "PASS", "learner": learner, "total": 1, "max_total": 1})
+    assert (progress.bar is not None) == shown
+    progress.stop()
+    assert ("grading" in screen.getvalue()) == shown
