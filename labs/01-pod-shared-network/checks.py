@@ -431,7 +431,7 @@ def containers_running_and_ready(ctx: CheckContext, pod: str, containers: list[s
                          f"{'' if n not in not_ready or not s else ' (not ready)'}" for n, s in state.items())
     if not not_ready:
         return Outcome.passed(f"{', '.join(containers)} run and are ready", observed=observed)
-    cause = pod_cause(obj)
+    cause = pod_cause(obj, ctx)
     return Outcome.failed(
         f"{', '.join(not_ready)} of Pod {pod} not running and ready",
         expected=", ".join(f"{n}: running, ready" for n in containers),

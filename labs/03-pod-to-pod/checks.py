@@ -229,7 +229,7 @@ def client_fetched_page(ctx: CheckContext, pod: str) -> Outcome:
     phase = status.get("phase")
     if phase in ("Pending", None):
         return Outcome.failed(f"{pod} has not run yet (phase {phase})",
-                              cause=pod_cause(client).text or f"wait a few seconds (`kubectl get pod {pod}`)")
+                              cause=pod_cause(client, ctx).text or f"wait a few seconds (`kubectl get pod {pod}`)")
     text = ctx.logs(pod, None)
     if phase == "Running":
         return Outcome.failed(

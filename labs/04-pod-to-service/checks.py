@@ -16,10 +16,9 @@ import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 
 from labcheck.checks.context import CheckContext, exec_evidence
-from labcheck.checks.diagnose import pod_cause
+from labcheck.checks.diagnose import pod_cause, replaced_pods
 from labcheck.checks.outcome import Outcome
 from labcheck.checks.probe import dns_command, http_command, interpret
 from labcheck.checks.python_check import register
@@ -161,40 +160,22 @@ def _deployment_pods(ctx: CheckContext, deployment: dict) -> list[dict]:
     return [p for p in _live_pods(ctx) if _matches(selector, _labels(p))]
 
 
-def _started_seconds_ago(pod: dict) -> float | None:
-    started = [
-        cs.get("state", {}).get("running", {}).get("startedAt")
-        for cs in pod.get("status", {}).get("containerStatuses") or []
-    ]
-    started = [s for s in started if s]
-    if not started:
-        return None
-    latest = max(datetime.fromisoformat(s.replace("Z", "+00:00")) for s in started)
-    return (datetime.now(latest.tzinfo) - latest).total_seconds()
-
-
 #: Causes from `pod_cause` that a Pod does not outgrow by waiting, though it does not say so.
 _STUCK = ("has exited", "not scheduled", "is waiting")
-#: nginx is ready within a second or two of starting; a container still unready this long after
-#: it started has a readiness probe that will not pass (a closed port, a wrong path).
-_READY_WITHIN_SECONDS = 20
 
 
-def _why_not_ready(pods: list[dict]) -> tuple[str, bool]:
-    """The likely cause for Pods that are not ready, and whether it is final (waiting cannot help)."""
+def _why_not_ready(ctx: CheckContext, pods: list[dict]) -> tuple[str, bool]:
+    """The likely cause for Pods that are not ready, and whether it is final (waiting cannot help).
+
+    Final when the kubelet itself has judged the readiness probe failing (its
+    Events), never by how long the Pod has run: that depends on the machine.
+    """
     for pod in pods:
         if _is_ready(pod):
             continue
-        found = pod_cause(pod)
+        found = pod_cause(pod, ctx)
         cause = found.text or "it is not ready yet"
-        if found.final or any(word in cause for word in _STUCK):
-            return f"Pod {_name(pod)}: {cause}", True
-        age = _started_seconds_ago(pod)
-        if age is not None and age > _READY_WITHIN_SECONDS:
-            # No elapsed seconds in the text: graded again from evidence, it must read the same.
-            return (f"Pod {_name(pod)} has run for over {_READY_WITHIN_SECONDS} s and is still not ready: "
-                    f"{cause}"), True
-        return f"Pod {_name(pod)}: {cause}", False
+        return f"Pod {_name(pod)}: {cause}", found.final or any(word in cause for word in _STUCK)
     return "", False
 
 
@@ -229,7 +210,7 @@ def _replicated(ctx: CheckContext, min_replicas: int, min_ready: int) -> tuple[d
         )
     deployment = max(wide, key=lambda d: d.get("status", {}).get("readyReplicas") or 0)
     pods = _deployment_pods(ctx, deployment)
-    cause, stuck = _why_not_ready(pods)
+    cause, stuck = _why_not_ready(ctx, pods)
     starting = (not stuck and any(not _is_ready(p) for p in pods)) or len(pods) < min_replicas
     ready = sum(1 for p in pods if _is_ready(p))
     if ready >= min_ready and not (starting and ready < min_replicas):
@@ -322,7 +303,7 @@ def service_endpoints(ctx: CheckContext, service: str) -> Outcome:
         )
     ready = {p["status"]["podIP"]: _name(p) for p in selected if _is_ready(p) and p["status"].get("podIP")}
     if not ready:
-        cause, stuck = _why_not_ready(selected)
+        cause, stuck = _why_not_ready(ctx, selected)
         return Outcome.failed(
             f"0 ready endpoints: none of the {len(selected)} Pods selector {_show_selector(selector)} "
             "matches is ready",
@@ -628,10 +609,6 @@ def answer_names_replicas(ctx: CheckContext, service: str, answer: str, key: str
 # --- step 5: readiness ----------------------------------------------------------------------------
 
 
-def _created(pod: dict) -> datetime:
-    return datetime.fromisoformat(pod["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
-
-
 @register
 def one_replica_unready(ctx: CheckContext, service: str) -> Outcome:
     svc = _service(ctx, service)
@@ -649,12 +626,10 @@ def one_replica_unready(ctx: CheckContext, service: str) -> Outcome:
         )
     how = "`kubectl exec <pod> -- touch /tmp/not-ready` makes its /ready answer 503"
     cause = f"make one replica unready: {how}"
-    if pods:
-        oldest = min(_created(p) for p in pods)
-        young = [_name(p) for p in pods if (_created(p) - oldest).total_seconds() > 10]
-        if young:
-            cause = (f"{', '.join(young)} is newer than the others: deleting a Pod does not make it unready, "
-                     f"its Deployment replaces it with a fresh, ready one. Make one replica unready instead: {how}")
+    deleted, replacements = replaced_pods(pods, ctx.list("Event"))
+    if replacements:
+        cause = (f"{', '.join(replacements)} replaced {', '.join(deleted)}: deleting a Pod does not make it unready, "
+                 f"its Deployment replaces it with a fresh, ready one. Make one replica unready instead: {how}")
     return Outcome.failed(
         f"all {len(ready)} Pods of Service {service} are ready: none is unready",
         expected="one Pod running but not ready",

@@ -113,7 +113,7 @@ def _backend_problem(ctx: CheckContext, svc: dict) -> tuple[str, str, bool] | No
                 "without a Pod behind it, every node refuses the connection", True)
     ready = [p for p in pods if _is_ready(p)]
     if not ready:
-        cause = pod_cause(pods[0])
+        cause = pod_cause(pods[0], ctx)
         return (f"none of the {len(pods)} Pod(s) Service {name} selects is ready",
                 cause.text or "wait until the Pods are ready", cause.final)
     target = _first_port(svc).get("targetPort")
@@ -143,7 +143,7 @@ def replicas_ready(ctx: CheckContext, deployment: str, replicas: int) -> Outcome
     ready = [p for p in pods if _is_ready(p)]
     if len(ready) < replicas:
         waiting = next((p for p in pods if not _is_ready(p)), None)
-        cause = pod_cause(waiting) if waiting else None
+        cause = pod_cause(waiting, ctx) if waiting else None
         return Outcome.failed(f"{len(ready)} of {replicas} replicas of {deployment} are ready",
                               expected=f"{replicas} ready Pods", observed=f"{len(pods)} Pods, {len(ready)} ready",
                               cause=(cause.text if cause and cause.text else "wait a few seconds and check again"),

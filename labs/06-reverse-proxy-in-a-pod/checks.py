@@ -138,7 +138,7 @@ def _pods_ready(ctx: CheckContext, deployment: dict, replicas: int) -> Outcome |
     if len(ready) >= replicas and len(pods) == len(ready):
         return ready
     waiting = [p for p in pods if not _is_ready(p)]
-    cause = pod_cause(waiting[0]) if waiting else None
+    cause = pod_cause(waiting[0], ctx) if waiting else None
     return Outcome.failed(
         f"{len(ready)} of {len(pods)} Pods of Deployment {_name(deployment)} are ready",
         expected=f"{replicas} ready Pods",

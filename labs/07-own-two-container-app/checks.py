@@ -91,7 +91,7 @@ def _pod(ctx: CheckContext, name: str) -> tuple[dict | None, Outcome | None]:
                                     cause="wait until it is gone, then apply it again")
     statuses = pod.get("status", {}).get("containerStatuses") or []
     if pod.get("status", {}).get("phase") != "Running" or not statuses or not all(s.get("ready") for s in statuses):
-        cause = pod_cause(pod)
+        cause = pod_cause(pod, ctx)
         return None, Outcome.failed(f"Pod {name} is not running with every container ready",
                                     expected="phase Running, containers ready",
                                     observed=pod.get("status", {}).get("phase", "unknown"),

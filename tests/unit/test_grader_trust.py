@@ -76,15 +76,26 @@ def test_image_that_cannot_be_pulled_fails_at_once():
 
 
 def test_readiness_failing_past_its_threshold_is_final_before_it_is_not():
+    from labcheck.checks.context import CheckContext
     from labcheck.checks.diagnose import pod_cause
 
     unready = pod("web", ready=False)
     unready["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"port": 8080}, "periodSeconds": 2}
-    started = datetime(2026, 11, 21, 10, 0, 0, tzinfo=timezone.utc)
-    early = pod_cause(unready, now=started + timedelta(seconds=3))
-    late = pod_cause(unready, now=started + timedelta(seconds=30))
-    assert not early.final and late.final
-    assert "port 8080" in late.text and "past its threshold" in late.text
+
+    def failed(times):
+        return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"e{times}", "namespace": "lab01"},
+                "involvedObject": {"kind": "Pod", "name": "web", "uid": "uid-web", "fieldPath": "spec.containers{app}"},
+                "reason": "Unhealthy", "message": "Readiness probe failed: HTTP probe failed with statuscode: 404",
+                "count": times}
+
+    early = pod_cause(unready, CheckContext(FakeCluster([unready, failed(1)]), "lab01"))
+    late = pod_cause(unready, CheckContext(FakeCluster([unready, failed(3)]), "lab01"))
+    # An Event about an earlier Pod of the same name does not count for this one.
+    other = failed(5)
+    other["involvedObject"]["uid"] = "uid-earlier-web"
+    earlier = pod_cause(unready, CheckContext(FakeCluster([unready, other]), "lab01"))
+    assert not early.final and late.final and not earlier.final
+    assert "port 8080" in late.text and "fail 3 times or more (it answers HTTP 404)" in late.text
 
 
 def test_service_selecting_nothing_says_zero_endpoints():

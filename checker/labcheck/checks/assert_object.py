@@ -27,7 +27,7 @@ def describe_mismatches(found) -> str:
 def _cause(ctx: CheckContext, obj: dict) -> Cause:
     if obj.get("kind") == "Service":
         return service_selects_nothing(ctx, obj) or Cause(None)
-    return object_cause(obj)
+    return object_cause(obj, ctx)
 
 
 def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
