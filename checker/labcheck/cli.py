@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from . import __version__, session
+from .console import Table, err, out
 from .errors import (
     EXIT_CANNOT_GRADE,
     EXIT_FAILED,
@@ -24,41 +25,6 @@ from .errors import (
     LabcheckError,
     UsageError,
 )
-
-class _LazyConsole:
-    """A rich Console made on first use: commands that print little do not pay for importing rich."""
-
-    def __init__(self, **options):
-        self._options = options
-        self._console = None
-
-    def real(self):
-        """The rich Console itself, for code that needs the object (rich.live.Live)."""
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(**self._options)
-        return self._console
-
-    def __getattr__(self, name: str):
-        return getattr(self.real(), name)
-
-    def __enter__(self):
-        return self.real().__enter__()
-
-    def __exit__(self, *exc):
-        return self.real().__exit__(*exc)
-
-
-def Table(*args, **kwargs):  # noqa: N802 - stands in for rich.table.Table, imported when a table is drawn
-    from rich.table import Table as RichTable
-
-    return RichTable(*args, **kwargs)
-
-
-out = _LazyConsole(highlight=False)
-err = _LazyConsole(stderr=True, highlight=False)
-
 
 def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
     """--debug may come before or after the subcommand: take it out wherever it is (not after `--`)."""
@@ -95,63 +61,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 # --- shared helpers -----------------------------------------------------------
-
-
-def _lab_for(ref: str | None):
-    from .loader import find_lab
-    from .state import Progress
-
-    if ref:
-        return find_lab(ref)
-    current = Progress.load().current_lab
-    if not current:
-        raise UsageError("no lab started yet: run `labcheck start 01` (or name a lab)")
-    return find_lab(current)
-
-
-def _step(lab, ref):
-    """A step the person named; naming one the lab lacks is a usage error."""
-    try:
-        return lab.step(ref)
-    except KeyError as exc:
-        raise UsageError(exc.args[0]) from None
-
-
-def _recorded_lab(cluster, path: Path):
-    from .errors import EvidenceError
-    from .loader import find_lab
-
-    ref = cluster.meta.get("lab")
-    if not isinstance(ref, str) or not ref.strip():
-        raise EvidenceError(f"{path}: the evidence file names no lab: give one (labcheck check LAB --from ...)")
-    try:
-        return find_lab(ref)
-    except UsageError as exc:
-        raise EvidenceError(f"{path}: the evidence was recorded for lab {ref!r}, which this labcheck lacks ({exc})") from None
-
-
-def _recorded_steps(lab, cluster, path: Path):
-    from .errors import EvidenceError
-
-    recorded = cluster.meta.get("steps")
-    if not recorded:
-        raise EvidenceError(f"{path}: the evidence file names no step: give --step")
-    if not isinstance(recorded, list) or not all(isinstance(s, str) for s in recorded):
-        raise EvidenceError(f"{path}: \"steps\" must be a list of step ids")
-    try:
-        return [lab.step(s) for s in recorded]
-    except KeyError as exc:
-        raise EvidenceError(f"{path}: {exc.args[0]}") from None
-
-
-def _live_cluster(lab, context: str | None):
-    from .cluster.live import LiveCluster
-    from .toolchain import cluster_config, kube_context
-
-    _config, name = cluster_config(lab.cluster)
-    cluster = LiveCluster(context or kube_context(name))
-    cluster.ping()  # one clear line when the API is down, not an ERROR per check
-    return cluster
 
 
 def _exit_for(statuses) -> int:
@@ -209,136 +118,7 @@ def files_command(lab_ref: str, dest: Path) -> None:
 @click.argument("lab_ref", metavar="LAB")
 def start_command(lab_ref: str) -> None:
     """Create (or reuse) the lab's kind cluster, prepare its namespace, show the first step."""
-    from . import actions
-    from .loader import find_lab
-    from .state import Progress
-    from .toolchain import Kind, cluster_config, kube_context
-
-    lab = find_lab(lab_ref)
-    progress = Progress.load()  # a broken progress file stops here, before minutes of cluster work
-    kind = Kind.find()
-    config, name = cluster_config(lab.cluster)
-    context = kube_context(name)
-    started = time.monotonic()
-    if name in kind.clusters():
-        stopped = kind.stopped_nodes(name)
-        if not stopped:
-            err.print(f"Reusing kind cluster [bold]{name}[/bold].")
-            kind.export_kubeconfig(name)
-        else:
-            # Its node containers outlived their Docker daemon (a reboot, a restarted dockerd): kind
-            # still lists the cluster, but nothing runs. A new one is the reliable way back. (A slow
-            # API alone is no reason: the learner's work would go with the cluster.)
-            with err.status(f"Kind cluster {name} has stopped nodes ({', '.join(stopped)}): creating it anew..."):
-                kind.delete(name)
-                kind.create(config, name)
-            err.print(f"Re-created kind cluster [bold]{name}[/bold] in {time.monotonic() - started:.0f} s "
-                      f"(its nodes {', '.join(stopped)} had stopped).")
-    else:
-        with err.status(f"Creating kind cluster {name} from {config.name} (a minute or two)..."):
-            kind.create(config, name)
-        err.print(f"Created kind cluster [bold]{name}[/bold] in {time.monotonic() - started:.0f} s.")
-    missing = []
-    for image in lab.images:
-        with err.status(f"Loading image {image} into {name}..."):
-            loaded = kind.load_image(image, name)
-        if loaded:
-            err.print(f"Image {image} is in the cluster.")
-        else:
-            missing.append(image)
-    if missing:
-        _warn_missing_images(lab, missing, name)
-    for addon in lab.addons:
-        with err.status(f"Installing add-on {addon} into {name} (a minute the first time)..."):
-            err.print(kind.install_lab_addon(addon, name))
-    with err.status(f"Preparing namespace {lab.namespace}..."):
-        actions.ensure_namespace(context, lab.namespace)
-        actions.set_default_namespace(context, lab.namespace)
-        if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
-            actions.perform(lab, lab.setup, context=context, cluster_name=name)
-    progress.current_lab = lab.id
-    entry = progress.lab(lab.id)
-    _bind_progress_to_cluster(lab, entry, context, name)
-    progress.save()
-    err.print(f"kubectl now uses context {context}, namespace {lab.namespace}. "
-              f"Ready in {time.monotonic() - started:.0f} s.")
-    _announce_step(lab, entry["current_step"])
-
-
-# Where `labcheck docs` serves the lab pages; LABCHECK_DOCS_URL names a published copy instead.
-DOCS_URL = "http://127.0.0.1:8000/"
-
-
-def _warn_missing_images(lab, images: list[str], cluster_name: str) -> None:
-    from .toolchain import prepare_command
-
-    names = ", ".join(images)
-    pulls = " && ".join(f"docker pull {image}" for image in images)
-    prepare = prepare_command()
-    offline = f"; where no registry can be reached, `{prepare}` builds them" if prepare else ""
-    err.print(f"[yellow]warning:[/yellow] Docker has no image {names}, so it was not loaded into cluster "
-              f"{cluster_name}: Pods of lab {lab.id} will wait until the node pulls it from its registry. "
-              f"To load it: `{pulls}`{offline}, then `labcheck start {lab.id}` again.")
-
-
-def _cluster_identity(cluster) -> str | None:
-    """What tells one cluster from a new one of the same name: the kube-system namespace's UID."""
-    namespace = cluster.get("v1", "Namespace", None, "kube-system") or {}
-    uid = namespace.get("metadata", {}).get("uid")
-    return uid if isinstance(uid, str) else None
-
-
-def _bind_progress_to_cluster(lab, entry: dict, context: str, cluster_name: str) -> None:
-    """Progress belongs to the cluster it was made on: on a new cluster, the steps passed are checked again.
-
-    A cluster deleted and created anew keeps its name but not what the learner
-    built on it, so "step 3/6" would be a step on nothing. The earlier steps are
-    re-checked (no waiting) and the lab goes on from the first that fails here.
-    """
-    from .checks.outcome import Status
-    from .engine import run_step
-    from .state import now
-
-    try:
-        cluster = _live_cluster(lab, context)
-        identity = _cluster_identity(cluster)
-    except LabcheckError as exc:
-        err.print(f"Could not tell whether cluster {cluster_name} is the one your progress was made on: {exc}")
-        return
-    previous, entry["cluster"] = entry.get("cluster"), identity
-    before = entry["current_step"]
-    if previous is None or identity is None or previous == identity or (before == 1 and not entry["passed"]):
-        return
-    passed: dict[str, str] = {}
-    with err.status(f"Cluster {cluster_name} is new: checking steps 1-{before - 1} of lab {lab.id} on it..."):
-        for step in lab.steps[: before - 1]:
-            if run_step(lab, step, cluster, wait=0).status != Status.PASS:
-                break
-            passed[step.id] = entry["passed"].get(step.id) or now()
-    entry["passed"], entry["current_step"] = passed, len(passed) + 1
-    after = entry["current_step"]
-    news = (f"Cluster {cluster_name} is not the one your progress in lab {lab.id} was made on (that one was at "
-            f"step {before}), so the steps before were checked again on this one: ")
-    if after == before:
-        err.print(news + f"they all pass, so you go on at step {after}.")
-    elif after == 1:
-        err.print(news + f"step 1 does not pass here, so lab {lab.id} starts over at step 1.")
-    else:
-        still = "step 1 passes" if after == 2 else f"steps 1-{after - 1} pass"
-        err.print(news + f"{still}, step {after} does not, so you go back to step {after}.")
-
-
-def _announce_step(lab, number: int) -> None:
-    if number > len(lab.steps):
-        out.print(f"All {len(lab.steps)} steps of lab {lab.id} are done.")
-        return
-    step = lab.steps[number - 1]
-    base = os.environ.get("LABCHECK_DOCS_URL", DOCS_URL).rstrip("/")
-    served = " (`labcheck docs` serves it)" if base == DOCS_URL.rstrip("/") else ""
-    out.print(f"[bold]Lab {lab.id}, step {number}/{len(lab.steps)}: {step.title}[/bold]")
-    out.print(f"Follow the page “Lab {lab.id} · {lab.title}”: {base}/labs/{lab.slug}/#step-{step.id}{served}",
-              soft_wrap=True)
-    out.print("Then run `labcheck`. Stuck? `labcheck hint`.")
+    session.start_lab(lab_ref)
 
 
 @cli.command("check")
@@ -369,24 +149,24 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
         from .cluster.recorded import RecordedCluster
 
         cluster = RecordedCluster(from_path)
-        lab = _lab_for(lab_ref) if lab_ref else _recorded_lab(cluster, from_path)
+        lab = session.lab_for(lab_ref) if lab_ref else session.recorded_lab(cluster, from_path)
         namespace = cluster.meta.get("namespace")  # where it was recorded (self-tests use their own)
         if namespace is not None and not isinstance(namespace, str):
             from .errors import EvidenceError
 
             raise EvidenceError(f"{from_path}: \"namespace\" must be a namespace name")
         if step_ref:
-            steps = [_step(lab, step_ref)]
+            steps = [session.step_of(lab, step_ref)]
         elif all_steps:
             steps = list(lab.steps)
         else:
-            steps = _recorded_steps(lab, cluster, from_path)
+            steps = session.recorded_steps(lab, cluster, from_path)
         source = cluster.describe()
     else:
-        lab = _lab_for(lab_ref)
+        lab = session.lab_for(lab_ref)
         progress = Progress.load()
         if step_ref:
-            steps = [_step(lab, step_ref)]
+            steps = [session.step_of(lab, step_ref)]
         elif all_steps:
             steps = list(lab.steps)
         else:
@@ -395,7 +175,7 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
                 out.print(f"All steps of lab {lab.id} have passed. Check one again with --step N.")
                 sys.exit(EXIT_PASSED)
             steps = [lab.steps[current - 1]]
-        cluster = _live_cluster(lab, context)
+        cluster = session.live_cluster(lab, context)
         if record_path:
             from .cluster.recorded import RecordingCluster
 
@@ -432,7 +212,7 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
         progress.save()
         after = progress.lab(lab.id)["current_step"]
         if output_format == "text" and after != before:
-            _announce_step(lab, after)
+            session.announce_step(lab, after)
     sys.exit(_exit_for([r.status for r in results]))
 
 
@@ -445,10 +225,10 @@ def watch_command(lab_ref=None, step_ref=None, namespace=None, context=None) -> 
     """Re-check the current step live as the cluster changes; moves on when it passes. Ctrl-C stops."""
     from .watch import run_watch
 
-    lab = _lab_for(lab_ref)
+    lab = session.lab_for(lab_ref)
     if step_ref:
-        _step(lab, step_ref)  # an unknown step is a usage error, before any cluster is asked
-    sys.exit(run_watch(lab, lambda: _live_cluster(lab, context), step_ref=step_ref, namespace=namespace,
+        session.step_of(lab, step_ref)  # an unknown step is a usage error, before any cluster is asked
+    sys.exit(run_watch(lab, lambda: session.live_cluster(lab, context), step_ref=step_ref, namespace=namespace,
                        out=out.real(), err=err.real()))
 
 
@@ -460,10 +240,10 @@ def hint_command(lab_ref=None, step_ref=None, all_hints=False) -> None:
     """Show the next hint for a step; each call reveals one more."""
     from .state import Progress
 
-    lab = _lab_for(lab_ref)
+    lab = session.lab_for(lab_ref)
     progress = Progress.load()
     # Asking for a hint neither starts a lab nor moves a step: only the count of hints seen is kept.
-    step = _step(lab, step_ref) if step_ref else lab.steps[min(progress.current_step(lab.id), len(lab.steps)) - 1]
+    step = session.step_of(lab, step_ref) if step_ref else lab.steps[min(progress.current_step(lab.id), len(lab.steps)) - 1]
     shown = progress.hints_shown(lab.id, step.id)
     count = len(step.hints) if all_hints else min(shown + 1, len(step.hints))
     out.print(f"[bold]Step {lab.step_number(step)}: {step.title}[/bold]")
@@ -507,11 +287,11 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
     from .state import Progress
     from .toolchain import cluster_config, kube_context
 
-    lab = _lab_for(lab_ref)
+    lab = session.lab_for(lab_ref)
     progress = Progress.load()
     entry = progress.lab(lab.id)
     if step_ref:
-        step = _step(lab, step_ref)
+        step = session.step_of(lab, step_ref)
         number = lab.step_number(step)
         entry["current_step"] = number
         entry["passed"] = {s.id: t for s, t in ((s, entry["passed"].get(s.id)) for s in lab.steps[: number - 1]) if t}
@@ -536,7 +316,7 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
     progress.lab(lab.id)
     progress.save()
     out.print(f"Lab {lab.id} starts over with an empty namespace {lab.namespace}.")
-    _announce_step(lab, 1)
+    session.announce_step(lab, 1)
 
 
 @cli.command("stop")
@@ -545,7 +325,7 @@ def stop_command(lab_ref=None) -> None:
     """Delete the lab's kind cluster and what was built on it."""
     from .toolchain import Kind, cluster_config
 
-    lab = _lab_for(lab_ref)
+    lab = session.lab_for(lab_ref)
     _config, name = cluster_config(lab.cluster)
     kind = Kind.find()
     if name not in kind.clusters():
@@ -635,7 +415,7 @@ def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None, namespace: 
     from .toolchain import cluster_config, kube_context
 
     lab = find_lab(lab_ref)
-    step = _step(lab, step_ref)
+    step = session.step_of(lab, step_ref)
     chosen = step.solution
     if wrong_id:
         chosen = next((w for w in step.wrong_solutions if w.id == wrong_id), None)

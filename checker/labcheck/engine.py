@@ -10,17 +10,18 @@ from .checks import CheckContext, run_check
 from .checks.outcome import CheckResult, Status, StepResult
 from .cluster.base import Cluster
 from .cluster.cached import StepReads
+from .checks.kinds import kind_of
 from .model import Lab, Step, check_kind
 
-#: Probes of one step run side by side: each waits on the network, not on the CPU.
-MAX_PARALLEL_PROBES = 8
+#: Checks of parallel kinds (probes) run side by side: each waits on the network, not on the CPU.
+MAX_PARALLEL_CHECKS = 8
 
 
 def _groups(step: Step) -> list[list]:
-    """Checks in order; consecutive probes form one group that runs in parallel."""
+    """Checks in order; consecutive checks of kinds that may run side by side form one group."""
     groups: list[list] = []
     for check in step.checks:
-        if check_kind(check) == "probe" and groups and check_kind(groups[-1][0]) == "probe":
+        if kind_of(check).parallel and groups and kind_of(groups[-1][0]).parallel:
             groups[-1].append(check)
         else:
             groups.append([check])
@@ -41,7 +42,7 @@ def run_step(
     A step's checks build on each other (a probe into a Pod means nothing when
     the Pod is missing), so the first failure is the one worth reading. Each
     kind of object is read once for the step (`StepReads`), and consecutive
-    probes run in parallel; their results are still reported in order.
+    checks of parallel kinds run side by side; their results are still reported in order.
     `namespace` grades the step in another namespace than the lab's own.
     """
     started = time.monotonic()
@@ -63,7 +64,7 @@ def run_step(
         elif len(group) == 1:
             outcomes = [run(group[0])]
         else:
-            with ThreadPoolExecutor(max_workers=min(len(group), MAX_PARALLEL_PROBES)) as pool:
+            with ThreadPoolExecutor(max_workers=min(len(group), MAX_PARALLEL_CHECKS)) as pool:
                 outcomes = list(pool.map(run, group))
         for check, result in zip(group, outcomes):
             if blocker is not None and result.status != Status.SKIP:

@@ -197,7 +197,7 @@ def _message(error: dict[str, Any]) -> str:
 
 def _validate(path: Path) -> tuple[Lab | None, list[Problem]]:
     """The lab in a file, and every problem with it: schema and semantic rules in one pass."""
-    from . import lint_rules
+    from . import lab_rules
 
     data, node, problems = _compose(path)
     if problems and data is None:
@@ -214,7 +214,7 @@ def _validate(path: Path) -> tuple[Lab | None, list[Problem]]:
     except RecursionError:  # cyclic YAML aliases
         problems.append(Problem(path, 1, "the file refers to itself (a YAML alias inside its own anchor)"))
         return None, problems
-    for where, message in lint_rules.problems(data, path.parent, clusters_dir()):
+    for where, message in lab_rules.problems(data, path.parent, clusters_dir()):
         if isinstance(where, Path):
             problems.append(Problem(where, 1, message))
         else:

@@ -27,21 +27,17 @@ from .checks.outcome import Status, StepResult
 from .cluster.base import ExecResult, WatchableCluster
 from .engine import run_step
 from .errors import EXIT_PASSED, ClusterUnavailable, TargetUnavailable
-from .model import AbsentCheck, AssertCheck, Lab, ProbeCheck, Step
+from .checks.kinds import kind_of
+from .checks.kinds.base import NETWORK_PATH, POD
+from .model import Lab, Step
 from .render.text import check_line
 
 Kind = tuple[str, str]  # (apiVersion, kind)
-POD: Kind = ("v1", "Pod")
-# What a request between Pods passes through: a probe's answer can change with any of them.
-NETWORK_KINDS: tuple[Kind, ...] = (
-    ("v1", "Service"),
-    ("discovery.k8s.io/v1", "EndpointSlice"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-)
 # A change to these can change what a command in a container sees. A change to any
 # other kind (a ConfigMap holding an answer, say) has the objects graded again, but
 # the commands' answers are kept until the periodic re-run.
-ANSWER_CHANGING_KINDS: frozenset[Kind] = frozenset({POD, *NETWORK_KINDS, ("networking.k8s.io/v1", "Ingress")})
+ANSWER_CHANGING_KINDS: frozenset[Kind] = frozenset(
+    {*NETWORK_PATH, ("v1", "Namespace"), ("networking.k8s.io/v1", "Ingress")})
 
 
 @dataclass(frozen=True)
@@ -52,17 +48,12 @@ class Timing:
     periodic: float = 15.0  # ... and this often without any change
 
 
-def watched_kinds(step: Step) -> list[Kind]:
-    """The kinds whose changes can change the step's result: what its checks read, and Pods."""
+def watched_kinds(lab: Lab, step: Step) -> list[Kind]:
+    """The kinds whose changes can change the step's result: what each check's kind says it
+    reads, and Pods (every step's objects live in them)."""
     kinds = [POD]
     for check in step.checks:
-        if isinstance(check, (AssertCheck, AbsentCheck)):
-            pattern = check.assert_ if isinstance(check, AssertCheck) else check.absent
-            wanted: tuple[Kind, ...] = ((pattern.apiVersion, pattern.kind),)
-        elif isinstance(check, ProbeCheck) and check.probe.target()[0] in ("exec", "http", "dns", "host"):
-            wanted = NETWORK_KINDS
-        else:  # logs and node probes, python checks: the Pods they name or run beside
-            wanted = ()
+        wanted = kind_of(check).watches(check.spec, lab.folder)
         kinds.extend(kind for kind in wanted if kind not in kinds)
     return kinds
 
@@ -160,7 +151,7 @@ class StepWatcher:
         return self.lab.steps[self.step_number - 1]
 
     def kinds(self) -> list[Kind]:
-        return watched_kinds(self.step)
+        return watched_kinds(self.lab, self.step)
 
     def changed(self, now: float, *, answers_too: bool = True) -> None:
         """A watched object changed (or a watch restarted and may have missed changes).

@@ -16,13 +16,19 @@ import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from labcheck.lab import (
+    CheckContext,
+    Outcome,
+    TargetUnavailable,
+    dns_command,
+    exec_evidence,
+    http_command,
+    interpret,
+    pod_cause,
+    register,
+    replaced_pods,
+)
 
-from labcheck.checks.context import CheckContext, exec_evidence
-from labcheck.checks.diagnose import pod_cause, replaced_pods
-from labcheck.checks.outcome import Outcome
-from labcheck.checks.probe import dns_command, http_command, interpret
-from labcheck.checks.python_check import register
-from labcheck.errors import TargetUnavailable
 
 _DISCOVERY = "discovery.k8s.io/v1"
 _NAME_TOKEN = re.compile(r"[a-z0-9][a-z0-9.-]*")
@@ -738,7 +744,7 @@ def _parse_nat(text: str, cluster_ip: str, port: int) -> _NodeRules:
     return _NodeRules(svc_chains, sep_chains, destinations, owners)
 
 
-@register
+@register(needs=('node',))
 def kube_proxy_chain(ctx: CheckContext, service: str, answer: str, key: str) -> Outcome:
     svc = _service(ctx, service)
     cluster_ip = svc["spec"]["clusterIP"]
@@ -747,7 +753,7 @@ def kube_proxy_chain(ctx: CheckContext, service: str, answer: str, key: str) -> 
     endpoints, ports, _slices = _endpoints(ctx, service)
     target = ports[0] if ports else _service_port(svc).get("targetPort")
     expected = {f"{e.address}:{target}" for e in endpoints if e.ready}
-    nodes = sorted(_name(n) for n in ctx.cluster.list("v1", "Node", None))
+    nodes = sorted(_name(n) for n in ctx.list("Node"))
     if not nodes:
         return Outcome.error("the cluster lists no nodes")
     patterns = ["-e", f"{ctx.namespace}/{service}"]
@@ -755,8 +761,7 @@ def kube_proxy_chain(ctx: CheckContext, service: str, answer: str, key: str) -> 
         patterns += ["-e", recorded]
     command = ["sh", "-c", "iptables-save -t nat | grep -F " + " ".join(shlex.quote(p) for p in patterns)]
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:  # the nodes' tables side by side
-        results = list(pool.map(lambda node: ctx.cluster.exec_on_node(node, command, 10), nodes))
-    ctx.evidence.extend(exec_evidence(result) for result in results)
+        results = list(pool.map(lambda node: ctx.exec_on_node(node, command, 10), nodes))
     found: dict[str, _NodeRules] = {}
     for node, result in zip(nodes, results):
         if result.returncode not in (0, 1):  # grep's 1: no line matched

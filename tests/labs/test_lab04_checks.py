@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from labcheck.checks import CheckContext, run_check
 from labcheck.checks.outcome import Status
-from labcheck.checks.python_check import load_lab_functions
+from labcheck.checks.kinds.python import load_lab_functions
 from labcheck.loader import find_lab
 from tests.conftest import FakeCluster, ok
 

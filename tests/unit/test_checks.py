@@ -4,7 +4,7 @@ from pathlib import Path
 
 from labcheck.checks import CheckContext, run_check
 from labcheck.checks.outcome import Status
-from labcheck.checks.probe import http_command, interpret
+from labcheck.checks.commands import http_command, interpret
 from labcheck.engine import run_step
 from labcheck.errors import ClusterUnavailable
 from labcheck.loader import find_lab

@@ -130,13 +130,13 @@ def test_next_step_names_the_page_by_title_and_url(monkeypatch):
 
     from rich.console import Console
 
-    from labcheck import cli
+    from labcheck import session
 
     buffer = io.StringIO()
-    monkeypatch.setattr(cli, "out", Console(file=buffer, width=200, no_color=True))
+    monkeypatch.setattr(session, "out", Console(file=buffer, width=200, no_color=True))
     lab = find_lab("01")
     monkeypatch.delenv("LABCHECK_DOCS_URL", raising=False)
-    cli._announce_step(lab, 2)
+    session.announce_step(lab, 2)
     text = buffer.getvalue()
     assert f"“Lab 01 · {lab.title}”" in text
     assert f"http://127.0.0.1:8000/labs/{lab.slug}/#step-{lab.steps[1].id}" in text and "labcheck docs" in text
@@ -144,7 +144,7 @@ def test_next_step_names_the_page_by_title_and_url(monkeypatch):
 
     buffer.truncate(0)
     monkeypatch.setenv("LABCHECK_DOCS_URL", "https://labs.example.org/netlabs/")
-    cli._announce_step(lab, 1)
+    session.announce_step(lab, 1)
     assert f"https://labs.example.org/netlabs/labs/{lab.slug}/#step-{lab.steps[0].id}" in buffer.getvalue()
 
 

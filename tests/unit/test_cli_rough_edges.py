@@ -87,11 +87,12 @@ def test_an_unknown_step_is_still_a_usage_error(isolated_env, capsys, command):
 
 def test_a_stray_key_error_is_an_internal_error_not_a_usage_error(monkeypatch, capsys, isolated_env):
     import labcheck.cli as cli
+    import labcheck.session as session
 
     def broken() -> None:
         raise KeyError("current_step")
 
-    monkeypatch.setattr(cli, "_lab_for", lambda ref: broken())
+    monkeypatch.setattr(session, "lab_for", lambda ref: broken())
     code, _out, err = call_main(capsys, "hint")
     assert code == 3
     assert one_line(err) == "labcheck: internal error: KeyError: 'current_step' (run with --debug for details)"
@@ -224,6 +225,7 @@ def namespace(name: str, uid: str) -> dict:
 def fake_start(monkeypatch, isolated_env):
     """`labcheck start` with kind, kubectl and the API faked; returns a setter for the cluster's objects."""
     import labcheck.cli as cli
+    import labcheck.session as session
 
     kind = FakeKind(docker_images={"nginx:1.27", "curlimages/curl:8.11.1"})
     monkeypatch.setattr(toolchain.Kind, "find", classmethod(lambda cls: kind))
@@ -232,7 +234,7 @@ def fake_start(monkeypatch, isolated_env):
     monkeypatch.setattr(toolchain, "prepare_command", lambda: "bash clusters/prepare.sh")
     cluster = FakeCluster([])
     cluster.kind = kind
-    monkeypatch.setattr(cli, "_live_cluster", lambda lab, context: cluster)
+    monkeypatch.setattr(session, "live_cluster", lambda lab, context: cluster)
     return cluster
 
 

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from labcheck.checks.outcome import Status
-from labcheck.model import Matrix
-from labcheck.render.text import matrix_table
+from labcheck.checks.kinds.matrix import Matrix
+from labcheck.render.text import table_of
 from tests.conftest import FakeCluster, ok, pod
 from tests.unit.test_checks import run
 
@@ -249,7 +249,7 @@ def test_the_table_shows_expected_and_observed():
     check, _ = grade({"frontend": {"backend:8080": "blocked", "db:6379": "blocked"}},
                      {("frontend", "backend"): REFUSED})
     console = Console(width=120, record=True, color_system=None)
-    console.print(matrix_table(next(e for e in check.evidence if e["kind"] == "matrix")))
+    console.print(table_of(check.table))
     text = console.export_text()
     assert re.search(r"frontend\s+│\s+blocked\s+│\s+open \(want blocked\)", text), text
     assert "frontend:80" not in text  # a column without cells is left out
@@ -273,7 +273,7 @@ def test_a_target_needs_an_address():
 
 
 def test_batch_output_is_split_per_cell_even_when_jobs_finish_out_of_order():
-    from labcheck.checks.connectivity import batch_command, split_batch
+    from labcheck.checks.kinds.matrix import batch_command, split_batch
 
     scripts = ["echo a", "echo b", "exit 7"]
     command = batch_command(scripts)
@@ -289,7 +289,7 @@ def test_batch_output_is_split_per_cell_even_when_jobs_finish_out_of_order():
 def test_batch_command_runs_in_a_real_shell():
     import subprocess
 
-    from labcheck.checks.connectivity import batch_command, split_batch
+    from labcheck.checks.kinds.matrix import batch_command, split_batch
     from labcheck.cluster.base import ExecResult
 
     scripts = ["echo out; echo err >&2; exit 3", "printf 'no newline'", "sleep 0.2; echo late"]

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from labcheck.checks.matching import mismatches
 from labcheck.checks.outcome import Status
-from labcheck.model import Probe
+from labcheck.checks.kinds.probe import Probe
 from tests.conftest import FakeCluster, ok, pod
 from tests.unit.test_checks import run
 

@@ -10,7 +10,7 @@ from labcheck.cluster.recorded import RecordedCluster, RecordingCluster
 from labcheck.engine import run_step
 from labcheck.errors import ClusterUnavailable
 from labcheck.grading.roster import ReadOnceCluster
-from labcheck.model import Probe
+from labcheck.checks.kinds.probe import Probe
 from tests.conftest import FakeCluster, ok
 from tests.unit.test_checks import make_lab, run
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from labcheck.checks.matching import mismatches
-from labcheck.lint_rules import OPERATORS
+from labcheck.lint.patterns import OPERATORS
 from labcheck.loader import lint
 from tests.conftest import REPO, run_labcheck
 from tests.unit.test_lint import copy_lab, edit, line_of
@@ -279,7 +279,7 @@ def test_offline_schema_reads_what_the_client_models_say():
     code = """if True:
         import json
         import kubernetes.client as k8s
-        from labcheck.cluster.live import client_schema
+        from labcheck.lint.k8s_schema import client_schema
         schema = client_schema()
         models = ["V1Pod", "V1PodSpec", "V1Container", "V1ContainerStatus", "V1Deployment", "V1Service",
                   "V1ServicePort", "V1NetworkPolicy", "V1EndpointSlice", "CoreV1Event", "V1ObjectMeta"]

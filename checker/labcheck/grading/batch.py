@@ -110,7 +110,7 @@ def _grader(options: Options, digest: str) -> Callable[[Task], dict[str, Any]]:
 
 
 def run(options: Options, tasks: list[Task], progress: Progress | None = None) -> Outcome:
-    from ..checks.python_check import load_lab_functions
+    from ..checks.kinds.python import load_lab_functions
 
     lab, steps = options.lab, options.steps
     progress = progress or Progress()

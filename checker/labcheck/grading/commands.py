@@ -17,7 +17,7 @@ from ..errors import EXIT_CANNOT_GRADE, EXIT_PASSED, UsageError
 
 
 def _consoles():
-    from ..cli import err, out
+    from ..console import err, out
 
     return out, err
 
@@ -42,7 +42,7 @@ def _course_key(path: Path | None):
 def submit_command(lab_ref=None, learner=None, learner_name="", course_key=None, out_path=None, context=None,
                    namespace=None) -> None:
     """Grade every step of a lab on your cluster and write the submission file to hand in."""
-    from ..cli import _lab_for, _live_cluster
+    from ..session import lab_for, live_cluster
     from . import submission
 
     out, err = _consoles()
@@ -53,8 +53,8 @@ def submit_command(lab_ref=None, learner=None, learner_name="", course_key=None,
     if namespace and not submission.NAMESPACE.match(namespace):
         raise UsageError(f"{namespace!r} is not a namespace name")
     key = _course_key(course_key)
-    lab = _lab_for(lab_ref)
-    cluster = _live_cluster(lab, context)
+    lab = lab_for(lab_ref)
+    cluster = live_cluster(lab, context)
     path = out_path or Path(f"submission-lab{lab.id}-{learner}.json")
 
     def shown(result) -> None:

@@ -1,13 +1,23 @@
-"""`absent:` — no object matching the partial object may exist."""
+"""`absent:` — no object matching the partial object may exist (kind `absent`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar, Iterator
 
-from ..model import ObjectPattern
-from .context import CheckContext
-from .matching import mismatches
-from .outcome import Outcome
+from pydantic import Field
+
+from ..context import CheckContext
+from ..matching import ObjectPattern, mismatches
+from ..outcome import Outcome
+from ..spec import CheckBase
+from ...lint.patterns import pattern_problems
+from .base import ApiKind, CheckKind, Finding, LintEnv, Location
+
+
+class AbsentCheck(CheckBase):
+    kind: ClassVar[str] = "absent"
+    spec: ObjectPattern = Field(alias="absent")
 
 
 def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
@@ -28,3 +38,15 @@ def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None 
         observed=names,
         cause="it is being deleted: wait for it to go" if deleting else f"delete it: kubectl delete {pattern.kind.lower()} {names.split(', ')[0]}",
     )
+
+
+def lint(pattern: Any, at: Location, env: LintEnv) -> Iterator[Finding]:
+    if isinstance(pattern, dict):
+        yield from pattern_problems(pattern, at)
+
+
+def watches(pattern: ObjectPattern, lab_folder: Path) -> tuple[ApiKind, ...]:
+    return ((pattern.apiVersion, pattern.kind),)
+
+
+KIND = CheckKind("absent", AbsentCheck, evaluate, default_timeout=20.0, lint=lint, watches=watches)

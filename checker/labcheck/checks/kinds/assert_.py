@@ -1,14 +1,29 @@
-"""`assert:` — a partial object that must exist in the lab namespace."""
+"""`assert:` — a partial object that must exist in the lab namespace (kind `assert`).
+
+Fields given must match (`checks/matching.py`: values, lists without order, `$`
+operators); fields not given are ignored. A FAIL says which fields differ and,
+from the object's state, why (a Pod that cannot start, a Service selecting nothing).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar, Iterator
 
-from ..model import ObjectPattern
-from .context import CheckContext
-from .diagnose import Cause, missing_object, object_cause, service_selects_nothing
-from .matching import mismatches
-from .outcome import Outcome
+from pydantic import Field
+
+from ...lint.patterns import pattern_problems
+from ..context import CheckContext
+from ..diagnose import Cause, missing_object, object_cause, service_selects_nothing
+from ..matching import ObjectPattern, mismatches
+from ..outcome import Outcome
+from ..spec import CheckBase
+from .base import ApiKind, CheckKind, Finding, LintEnv, Location
+
+
+class AssertCheck(CheckBase):
+    kind: ClassVar[str] = "assert"
+    spec: ObjectPattern = Field(alias="assert")
 
 _SHOWN = 4  # mismatches listed in a message; the rest are counted
 
@@ -77,3 +92,15 @@ def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None 
         cause=cause.text,
         final=cause.final,
     )
+
+
+def lint(pattern: Any, at: Location, env: LintEnv) -> Iterator[Finding]:
+    if isinstance(pattern, dict):
+        yield from pattern_problems(pattern, at)
+
+
+def watches(pattern: ObjectPattern, lab_folder: Path) -> tuple[ApiKind, ...]:
+    return ((pattern.apiVersion, pattern.kind),)
+
+
+KIND = CheckKind("assert", AssertCheck, evaluate, default_timeout=10.0, lint=lint, watches=watches)

@@ -1,0 +1,76 @@
+"""Rules about a lab as a whole, over the raw lab.yaml data: ids, references between steps,
+checks and files, solutions that do nothing; and each check's own rules, asked of its kind.
+
+Every rule here catches a lab that would otherwise fail at grading time for
+every learner: a reference to nothing, a check that cannot run or cannot fail.
+Each rule looks only at the parts that have the right shape and leaves the rest
+to the schema's report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+from .checks.kinds import KINDS
+from .checks.kinds.base import LintEnv
+from .lint import Finding, Location, items, mapping, strings, suggest
+
+
+def problems(data: dict[str, Any], lab_folder: Path, clusters_dir: Path) -> Iterator[Finding]:
+    """Every semantic problem of a lab file's data, as (location, message)."""
+    lab_id = data.get("id")
+    if isinstance(lab_id, str) and not lab_folder.name.startswith(f"{lab_id}-"):
+        yield ("id",), f"id {lab_id!r} does not match folder {lab_folder.name!r}"
+    cluster = data.get("cluster")
+    if isinstance(cluster, str) and not (clusters_dir / f"{cluster}.yaml").is_file():
+        yield ("cluster",), f"no cluster config clusters/{cluster}.yaml"
+    yield from _manifests(mapping(data.get("setup")), ("setup",), lab_folder)
+
+    env = LintEnv(lab_folder, clusters_dir)
+    step_ids: set[str] = set()
+    for s, step in items(data.get("steps")):
+        if not isinstance(step, dict):
+            continue
+        at = ("steps", s)
+        if isinstance(step.get("id"), str):
+            if step["id"] in step_ids:
+                yield at + ("id",), f"duplicate step id {step['id']!r}"
+            step_ids.add(step["id"])
+        check_ids: set[str] = set()
+        for c, check in items(step.get("checks")):
+            if not isinstance(check, dict):
+                continue
+            where = at + ("checks", c)
+            if isinstance(check.get("id"), str):
+                if check["id"] in check_ids:
+                    yield where + ("id",), f"duplicate check id {check['id']!r}"
+                check_ids.add(check["id"])
+            present = [name for name in KINDS if name in check]
+            if len(present) == 1:  # none or several: the schema says so
+                yield from KINDS[present[0]].lint(check[present[0]], where + (present[0],), env)
+
+        for i, check_id in strings(step.get("unsolved_fails")):
+            if check_id not in check_ids:
+                yield at + ("unsolved_fails", i), f"unknown check id {check_id!r}" + suggest(check_id, check_ids)
+        solution = step.get("solution")
+        if isinstance(solution, dict):
+            yield from _manifests(solution, at + ("solution",), lab_folder)
+            if not any(solution.get(key) for key in ("manifests", "commands", "prepare")):
+                yield at + ("solution",), "the solution does nothing"
+        for w, wrong in items(step.get("wrong_solutions")):
+            if not isinstance(wrong, dict):
+                continue
+            yield from _manifests(wrong, at + ("wrong_solutions", w), lab_folder)
+            for f, check_id in strings(wrong.get("fails")):
+                if check_id not in check_ids:
+                    yield (at + ("wrong_solutions", w, "fails", f),
+                           f"unknown check id {check_id!r}" + suggest(check_id, check_ids))
+
+
+def _manifests(actions: dict[str, Any], at: Location, folder: Path) -> Iterator[Finding]:
+    for m, manifest in strings(actions.get("manifests")):
+        if not (folder / manifest).is_file():
+            yield at + ("manifests", m), f"manifest {manifest!r} not found"
+
+
