@@ -44,7 +44,9 @@ class FakeCluster:
 
     def list(self, api_version, kind, namespace, label_selector=None):
         self.calls.append(("list", kind, namespace))
-        return [o for o in self.objects if self._matches(o, api_version, kind, namespace)]
+        wanted = dict(term.split("=", 1) for term in (label_selector or "").split(",") if "=" in term)
+        return [o for o in self.objects if self._matches(o, api_version, kind, namespace)
+                and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
 
     def logs(self, namespace, pod, container, tail_lines=200):
         self.calls.append(("logs", pod, container))

@@ -74,3 +74,17 @@ def _manifests(actions: dict[str, Any], at: Location, folder: Path) -> Iterator[
             yield at + ("manifests", m), f"manifest {manifest!r} not found"
 
 
+
+
+#: Correct solutions in other forms each step should prove (issue: correct-but-different answers pass).
+MIN_ALTERNATIVES = 3
+
+
+def advice(data: dict[str, Any]) -> Iterator[Finding]:
+    """What a valid lab lacks that labs should have: warnings, not errors."""
+    steps = [step for _s, step in items(data.get("steps")) if isinstance(step, dict)]
+    alternatives = sum(len(step.get("alternative_solutions") or []) for step in steps)
+    if steps and alternatives < MIN_ALTERNATIVES:
+        yield (("steps",), f"the lab proves {alternatives} alternative solution(s); give at least "
+                           f"{MIN_ALTERNATIVES} (alternative_solutions: correct answers in other forms, "
+                           "e.g. a named port, kubectl expose instead of YAML, a Deployment for a bare Pod)")

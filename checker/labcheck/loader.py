@@ -28,9 +28,12 @@ class Problem:
     file: Path
     line: int
     message: str
+    #: "error": the lab is invalid; "warning": it works, but falls short of what labs should have.
+    severity: str = "error"
 
     def __str__(self) -> str:
-        return f"{_display(self.file)}:{self.line}: {printable(self.message)}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{_display(self.file)}:{self.line}: {prefix}{printable(self.message)}"
 
 
 def printable(text: str) -> str:
@@ -214,13 +217,16 @@ def _validate(path: Path) -> tuple[Lab | None, list[Problem]]:
     except RecursionError:  # cyclic YAML aliases
         problems.append(Problem(path, 1, "the file refers to itself (a YAML alias inside its own anchor)"))
         return None, problems
-    for where, message in lab_rules.problems(data, path.parent, clusters_dir()):
-        if isinstance(where, Path):
-            problems.append(Problem(where, 1, message))
-        else:
-            problems.append(Problem(path, line_of(node, where), message))
+    for severity, findings in (("error", lab_rules.problems(data, path.parent, clusters_dir())),
+                               ("warning", lab_rules.advice(data))):
+        for where, message in findings:
+            if isinstance(where, Path):
+                problems.append(Problem(where, 1, message, severity))
+            else:
+                problems.append(Problem(path, line_of(node, where), message, severity))
     problems.sort(key=lambda p: (str(p.file) != str(path), p.line))
-    return (lab if not problems else None), problems
+    errors = [p for p in problems if p.severity == "error"]
+    return (lab if not errors else None), problems
 
 
 def lint(paths: Iterable[Path]) -> list[Problem]:
@@ -246,8 +252,8 @@ def _load_cached(path: Path) -> Lab:
         kept._folder = path.parent
         return kept
     lab, problems = _validate(path)
-    if problems or lab is None:
-        raise LabInvalid(problems or [Problem(path, 1, "invalid lab")])
+    if lab is None:
+        raise LabInvalid([p for p in problems if p.severity == "error"] or [Problem(path, 1, "invalid lab")])
     labcache.store(lab_key, lab)
     return lab
 

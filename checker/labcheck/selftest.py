@@ -1,4 +1,5 @@
-"""A lab's proof on a real cluster: every step FAILS before its solution and PASSES after.
+"""A lab's proof on a real cluster: every step FAILS before its solution and PASSES after,
+every known-wrong solution FAILS with its diagnosis, every alternative solution PASSES.
 
 Every case gets a namespace of its own, so no case waits for another's teardown:
   - the main line, in one namespace: for each step in order, grade it as it stands
@@ -30,7 +31,7 @@ from .checks.outcome import Status, StepResult
 from .cluster.live import LiveCluster
 from .cluster.recorded import RecordingCluster
 from .engine import run_step
-from .model import Lab, Step, WrongSolution
+from .model import AlternativeSolution, Lab, Step, WrongSolution
 from .toolchain import cluster_config, kube_context
 
 #: Wrong-solution cases graded beside the main line: each mostly waits on the cluster.
@@ -159,6 +160,22 @@ class SelfTest:
             self.drop(namespace)
         self.verdict(label, problems, time.monotonic() - started)
 
+    def alternative_case(self, index: int, step: Step, alternative: AlternativeSolution) -> None:
+        number = index + 1
+        label = f"step {number} {step.id}: alternative solution {alternative.id} passes"
+        started = time.monotonic()
+        namespace = self.namespace(f"s{number}-{alternative.id}")
+        try:
+            problems = self.rebuild(namespace, index)
+            if not problems:
+                self.apply(alternative, namespace)
+                problems = judge(self.grade(step, f"alt-{alternative.id}", namespace), "PASS")
+        except Exception as exc:  # one broken case must not hide the others' verdicts
+            problems = [f"{type(exc).__name__}: {exc}"]
+        finally:
+            self.drop(namespace)
+        self.verdict(label, problems, time.monotonic() - started)
+
     def main_line(self) -> None:
         namespace = self.namespace("main")
         try:
@@ -181,18 +198,21 @@ class SelfTest:
 
     def run(self) -> Report:
         actions.delete_namespaces(self.context, f"{SELFTEST_LABEL}={self.lab.id}")
-        cases = [(i, step, wrong) for i, step in enumerate(self.lab.steps) for wrong in step.wrong_solutions]
+        cases = [(self.wrong_case, i, step, wrong) for i, step in enumerate(self.lab.steps)
+                 for wrong in step.wrong_solutions]
+        cases += [(self.alternative_case, i, step, alternative) for i, step in enumerate(self.lab.steps)
+                  for alternative in step.alternative_solutions]
         if self.lab.node_state:
             # The node is shared by every case: one at a time, each starting from `setup`'s clean node.
             try:
                 self.main_line()
             except Exception as exc:
                 self.verdict("main line", [f"{type(exc).__name__}: {exc}"], 0.0)
-            for case in cases:
-                self.wrong_case(*case)
+            for run_case, *args in cases:
+                run_case(*args)
             return self.report
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            futures = [pool.submit(self.wrong_case, *case) for case in cases]
+            futures = [pool.submit(run_case, *args) for run_case, *args in cases]
             try:
                 self.main_line()
             except Exception as exc:

@@ -183,7 +183,8 @@ class StepWatcher:
             self._asked_at = now
             self._stale = False
         self._first_change = None
-        self.result = run_step(self.lab, self.step, self.answers, wait=0, namespace=self.namespace)
+        self.result = run_step(self.lab, self.step, self.answers, wait=0, namespace=self.namespace,
+                               recheck_earlier=True)
         return self.result
 
     def advance(self) -> None:
@@ -221,6 +222,11 @@ class PlainView:
 
     def show(self, watcher: StepWatcher, result: StepResult) -> None:
         width = _width(result)
+        regression = str(result.regression) if result.regression else None
+        if self._shown.get("regression") != regression:
+            self._shown["regression"] = regression
+            if regression:
+                self.out.print(f"  [yellow]{escape(regression)}[/yellow]", highlight=False, soft_wrap=True)
         for check in result.checks:
             seen = (check.status, check.summary, check.expected, check.observed, check.cause)
             if self._shown.get(check.check_id) != seen:
@@ -258,6 +264,8 @@ class LiveView:
         parts: list[Any] = [_header(self._watcher)]
         if self._result is not None:
             width = _width(self._result)
+            if self._result.regression is not None:
+                parts.append(f"  [yellow]{escape(str(self._result.regression))}[/yellow]")
             parts.extend(check_line(check, width) for check in self._result.checks)
         parts.append(f"[dim]{escape(self._state)}{self._graded}[/dim]")
         self._live.update(Group(*parts), refresh=True)

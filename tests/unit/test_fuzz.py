@@ -303,7 +303,7 @@ def test_lint_messages_stay_on_one_line(tmp_path):
     path = folder / "lab.yaml"
     path.write_text(LAB_TEXT.replace("    title: Two containers share a volume",
                                      '    title: Two containers share a volume\n    "x\\x1ey\\u2028": 1'))
-    problems = [str(p) for p in lint([path])]
+    problems = [str(p) for p in lint([path]) if p.severity == "error"]
     assert len(problems) == 1 and len(problems[0].splitlines()) == 1
     assert problems[0].endswith(r"steps.4.x\x1ey\u2028: unknown field")
 
@@ -320,5 +320,5 @@ def test_hostile_lab_files_are_one_problem(tmp_path, text, said):
     folder.mkdir(parents=True)
     path = folder / "lab.yaml"
     path.write_bytes(text.encode("latin-1") if "\xe9" in text else text.encode())
-    problems = [str(p) for p in lint([path])]
+    problems = [str(p) for p in lint([path]) if p.severity == "error"]
     assert len(problems) == 1 and said in problems[0], problems

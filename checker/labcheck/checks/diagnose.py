@@ -76,10 +76,7 @@ def pod_cause(pod: dict[str, Any], ctx: CheckContext | None = None) -> Cause:
         if waiting:
             reason = waiting.get("reason", "")
             if reason in ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"):
-                return Cause(
-                    f"container {name} cannot get its image {images.get(name)!r} ({reason}): check the image "
-                    "name and tag; on an offline cluster it must be loaded with `kind load docker-image`",
-                    final=True)
+                return _image_cause(pod, name, images.get(name), reason, ctx)
             if reason in ("CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
                           "RunContainerError"):
                 return Cause(f"container {name} cannot run ({reason}): see "
@@ -97,6 +94,65 @@ def pod_cause(pod: dict[str, Any], ctx: CheckContext | None = None) -> Cause:
     if status.get("phase") == "Pending":
         return Cause("the Pod is still Pending: wait a few seconds and check again")
     return Cause(None)
+
+
+def pull_policy(container: dict[str, Any]) -> str:
+    """The container's imagePullPolicy, or the default the API gives it: Always for a `:latest`
+    or untagged image, IfNotPresent otherwise."""
+    if container.get("imagePullPolicy"):
+        return container["imagePullPolicy"]
+    image = container.get("image") or ""
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
+
+
+def _reference(image: str) -> str:
+    """An image name as containerd lists it: docker.io/library/ added, a tag always."""
+    name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+    if "/" not in name:
+        name = f"docker.io/library/{name}"
+    elif "." not in name.split("/")[0] and ":" not in name.split("/")[0] and name.split("/")[0] != "localhost":
+        name = f"docker.io/{name}"
+    return f"{name}:{tag}"
+
+
+def _node_has_image(ctx: CheckContext | None, node: str | None, image: str) -> bool | None:
+    """Whether the node's runtime holds the image (crictl), or None when this grader cannot look."""
+    if ctx is None or not node or not image:
+        return None
+    listed = ctx.peek_on_node(node, ["crictl", "images", "-o", "json"])
+    if listed is None or listed.returncode != 0:
+        return None
+    import json
+
+    try:
+        held = {tag for entry in json.loads(listed.stdout).get("images", []) for tag in entry.get("repoTags") or []}
+    except (ValueError, AttributeError):
+        return None
+    return _reference(image) in held
+
+
+def _image_cause(pod: dict[str, Any], name: str, image: str | None, reason: str, ctx: CheckContext | None) -> Cause:
+    container = _container_spec(pod, name)
+    policy = pull_policy(container)
+    held = _node_has_image(ctx, pod.get("spec", {}).get("nodeName"), image or "")
+    if policy == "Always" and reason != "InvalidImageName":
+        implied = "" if container.get("imagePullPolicy") else " (a `:latest` or untagged image gets it by default)"
+        where = {True: "The node does have the image: ", False: "The node does not have it either: load it with "
+                 "`kind load docker-image` and ", None: ""}[held]
+        return Cause(f"container {name}'s image {image!r} has imagePullPolicy Always{implied}, so the kubelet asks "
+                     f"a registry for it every time and never uses an image loaded into the node ({reason}). "
+                     f"{where}set `imagePullPolicy: IfNotPresent` (or Never) on the container", final=True)
+    if reason == "ErrImageNeverPull":
+        return Cause(f"container {name}'s image {image!r} has imagePullPolicy Never and the node does not have it: "
+                     "load it with `kind load docker-image`", final=True)
+    if held:
+        return Cause(f"container {name} cannot get its image {image!r} ({reason}), though the node has it: check "
+                     "the pull policy and the image name as the Pod spells it", final=True)
+    return Cause(f"container {name} cannot get its image {image!r} ({reason}): check the image name and tag; "
+                 "on an offline cluster it must be loaded with `kind load docker-image`", final=True)
 
 
 def namespace_events(ctx: CheckContext, obj: dict[str, Any]) -> list[dict[str, Any]]:

@@ -115,6 +115,26 @@ def ready_replicas(ctx: CheckContext, deployment: dict[str, Any]) -> tuple[list[
     return [p for p in pods if is_ready(p)], [p for p in pods if not is_ready(p)]
 
 
+#: Causes from `pod_cause` that a Pod does not outgrow by waiting, though it does not say so.
+_STUCK = ("has exited", "not scheduled", "is waiting")
+
+
+def why_not_ready(ctx: CheckContext, pods: list[dict[str, Any]]) -> tuple[str, bool]:
+    """The likely cause for the first Pod that is not ready, and whether it is final.
+
+    Final when waiting cannot help: the kubelet has judged the readiness probe
+    failing (its Events, not how long the Pod has run, which depends on the
+    machine), the image cannot be had, the container keeps crashing.
+    """
+    for candidate in pods:
+        if is_ready(candidate):
+            continue
+        found = pod_cause(candidate, ctx)
+        cause = found.text or "it is not ready yet"
+        return f"Pod {name_of(candidate)}: {cause}", found.final or any(word in cause for word in _STUCK)
+    return "", False
+
+
 # --- Services -----------------------------------------------------------------------------
 
 
@@ -227,3 +247,52 @@ def answer_items(value: str) -> list[str]:
         if item and item not in seen:
             seen.append(item)
     return seen
+
+
+# --- values read from the cluster ----------------------------------------------------------
+
+
+def field_values(obj: dict[str, Any], path: str) -> list[Any]:
+    """The values at a dotted path (`status.podIP`, `spec.ports[0].nodePort`, `spec.ports[*].port`)."""
+    current: list[Any] = [obj]
+    for part in re.findall(r"[^.\[\]]+|\[\*?\d*\]", path):
+        following: list[Any] = []
+        for value in current:
+            if part.startswith("["):
+                if isinstance(value, list):
+                    index = part[1:-1]
+                    following.extend(value if index in ("*", "") else value[int(index):int(index) + 1])
+            elif isinstance(value, dict) and part in value:
+                following.append(value[part])
+        current = following
+    return [v for v in current if v is not None and v != ""]
+
+
+def same_value(recorded: str, actual: Any) -> bool:
+    """Equal as a learner means it: IP addresses by value (`::1` is `0:0::1`), everything else as text."""
+    left, right = recorded.strip(), str(actual).strip()
+    try:
+        return ipaddress.ip_address(left) == ipaddress.ip_address(right)
+    except ValueError:
+        return left == right
+
+
+def identify(ctx: CheckContext, value: str) -> str | None:
+    """What a value is in this cluster, when it is something else than asked: "the node's IP
+    (status.hostIP of Pod web)", "Service web's ClusterIP". The usual mix-ups, named."""
+    value = value.strip()
+    if not value:
+        return None
+    for p in ctx.list("Pod"):
+        status = p.get("status", {})
+        if same_value(value, status.get("podIP") or ""):
+            return f"Pod {name_of(p)}'s IP (status.podIP)"
+        if same_value(value, status.get("hostIP") or ""):
+            return f"the IP of node {p.get('spec', {}).get('nodeName', '?')} (status.hostIP of Pod {name_of(p)})"
+    for svc in ctx.list("Service"):
+        if same_value(value, svc.get("spec", {}).get("clusterIP") or ""):
+            return f"Service {name_of(svc)}'s ClusterIP"
+    for n in ctx.list("Node"):
+        if same_value(value, internal_ip(n) or ""):
+            return f"node {name_of(n)}'s InternalIP"
+    return None

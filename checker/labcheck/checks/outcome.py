@@ -105,6 +105,21 @@ class CheckResult:
 
 
 @dataclass
+class Regression:
+    """An earlier step that passed and no longer does: the likely root of a later step's FAIL."""
+
+    step_number: int
+    step_id: str
+    check_id: str
+    summary: str
+    cause: str | None = None
+
+    def __str__(self) -> str:
+        cause = f" (likely cause: {self.cause})" if self.cause else ""
+        return f"step {self.step_number} {self.step_id} no longer passes: {self.check_id}: {self.summary}{cause}"
+
+
+@dataclass
 class StepResult:
     lab_id: str
     step_id: str
@@ -112,6 +127,8 @@ class StepResult:
     step_title: str
     checks: list[CheckResult]
     duration: float = 0.0
+    #: Set when this step fails and an earlier step's check no longer passes.
+    regression: Regression | None = None
 
     @property
     def status(self) -> Status:
@@ -132,5 +149,6 @@ class StepResult:
             "title": self.step_title,
             "status": self.status.value,
             "duration": round(self.duration, 3),
+            "regression": asdict(self.regression) if self.regression else None,
             "checks": [c.to_dict() for c in self.checks],
         }

@@ -63,6 +63,9 @@ def table_of(table: Table):
 
 def render_text(step: StepResult, console: Console, *, step_count: int, verbose: bool = False) -> None:
     console.print(f"[bold]Lab {step.lab_id} · step {step.step_number}/{step_count} · {escape(step.step_title)}[/bold]")
+    if step.regression is not None:
+        # The likely root comes first: what broke earlier explains what fails now.
+        console.print(f"  [yellow]{escape(str(step.regression))}[/yellow]", highlight=False)
     width = max((len(c.check_id) for c in step.checks), default=10)
     for result in step.checks:
         console.print(check_line(result, width), highlight=False)

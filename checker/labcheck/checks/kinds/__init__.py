@@ -2,8 +2,10 @@
 (`base.CheckKind`) that says everything about itself: its spec model, how it is
 evaluated, its lint rules, what it watches, what it needs beyond the API.
 
-    assert -> assert_.py     absent -> absent.py     probe -> probe.py
-    python -> python.py      matrix -> matrix.py
+    assert -> assert_.py      absent -> absent.py     probe -> probe.py
+    python -> python.py       matrix -> matrix.py     answer -> answer.py
+    replicas -> replicas.py   containers -> containers.py
+    endpoints -> endpoints.py logs -> logs.py
 
 Engine, watch, lint and the lab format ask `KINDS`, never test a kind's name:
 adding a kind is one module and one line below.
@@ -11,7 +13,7 @@ adding a kind is one module and one line below.
 
 from __future__ import annotations
 
-from . import absent, assert_, matrix, probe, python
+from . import absent, answer, assert_, containers, endpoints, logs, matrix, probe, python, replicas
 from .base import CheckKind
 
 KINDS: dict[str, CheckKind] = {}
@@ -24,7 +26,7 @@ def add(kind: CheckKind) -> None:
     KINDS[kind.name] = kind
 
 
-for _module in (assert_, absent, probe, python, matrix):
+for _module in (assert_, absent, probe, python, matrix, answer, replicas, containers, endpoints, logs):
     add(_module.KIND)
 
 

@@ -49,4 +49,4 @@ def watches(pattern: ObjectPattern, lab_folder: Path) -> tuple[ApiKind, ...]:
     return ((pattern.apiVersion, pattern.kind),)
 
 
-KIND = CheckKind("absent", AbsentCheck, evaluate, default_timeout=20.0, lint=lint, watches=watches)
+KIND = CheckKind("absent", AbsentCheck, evaluate, default_timeout=20.0, state_only=True, lint=lint, watches=watches)

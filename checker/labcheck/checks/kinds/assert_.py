@@ -103,4 +103,4 @@ def watches(pattern: ObjectPattern, lab_folder: Path) -> tuple[ApiKind, ...]:
     return ((pattern.apiVersion, pattern.kind),)
 
 
-KIND = CheckKind("assert", AssertCheck, evaluate, default_timeout=10.0, lint=lint, watches=watches)
+KIND = CheckKind("assert", AssertCheck, evaluate, default_timeout=10.0, state_only=True, lint=lint, watches=watches)

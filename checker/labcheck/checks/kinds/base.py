@@ -58,6 +58,9 @@ class CheckKind:
     #: May run at the same time as the checks of parallel kinds next to it (each waits on the
     #: network, not on the CPU).
     parallel: bool = False
+    #: Judges only objects read from the API (no command, no log): cheap enough to re-check
+    #: earlier steps with, when a later step fails.
+    state_only: bool = False
     #: Problems a schema cannot see, over the raw YAML data of the kind's part of a check.
     lint: Callable[[Any, Location, LintEnv], Iterator[Finding]] = _no_lint
     #: The API kinds whose changes can change the check's result (`labcheck watch` watches them).
