@@ -143,33 +143,21 @@ class SelfTest:
 
     # --- cases -------------------------------------------------------------------------
 
-    def wrong_case(self, index: int, step: Step, wrong: WrongSolution) -> None:
+    def solution_case(self, index: int, step: Step, chosen: WrongSolution | AlternativeSolution) -> None:
+        """In a namespace of its own: the earlier steps solved, then a known-wrong solution, which
+        must FAIL on its checks with its diagnosis, or an alternative one, which must PASS."""
         number = index + 1
-        label = f"step {number} {step.id}: wrong solution {wrong.id} is diagnosed"
+        wrong = isinstance(chosen, WrongSolution)
+        label = (f"step {number} {step.id}: wrong solution {chosen.id} is diagnosed" if wrong
+                 else f"step {number} {step.id}: alternative solution {chosen.id} passes")
         started = time.monotonic()
-        namespace = self.namespace(f"s{number}-{wrong.id}")
+        namespace = self.namespace(f"s{number}-{chosen.id}")
         try:
             problems = self.rebuild(namespace, index)
             if not problems:
-                self.apply(wrong, namespace)
-                result = self.grade(step, f"wrong-{wrong.id}", namespace)
-                problems = judge(result, "FAIL", wrong.fails, wrong.diagnosis)
-        except Exception as exc:  # one broken case must not hide the others' verdicts
-            problems = [f"{type(exc).__name__}: {exc}"]
-        finally:
-            self.drop(namespace)
-        self.verdict(label, problems, time.monotonic() - started)
-
-    def alternative_case(self, index: int, step: Step, alternative: AlternativeSolution) -> None:
-        number = index + 1
-        label = f"step {number} {step.id}: alternative solution {alternative.id} passes"
-        started = time.monotonic()
-        namespace = self.namespace(f"s{number}-{alternative.id}")
-        try:
-            problems = self.rebuild(namespace, index)
-            if not problems:
-                self.apply(alternative, namespace)
-                problems = judge(self.grade(step, f"alt-{alternative.id}", namespace), "PASS")
+                self.apply(chosen, namespace)
+                result = self.grade(step, f"{'wrong' if wrong else 'alt'}-{chosen.id}", namespace)
+                problems = judge(result, "FAIL", chosen.fails, chosen.diagnosis) if wrong else judge(result, "PASS")
         except Exception as exc:  # one broken case must not hide the others' verdicts
             problems = [f"{type(exc).__name__}: {exc}"]
         finally:
@@ -198,21 +186,19 @@ class SelfTest:
 
     def run(self) -> Report:
         actions.delete_namespaces(self.context, f"{SELFTEST_LABEL}={self.lab.id}")
-        cases = [(self.wrong_case, i, step, wrong) for i, step in enumerate(self.lab.steps)
-                 for wrong in step.wrong_solutions]
-        cases += [(self.alternative_case, i, step, alternative) for i, step in enumerate(self.lab.steps)
-                  for alternative in step.alternative_solutions]
+        cases = [(i, step, chosen) for i, step in enumerate(self.lab.steps)
+                 for chosen in [*step.wrong_solutions, *step.alternative_solutions]]
         if self.lab.node_state:
             # The node is shared by every case: one at a time, each starting from `setup`'s clean node.
             try:
                 self.main_line()
             except Exception as exc:
                 self.verdict("main line", [f"{type(exc).__name__}: {exc}"], 0.0)
-            for run_case, *args in cases:
-                run_case(*args)
+            for case in cases:
+                self.solution_case(*case)
             return self.report
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            futures = [pool.submit(run_case, *args) for run_case, *args in cases]
+            futures = [pool.submit(self.solution_case, *case) for case in cases]
             try:
                 self.main_line()
             except Exception as exc:

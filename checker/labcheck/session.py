@@ -170,7 +170,6 @@ def step_of(lab, ref):
 
 
 def recorded_lab(cluster, path: Path):
-    from .errors import EvidenceError
     from .loader import find_lab
 
     ref = cluster.meta.get("lab")
@@ -183,8 +182,6 @@ def recorded_lab(cluster, path: Path):
 
 
 def recorded_steps(lab, cluster, path: Path):
-    from .errors import EvidenceError
-
     recorded = cluster.meta.get("steps")
     if not recorded:
         raise EvidenceError(f"{path}: the evidence file names no step: give --step")

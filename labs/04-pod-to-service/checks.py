@@ -21,7 +21,6 @@ from labcheck.lab import (
     Outcome,
     TargetUnavailable,
     dns_command,
-    exec_evidence,
     http_command,
     interpret,
     pod_cause,

@@ -45,6 +45,11 @@ class ObjectPattern(BaseModel):
         return self.metadata.get("name")
 
 
+def pattern_watches(pattern: ObjectPattern, lab_folder: Any = None) -> tuple[tuple[str, str], ...]:
+    """What a check on a partial object watches: its own kind."""
+    return ((pattern.apiVersion, pattern.kind),)
+
+
 @dataclass(frozen=True)
 class Mismatch:
     path: str

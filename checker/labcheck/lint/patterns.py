@@ -23,6 +23,12 @@ def _is_operator_key(key: Any) -> bool:
     return isinstance(key, str) and key.startswith("$")
 
 
+def lint_pattern(pattern: Any, at: Location, env: Any = None) -> Iterator[Finding]:
+    """A kind's lint rule for a partial object (assert, absent)."""
+    if isinstance(pattern, dict):
+        yield from pattern_problems(pattern, at)
+
+
 def pattern_problems(pattern: dict[str, Any], at: Location) -> Iterator[Finding]:
     """Every reason the partial object could never match an object of its kind."""
     fields = {k: v for k, v in pattern.items() if k not in ("apiVersion", "kind")}

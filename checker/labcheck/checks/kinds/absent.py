@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import ClassVar
 
 from pydantic import Field
 
 from ..context import CheckContext
-from ..matching import ObjectPattern, mismatches
+from ..matching import ObjectPattern, mismatches, pattern_watches
 from ..outcome import Outcome
 from ..spec import CheckBase
-from ...lint.patterns import pattern_problems
-from .base import ApiKind, CheckKind, Finding, LintEnv, Location
+from ...lint.patterns import lint_pattern
+from .base import CheckKind
 
 
 class AbsentCheck(CheckBase):
@@ -40,13 +40,4 @@ def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None 
     )
 
 
-def lint(pattern: Any, at: Location, env: LintEnv) -> Iterator[Finding]:
-    if isinstance(pattern, dict):
-        yield from pattern_problems(pattern, at)
-
-
-def watches(pattern: ObjectPattern, lab_folder: Path) -> tuple[ApiKind, ...]:
-    return ((pattern.apiVersion, pattern.kind),)
-
-
-KIND = CheckKind("absent", AbsentCheck, evaluate, default_timeout=20.0, state_only=True, lint=lint, watches=watches)
+KIND = CheckKind("absent", AbsentCheck, evaluate, default_timeout=20.0, state_only=True, lint=lint_pattern, watches=pattern_watches)

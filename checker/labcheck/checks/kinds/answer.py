@@ -18,7 +18,7 @@ semicolons or new lines. A wrong answer that is something else in the cluster
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 

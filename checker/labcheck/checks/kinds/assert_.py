@@ -8,17 +8,17 @@ from the object's state, why (a Pod that cannot start, a Service selecting nothi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import ClassVar
 
 from pydantic import Field
 
-from ...lint.patterns import pattern_problems
+from ...lint.patterns import lint_pattern
 from ..context import CheckContext
 from ..diagnose import Cause, missing_object, object_cause, service_selects_nothing
-from ..matching import ObjectPattern, mismatches
+from ..matching import ObjectPattern, mismatches, pattern_watches
 from ..outcome import Outcome
 from ..spec import CheckBase
-from .base import ApiKind, CheckKind, Finding, LintEnv, Location
+from .base import CheckKind
 
 
 class AssertCheck(CheckBase):
@@ -94,13 +94,4 @@ def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None 
     )
 
 
-def lint(pattern: Any, at: Location, env: LintEnv) -> Iterator[Finding]:
-    if isinstance(pattern, dict):
-        yield from pattern_problems(pattern, at)
-
-
-def watches(pattern: ObjectPattern, lab_folder: Path) -> tuple[ApiKind, ...]:
-    return ((pattern.apiVersion, pattern.kind),)
-
-
-KIND = CheckKind("assert", AssertCheck, evaluate, default_timeout=10.0, state_only=True, lint=lint, watches=watches)
+KIND = CheckKind("assert", AssertCheck, evaluate, default_timeout=10.0, state_only=True, lint=lint_pattern, watches=pattern_watches)
