@@ -375,6 +375,79 @@ def docs_command(port: int) -> None:
                               "--dev-addr", f"127.0.0.1:{port}"], env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}))
 
 
+# --- troubleshooting challenges ------------------------------------------------
+
+
+@cli.group("challenge")
+def challenge_group() -> None:
+    """Troubleshooting challenges: a working app broken on purpose; you get only the symptom."""
+
+
+@challenge_group.command("list")
+def challenge_list_command() -> None:
+    """List the challenges: difficulty, kind of fault, what each exercises."""
+    from .challenges import list_challenges
+
+    list_challenges()
+
+
+@challenge_group.command("start")
+@click.argument("challenge_id", metavar="ID")
+@click.option("--learner", envvar="LABCHECK_LEARNER",
+              help="Your learner id (or set LABCHECK_LEARNER): the fault's details are drawn from it.")
+def challenge_start_command(challenge_id: str, learner: str | None = None) -> None:
+    """Build the app on the lab's cluster, break it, and tell you the symptom."""
+    from .challenges import start
+
+    start(challenge_id, learner)
+
+
+@challenge_group.command("check")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+@click.option("--output", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="Show each check's evidence.")
+def challenge_check_command(challenge_id: str | None = None, output_format: str = "text", verbose: bool = False) -> None:
+    """Check your fix (default: the challenge you started last)."""
+    from .challenges import check
+
+    sys.exit(check(challenge_id, output_format=output_format, verbose=verbose))
+
+
+@challenge_group.command("hint")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+def challenge_hint_command(challenge_id: str | None = None) -> None:
+    """Reveal one more hint: the direction, then the command that shows it, then the answer."""
+    from .challenges import hint
+
+    hint(challenge_id)
+
+
+@challenge_group.command("give-up")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+def challenge_give_up_command(challenge_id: str | None = None) -> None:
+    """Show what was broken and how to fix it."""
+    from .challenges import give_up
+
+    give_up(challenge_id)
+
+
+@challenge_group.command("status")
+def challenge_status_command() -> None:
+    """Show the challenges you started: hints used, fixed or not, time taken."""
+    from .challenges import status
+
+    status()
+
+
+@challenge_group.command("reset")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+def challenge_reset_command(challenge_id: str | None = None) -> None:
+    """Remove a challenge: its namespace, its guard rails and what it changed on a node."""
+    from .challenges import reset
+
+    reset(challenge_id)
+
+
 # --- author commands ------------------------------------------------------------
 
 
@@ -382,11 +455,11 @@ def docs_command(port: int) -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def lint_command(path: Path | None) -> None:
     """Validate lab definitions; problems are printed as file:line: message."""
-    from .loader import lab_files, lint
+    from .loader import challenge_files, lab_files, lint
 
     if path is not None and not path.exists():
         raise UsageError(f"{path}: no such file or directory")
-    files = lab_files(path)
+    files = sorted({*lab_files(path), *challenge_files(path)})
     if not files:
         raise UsageError(f"no lab.yaml found under {path or 'labs/'}")
     problems = lint(files)
@@ -398,15 +471,16 @@ def lint_command(path: Path | None) -> None:
     if errors:
         err.print(f"{len(errors)} problem(s){also} in {len({p.file for p in problems})} file(s).")
         sys.exit(EXIT_INVALID_LAB)
-    err.print(f"{len(files)} lab(s) valid{also.replace(' and', ',')}.")
+    err.print(f"{len(files)} lab(s) and challenge(s) valid{also.replace(' and', ',')}.")
 
 
 @cli.command("schema")
-def schema_command() -> None:
-    """Print the JSON Schema of lab.yaml."""
-    from .model import json_schema
+@click.option("--challenge", is_flag=True, help="The schema of challenge.yaml instead.")
+def schema_command(challenge: bool = False) -> None:
+    """Print the JSON Schema of lab.yaml (or of challenge.yaml)."""
+    from .model import challenge_schema, json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    click.echo(json.dumps(challenge_schema() if challenge else json_schema(), indent=2))
 
 
 @cli.command("solve")
@@ -442,23 +516,50 @@ def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None, alternative
 
 
 @cli.command("selftest")
-@click.argument("lab_ref", metavar="LAB")
-@click.option("--record-evidence", is_flag=True, help="Re-record the lab's evidence/ files from this run.")
+@click.argument("lab_ref", metavar="LAB|CHALLENGE")
+@click.option("--record-evidence", is_flag=True, help="Re-record the evidence/ files from this run.")
 @click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True,
               help="Wrong-solution cases graded at once, each in its own namespace, beside the main line.")
-def selftest_command(lab_ref: str, record_evidence: bool, workers: int) -> None:
-    """On a running cluster, prove every step FAILS before its solution and PASSES after."""
-    from .loader import find_lab
-    from .selftest import run_selftest
+@click.option("--challenges", "with_challenges", is_flag=True, help="Also prove every challenge of the lab.")
+@click.option("--only-challenges", is_flag=True, help="Prove the lab's challenges, not the lab itself.")
+def selftest_command(lab_ref: str, record_evidence: bool, workers: int, with_challenges: bool = False,
+                     only_challenges: bool = False) -> None:
+    """On a running cluster, prove every step FAILS before its solution and PASSES after (or, for a
+    challenge, that its fault breaks the app, its fix passes and its workarounds do not)."""
+    from .loader import all_challenges, find_challenge, find_lab
+    from .selftest import run_challenge_selftest, run_selftest
 
-    lab = find_lab(lab_ref)
     started = time.monotonic()
-    report = run_selftest(lab, record=record_evidence, log=lambda line: err.print(line), workers=workers)
-    for line in report.lines:
+    log = lambda line: err.print(line)  # noqa: E731
+    reports = []
+    try:
+        lab = find_lab(lab_ref)
+        challenge = None
+    except UsageError:  # not a lab: a challenge's id, or the lab's error stands
+        try:
+            challenge = find_challenge(lab_ref)
+        except UsageError:
+            raise UsageError(f"no lab or challenge {lab_ref!r} (`labcheck list`, `labcheck challenge list`)") from None
+    if challenge is not None:
+        reports.append(run_challenge_selftest(challenge, find_lab(challenge.lab_id), record=record_evidence,
+                                              log=log, workers=workers))
+        subject = f"challenge {challenge.id}"
+    else:
+        subject = f"lab {lab.id}"
+        if not only_challenges:
+            reports.append(run_selftest(lab, record=record_evidence, log=log, workers=workers))
+        if with_challenges or only_challenges:
+            for challenge in [c for c in all_challenges() if c.lab_id == lab.id]:
+                reports.append(run_challenge_selftest(challenge, lab, record=record_evidence, log=log,
+                                                      workers=workers))
+            subject += " and its challenges" if not only_challenges else "'s challenges"
+    lines = [line for report in reports for line in report.lines]
+    failures = [f for report in reports for f in report.failures]
+    for line in lines:
         out.print(line)
-    verdict = "passed" if report.ok else f"failed ({len(report.failures)} case(s))"
-    out.print(f"selftest {lab.id} {verdict} in {time.monotonic() - started:.0f} s")
-    sys.exit(EXIT_PASSED if report.ok else EXIT_FAILED)
+    verdict = "passed" if not failures else f"failed ({len(failures)} case(s))"
+    out.print(f"selftest {subject} {verdict} in {time.monotonic() - started:.0f} s")
+    sys.exit(EXIT_PASSED if not failures else EXIT_FAILED)
 
 
 # --- entry point -------------------------------------------------------------------

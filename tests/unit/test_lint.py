@@ -118,4 +118,4 @@ def test_fewer_than_three_alternative_solutions_is_a_warning_not_an_error(tmp_pa
     assert len(warnings) == 1 and "alternative solution(s); give at least 3" in warnings[0].message
     assert ": warning: " in str(warnings[0])
     code, _out, err = call_main(capsys, "lint", str(folder / "lab.yaml"))
-    assert code == 0 and "1 lab(s) valid, 1 warning(s)." in err
+    assert code == 0 and "1 lab(s) and challenge(s) valid, 1 warning(s)." in err
