@@ -1,7 +1,7 @@
 """LiveCluster's reads (objects, discovery, logs, kubeconfig) against a fake API server.
 
 The server is real HTTP on 127.0.0.1, so the kubernetes client, urllib3 and
-live.py's error mapping all run as they do against a cluster.
+cluster.live's error mapping all run as they do against a cluster.
 """
 
 from __future__ import annotations
@@ -94,14 +94,14 @@ def test_a_stopped_server_is_unreachable(api, cluster):
 
 
 def test_a_server_that_never_answers_times_out(api, cluster, monkeypatch):
-    monkeypatch.setattr(live, "_REQUEST_TIMEOUT", (0.5, 0.5))
+    monkeypatch.setattr(live.client, "_REQUEST_TIMEOUT", (0.5, 0.5))
     api.routes[POD_PATH] = Hang()
     with pytest.raises(ClusterUnavailable, match="unreachable: timed out"):
         cluster.get("v1", "Pod", NAMESPACE, "web")
     assert api.paths().count(POD_PATH) == 1  # asked once: no silent retries multiplying the wait
 
 
-# --- discovery of kinds live.py does not know ------------------------------------------
+# --- discovery of kinds cluster.live does not know ------------------------------------------
 
 
 def test_an_unknown_core_kind_is_found_in_the_api_v1_resource_list(api, cluster):
