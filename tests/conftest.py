@@ -115,7 +115,8 @@ def call_main(capsys, *args: str) -> tuple[int, str, str]:
         main(list(args))
         code = 0
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        # As the process would exit: a plain number, whatever int (ExitStatus) main() exited with.
+        code = int(exc.code) if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

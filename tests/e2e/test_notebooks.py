@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from labcheck.errors import ExitStatus
 from labcheck.loader import all_labs
 from labcheck.pages import parse_page, to_notebook
 from tests.conftest import REPO
@@ -36,7 +37,7 @@ def test_lab_page_runs_as_a_notebook(lab, e2e_env, cleanup_clusters, tmp_path, m
     from nbclient.exceptions import CellExecutionError
 
     started = labcheck(e2e_env, "start", lab.id)
-    assert started.returncode == 0, started.stderr
+    assert started.returncode == ExitStatus.PASSED, started.stderr
     # The page starts from an empty namespace, as a learner does; its first cell
     # (`labcheck start`) makes the namespace again.
     drop_namespace(e2e_env, lab)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from labcheck.errors import ExitStatus
 from labcheck.loader import lab_files, lint
 from labcheck.model import json_schema
 from tests.conftest import REPO, run_labcheck
@@ -82,24 +83,24 @@ def test_cli_lint_exit_code_and_format(tmp_path):
     path = copy_lab(tmp_path)
     edit(path, "cluster: single-node", "cluster: 7")
     done = run_labcheck("lint", str(path.parent.parent))
-    assert done.returncode == 4, done.stderr
+    assert done.returncode == ExitStatus.INVALID_LAB, done.stderr
     first = done.stdout.splitlines()[0]
     assert first.endswith(f"lab.yaml:{line_of(path, 'cluster: 7')}: cluster: Input should be a valid string")
     assert "Traceback" not in done.stderr
-    assert run_labcheck("lint").returncode == 0
+    assert run_labcheck("lint").returncode == ExitStatus.PASSED
 
 
 def test_check_with_a_malformed_lab_exits_4_with_file_and_line(tmp_path, isolated_env):
     path = copy_lab(tmp_path)
     edit(path, "steps:\n", "steps: {\n")
     done = run_labcheck("check", "01", env={**isolated_env, "LABCHECK_LABS_DIR": str(path.parent.parent)})
-    assert done.returncode == 4
+    assert done.returncode == ExitStatus.INVALID_LAB
     assert "lab.yaml:" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 def test_schema_command_prints_the_json_schema():
     done = run_labcheck("schema")
-    assert done.returncode == 0
+    assert done.returncode == ExitStatus.PASSED
     schema = json.loads(done.stdout)
     assert schema == json.loads(json.dumps(json_schema()))
     assert set(schema["required"]) >= {"id", "title", "steps", "cluster", "namespace"}

@@ -12,7 +12,7 @@ import pytest
 
 from labcheck.cluster import live
 from labcheck.cluster.live import LiveCluster
-from labcheck.errors import ClusterUnavailable, TargetUnavailable
+from labcheck.errors import ClusterUnavailable, ExitStatus, TargetUnavailable
 from tests.conftest import pod
 from tests.fake_kube import NAMESPACE, Hang, api, cluster, status_body  # noqa: F401 (fixtures)
 
@@ -330,7 +330,7 @@ def test_a_one_shot_check_imports_only_what_it_uses(api, tmp_path):
            "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     exit_code, modules = json.loads(done.stderr.strip().splitlines()[-1])
-    assert exit_code == 1, done.stdout + done.stderr  # FAIL: the fake cluster has no Pod
+    assert exit_code == ExitStatus.FAILED, done.stdout + done.stderr  # FAIL: the fake cluster has no Pod
     assert any(request.path.startswith("/api/v1/namespaces/lab01/pods") for request in api.requests)
     for heavy in ("requests", "dateutil.parser", "kubernetes.config", "kubernetes.client.models.v1_pod",
                   "labcheck.grading", "labcheck.cluster.recorded"):
