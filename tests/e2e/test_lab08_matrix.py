@@ -17,7 +17,7 @@ import pytest
 from labcheck.errors import ExitStatus
 from labcheck.loader import all_labs
 from labcheck.toolchain import cluster_config, kube_context
-from tests.e2e.test_labs import drop_namespace, labcheck
+from tests.e2e.conftest import drop_namespace, labcheck
 
 
 @pytest.fixture(scope="module")

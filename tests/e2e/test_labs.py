@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from labcheck.errors import ExitStatus
 from labcheck.loader import all_labs
-from labcheck.toolchain import cluster_config, kube_context
-
-
-def labcheck(env, *args, timeout=900):
-    done = subprocess.run([sys.executable, "-m", "labcheck", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
-    print(f"$ labcheck {' '.join(args)} -> {done.returncode}\n{done.stdout}{done.stderr}")
-    return done
-
-
-def drop_namespace(env, lab):
-    _config, name = cluster_config(lab.cluster)
-    subprocess.run(["kubectl", "--context", kube_context(name), "delete", "namespace", lab.namespace,
-                    "--ignore-not-found", "--wait=true", "--timeout=180s"], env=env, capture_output=True)
+from tests.e2e.conftest import drop_namespace, labcheck
 
 
 @pytest.fixture

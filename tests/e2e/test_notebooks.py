@@ -20,7 +20,7 @@ from labcheck.errors import ExitStatus
 from labcheck.loader import all_labs
 from labcheck.pages import parse_page, to_notebook
 from tests.conftest import REPO
-from tests.e2e.test_labs import drop_namespace, labcheck
+from tests.e2e.conftest import drop_namespace, labcheck
 
 ARTIFACTS = Path(os.environ.get("LABCHECK_ARTIFACTS") or REPO / "tests" / "artifacts") / "notebooks"
 CELL_TIMEOUT = 600  # seconds; a check waits for Pods, a start may create a cluster

@@ -10,7 +10,7 @@ import pytest
 from labcheck.cluster.recorded import RecordingCluster
 from labcheck.errors import ExitStatus
 from labcheck.loader import find_lab
-from tests.conftest import FakeCluster, pod, run_labcheck
+from tests.conftest import ARTICLE_POD, FakeCluster, run_labcheck
 
 
 def test_exit_statuses_keep_their_numbers():
@@ -65,11 +65,6 @@ def record(tmp_path: Path, objects, step: str, name: str = "evidence.json") -> P
     path = tmp_path / name
     recording.save(path, {"lab": "01", "steps": [step]})
     return path
-
-
-ARTICLE_POD = pod("multicontainerpod", containers=("nginx-container", "sidecar"),
-                  labels={"name": "multi-container-pod", "environment": "production", "tier": "front-end"})
-ARTICLE_POD["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost:80; sleep 300; done"]
 
 
 def test_grading_recorded_evidence(isolated_env, tmp_path):

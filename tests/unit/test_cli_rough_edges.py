@@ -11,8 +11,7 @@ import pytest
 from labcheck import actions, doctor, toolchain
 from labcheck.errors import ExitStatus
 from labcheck.loader import find_lab
-from tests.conftest import FakeCluster, call_main, run_labcheck
-from tests.unit.test_cli import ARTICLE_POD
+from tests.conftest import ARTICLE_POD, FakeCluster, call_main, run_labcheck
 
 
 def write_progress(env: dict[str, str], data) -> Path:

@@ -44,8 +44,7 @@ def fresh_evidence() -> dict[str, str]:
     from labcheck.cluster.recorded import RecordingCluster
     from labcheck.engine import run_step
     from labcheck.loader import find_lab
-    from tests.conftest import FakeCluster
-    from tests.unit.test_cli import ARTICLE_POD
+    from tests.conftest import ARTICLE_POD, FakeCluster
 
     lab = find_lab("01")
     folder = Path(tempfile.mkdtemp(prefix="labcheck-fuzz-"))

@@ -1,33 +1,13 @@
 """Lab definitions: the schema, the linter's file:line reports, and exit code 4."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 
 from labcheck.errors import ExitStatus
 from labcheck.loader import lab_files, lint
 from labcheck.model import json_schema
-from tests.conftest import REPO, run_labcheck
-
-LAB01 = REPO / "labs" / "01-pod-shared-network"
-
-
-def copy_lab(tmp_path: Path) -> Path:
-    target = tmp_path / "labs" / LAB01.name
-    shutil.copytree(LAB01, target, ignore=shutil.ignore_patterns("evidence", "__pycache__"))
-    return target / "lab.yaml"
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
-
-
-def line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+from tests.conftest import copy_lab, edit, line_of, run_labcheck
 
 
 def test_shipped_labs_are_valid():

@@ -16,8 +16,7 @@ from labcheck.checks.matching import mismatches
 from labcheck.errors import ExitStatus
 from labcheck.lint.patterns import OPERATORS
 from labcheck.loader import lint
-from tests.conftest import REPO, run_labcheck
-from tests.unit.test_lint import copy_lab, edit, line_of
+from tests.conftest import REPO, copy_lab, edit, line_of, run_labcheck
 
 FIRST_HINTS = "    hints:\n      - Save the Pod"
 

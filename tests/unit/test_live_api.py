@@ -14,7 +14,7 @@ from labcheck.cluster import live
 from labcheck.cluster.live import LiveCluster
 from labcheck.errors import ClusterUnavailable, ExitStatus, TargetUnavailable
 from tests.conftest import pod
-from tests.fake_kube import NAMESPACE, Hang, api, cluster, status_body  # noqa: F401 (fixtures)
+from tests.fake_kube import NAMESPACE, Hang, status_body
 
 POD_PATH = f"/api/v1/namespaces/{NAMESPACE}/pods/web"
 

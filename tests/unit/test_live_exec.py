@@ -16,7 +16,7 @@ from websocket import WebSocketConnectionClosedException
 from labcheck.cluster import live
 from labcheck.errors import ClusterUnavailable, TargetUnavailable
 from tests.conftest import pod
-from tests.fake_kube import NAMESPACE, Drop, FakeExecStream, Hang, api, cluster, status_body  # noqa: F401 (fixtures)
+from tests.fake_kube import NAMESPACE, Drop, FakeExecStream, Hang, status_body
 
 POD_PATH = f"/api/v1/namespaces/{NAMESPACE}/pods/web"
 EXEC_PATH = f"{POD_PATH}/exec"
