@@ -115,7 +115,7 @@ def start(ref: str, learner: str | None = None) -> None:
 def check(ref: str | None = None, *, output_format: str = "text", verbose: bool = False) -> int:
     from .checks.outcome import Status
     from .engine import run_step
-    from .errors import EXIT_CANNOT_GRADE, EXIT_FAILED, EXIT_PASSED
+    from .errors import ExitStatus
     from .render import render_json, render_text
     from .session import live_cluster
     from .state import Progress, now
@@ -138,8 +138,8 @@ def check(ref: str | None = None, *, output_format: str = "text", verbose: bool 
         if output_format == "text":
             out.print(f"Fixed in {_elapsed(entry, entry['fixed_at'])} with {entry.get('hints', 0)} hint(s). "
                       f"`labcheck challenge reset {challenge.id}` cleans up.")
-        return EXIT_PASSED
-    return EXIT_CANNOT_GRADE if result.status == Status.ERROR else EXIT_FAILED
+        return ExitStatus.PASSED
+    return ExitStatus.CANNOT_GRADE if result.status == Status.ERROR else ExitStatus.FAILED
 
 
 def hint(ref: str | None = None) -> None:

@@ -16,15 +16,7 @@ import click
 
 from . import __version__, session
 from .console import Table, err, out
-from .errors import (
-    EXIT_CANNOT_GRADE,
-    EXIT_FAILED,
-    EXIT_INVALID_LAB,
-    EXIT_PASSED,
-    EXIT_USAGE,
-    LabcheckError,
-    UsageError,
-)
+from .errors import ExitStatus, LabcheckError, UsageError
 
 def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
     """--debug may come before or after the subcommand: take it out wherever it is (not after `--`)."""
@@ -63,14 +55,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # --- shared helpers -----------------------------------------------------------
 
 
-def _exit_for(statuses) -> int:
+def _exit_for(statuses) -> ExitStatus:
     from .checks.outcome import Status
 
     if Status.ERROR in statuses:
-        return EXIT_CANNOT_GRADE
+        return ExitStatus.CANNOT_GRADE
     if Status.FAIL in statuses:
-        return EXIT_FAILED
-    return EXIT_PASSED
+        return ExitStatus.FAILED
+    return ExitStatus.PASSED
 
 
 # --- learner commands -----------------------------------------------------------
@@ -173,7 +165,7 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
             current = progress.lab(lab.id)["current_step"]
             if current > len(lab.steps):
                 out.print(f"All steps of lab {lab.id} have passed. Check one again with --step N.")
-                sys.exit(EXIT_PASSED)
+                sys.exit(ExitStatus.PASSED)
             steps = [lab.steps[current - 1]]
         cluster = session.live_cluster(lab, context)
         if record_path:
@@ -353,7 +345,7 @@ def doctor_command() -> None:
         if item.fix and item.level != "ok":
             line += f"\n      fix: {item.fix}"
         out.print(line, soft_wrap=True)
-    sys.exit(EXIT_CANNOT_GRADE if failed else EXIT_PASSED)
+    sys.exit(ExitStatus.CANNOT_GRADE if failed else ExitStatus.PASSED)
 
 
 @cli.command("docs")
@@ -470,7 +462,7 @@ def lint_command(path: Path | None) -> None:
     also = f" and {warnings} warning(s)" if warnings else ""
     if errors:
         err.print(f"{len(errors)} problem(s){also} in {len({p.file for p in problems})} file(s).")
-        sys.exit(EXIT_INVALID_LAB)
+        sys.exit(ExitStatus.INVALID_LAB)
     err.print(f"{len(files)} lab(s) and challenge(s) valid{also.replace(' and', ',')}.")
 
 
@@ -559,7 +551,7 @@ def selftest_command(lab_ref: str, record_evidence: bool, workers: int, with_cha
         out.print(line)
     verdict = "passed" if not failures else f"failed ({len(failures)} case(s))"
     out.print(f"selftest {subject} {verdict} in {time.monotonic() - started:.0f} s")
-    sys.exit(EXIT_PASSED if not failures else EXIT_FAILED)
+    sys.exit(ExitStatus.PASSED if not failures else ExitStatus.FAILED)
 
 
 # --- entry point -------------------------------------------------------------------
@@ -572,13 +564,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.UsageError as exc:
         message = exc.format_message().replace("\n", " ")
         click.echo(f"labcheck: {message} (see labcheck --help)", err=True)
-        code = EXIT_USAGE
+        code = ExitStatus.USAGE
     except click.exceptions.Abort:
         click.echo("labcheck: interrupted", err=True)
-        code = 130
+        code = ExitStatus.INTERRUPTED
     except KeyboardInterrupt:
         click.echo("labcheck: interrupted", err=True)
-        code = 130
+        code = ExitStatus.INTERRUPTED
     except LabcheckError as exc:
         if debug:
             import traceback
@@ -586,7 +578,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: {exc}", err=True)
         code = exc.exit_code
-    except SystemExit as exc:
+    except SystemExit as exc:  # sys.exit(None) exits 0 and sys.exit("message") 1, as Python does
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # a bug: still one line, unless asked for more
         if debug:
@@ -594,5 +586,5 @@ def main(argv: list[str] | None = None) -> None:
 
             traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
-        code = EXIT_CANNOT_GRADE
-    sys.exit(code if isinstance(code, int) else 0)
+        code = ExitStatus.CANNOT_GRADE
+    sys.exit(code if isinstance(code, int) else ExitStatus.PASSED)
