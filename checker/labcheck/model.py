@@ -184,7 +184,7 @@ class Challenge(_Strict):
 
     format: Literal[1] = Field(description="version of this challenge format")
     id: Annotated[str, Field(pattern=r"^[0-9]{2}-[a-z0-9][a-z0-9-]*$",
-                             description="the lab's id, a dash and a name: 04-wrong-selector")]
+                             description="the lab's id, a dash and a name: 04-silent-shop")]
     title: str
     difficulty: Literal["easy", "medium", "hard"]
     exercises: str = Field(description="what finding the fault exercises (shown before starting)")
