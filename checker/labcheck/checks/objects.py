@@ -16,7 +16,9 @@ from typing import Any
 
 from ..errors import TargetUnavailable
 from .context import CheckContext
+from .commands import in_namespace
 from .diagnose import missing_object, pod_cause
+from .spec import Reference
 
 # --- plain reading of objects ---------------------------------------------------------
 
@@ -296,3 +298,21 @@ def identify(ctx: CheckContext, value: str) -> str | None:
         if same_value(value, internal_ip(n) or ""):
             return f"node {name_of(n)}'s InternalIP"
     return None
+
+
+def read_reference(ctx: CheckContext, ref: Reference) -> list[str]:
+    """The values a reference points at now (a missing object is TargetUnavailable: not yet made)."""
+    namespace = in_namespace(ref.namespace, ctx.namespace) if ref.namespace else None
+    where = {"namespace": namespace} if namespace else {}
+    if ref.name is not None:
+        obj = ctx.get(ref.kind, ref.name, ref.apiVersion, **where)
+        if obj is None:
+            raise TargetUnavailable(f"{ref.kind} {ref.name} does not exist, so the answer cannot be compared",
+                                    cause=f"{ref.kind} {ref.name} must exist (see the earlier steps)")
+        objects = [obj]
+    else:
+        objects = [o for o in ctx.list(ref.kind, ref.apiVersion, label_selector=ref.selector, **where)
+                   if not o.get("metadata", {}).get("deletionTimestamp")]
+    if ref.ready:
+        objects = [o for o in objects if is_ready(o)]
+    return [str(v) for obj in objects for v in field_values(obj, ref.field)]

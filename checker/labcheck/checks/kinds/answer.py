@@ -22,36 +22,11 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from ...errors import TargetUnavailable
-from ..commands import in_namespace
 from ..context import CheckContext
-from ..objects import answer, answer_items, field_values, identify, is_ready, same_value
+from ..objects import answer, answer_items, identify, read_reference, same_value
 from ..outcome import Outcome
-from ..spec import CheckBase, Strict
+from ..spec import CheckBase, Reference, Strict
 from .base import ApiKind, CheckKind
-
-
-class Reference(Strict):
-    """Values read from the cluster: a field of one named object, or of every object a label
-    selector matches."""
-
-    kind: str
-    apiVersion: str = "v1"
-    name: str | None = None
-    selector: str | None = Field(None, description="a label selector (name=webserver); every match counts")
-    namespace: str | None = Field(None, description="default: the graded namespace; may use $LAB_NAMESPACE")
-    field: str = Field(description="dotted path into the object: status.podIP, spec.ports[0].nodePort")
-    ready: bool = Field(False, description="Pods only: only those that are ready")
-
-    @model_validator(mode="after")
-    def _one_way(self) -> "Reference":
-        if (self.name is None) == (self.selector is None):
-            raise ValueError("a reference needs exactly one of name, selector")
-        return self
-
-    def shown(self) -> str:
-        which = self.name or f"[{self.selector}]"
-        return f"{self.kind} {which}'s {self.field}"
 
 
 class Answer(Strict):
@@ -84,24 +59,6 @@ class AnswerCheck(CheckBase):
     spec: Answer = Field(alias="answer")
 
 
-def read(ctx: CheckContext, ref: Reference) -> list[str]:
-    """The values a reference points at now (a missing object is TargetUnavailable: not yet made)."""
-    namespace = in_namespace(ref.namespace, ctx.namespace) if ref.namespace else None
-    where = {"namespace": namespace} if namespace else {}
-    if ref.name is not None:
-        obj = ctx.get(ref.kind, ref.name, ref.apiVersion, **where)
-        if obj is None:
-            raise TargetUnavailable(f"{ref.kind} {ref.name} does not exist, so the answer cannot be compared",
-                                    cause=f"{ref.kind} {ref.name} must exist (see the earlier steps)")
-        objects = [obj]
-    else:
-        objects = [o for o in ctx.list(ref.kind, ref.apiVersion, label_selector=ref.selector, **where)
-                   if not o.get("metadata", {}).get("deletionTimestamp")]
-    if ref.ready:
-        objects = [o for o in objects if is_ready(o)]
-    return [str(v) for obj in objects for v in field_values(obj, ref.field)]
-
-
 def _wrong_value(ctx: CheckContext, spec: Answer, key: str, value: str, expected: list[str], what: str) -> str:
     named = identify(ctx, value) if value else None
     if not value:
@@ -117,7 +74,7 @@ def evaluate(spec: Answer, ctx: CheckContext, lab_folder: Path | None = None) ->
     if spec.items is not None:
         return _items(spec, ctx, recorded)
     if isinstance(spec.equals, Reference):
-        expected = read(ctx, spec.equals)
+        expected = read_reference(ctx, spec.equals)
         if not expected:  # e.g. a Pod without an IP yet: the cluster may still get there
             return Outcome.failed(f"{spec.equals.shown()} has no value yet, so the answer cannot be compared",
                                   cause="wait until it is set (see the earlier steps)")
@@ -138,8 +95,8 @@ def evaluate(spec: Answer, ctx: CheckContext, lab_folder: Path | None = None) ->
 
 def _items(spec: Answer, ctx: CheckContext, recorded: dict[str, str]) -> Outcome:
     assert spec.items is not None
-    required = set(read(ctx, spec.items))
-    allowed = required | (set(read(ctx, spec.may_include)) if spec.may_include else set())
+    required = set(read_reference(ctx, spec.items))
+    allowed = required | (set(read_reference(ctx, spec.may_include)) if spec.may_include else set())
     what = spec.items.shown()
     for key, value in recorded.items():
         given = answer_items(value)
