@@ -302,6 +302,8 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
                                      err=True, default=False):
         raise UsageError("reset cancelled")
     with err.status(f"Deleting namespace {lab.namespace}..."):
+        if lab.teardown.prepare or lab.teardown.manifests or lab.teardown.commands:
+            actions.perform(lab, lab.teardown, context=context, cluster_name=name)
         actions.delete_namespace(context, lab.namespace)
         actions.ensure_namespace(context, lab.namespace)
         if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:

@@ -108,6 +108,10 @@ class Lab(_Strict):
                     "namespace: self-test cases then run one at a time, each after `setup` cleans the node",
     )
     setup: Actions = Field(default_factory=Actions, description="run by `labcheck start` after the namespace exists")
+    teardown: Actions = Field(
+        default_factory=Actions,
+        description="undoes what setup or the steps change outside the lab's namespace (CoreDNS, say): run by "
+                    "`labcheck reset` and by `labcheck start` of another lab on the same cluster; idempotent")
     steps: list[Step] = Field(min_length=1)
 
     _folder: Path | None = PrivateAttr(None)

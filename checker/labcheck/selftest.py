@@ -199,6 +199,14 @@ class SelfTest:
             self.drop(namespace)
 
     def run(self) -> Report:
+        try:
+            return self._run()
+        finally:  # what the lab changed outside its namespaces (CoreDNS) is put back
+            done = self.lab.teardown
+            if done.prepare or done.manifests or done.commands:
+                actions.perform(self.lab, done, context=self.context, cluster_name=self.cluster_name)
+
+    def _run(self) -> Report:
         actions.delete_namespaces(self.context, f"{SELFTEST_LABEL}={self.lab.id}")
         cases = [(i, step, chosen) for i, step in enumerate(self.lab.steps)
                  for chosen in [*step.wrong_solutions, *step.alternative_solutions]]

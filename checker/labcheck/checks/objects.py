@@ -271,12 +271,13 @@ def field_values(obj: dict[str, Any], path: str) -> list[Any]:
 
 
 def same_value(recorded: str, actual: Any) -> bool:
-    """Equal as a learner means it: IP addresses by value (`::1` is `0:0::1`), everything else as text."""
+    """Equal as a learner means it: IP addresses by value (`::1` is `0:0::1`), a DNS name with or
+    without its final dot, text regardless of case (names, status words)."""
     left, right = recorded.strip(), str(actual).strip()
     try:
         return ipaddress.ip_address(left) == ipaddress.ip_address(right)
     except ValueError:
-        return left == right
+        return left.rstrip(".").casefold() == right.rstrip(".").casefold() if left and right else left == right
 
 
 def identify(ctx: CheckContext, value: str) -> str | None:

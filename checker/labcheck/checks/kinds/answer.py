@@ -22,6 +22,7 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
+from ..commands import in_namespace
 from ..context import CheckContext
 from ..objects import answer, answer_items, identify, read_reference, same_value
 from ..outcome import Outcome
@@ -33,7 +34,8 @@ class Answer(Strict):
     configmap: str
     key: str | None = None
     keys: list[str] = Field(default_factory=list, description="several keys, each holding the same expected value")
-    equals: str | Reference | None = Field(None, description="the value, or where to read it in the cluster")
+    equals: str | Reference | None = Field(
+        None, description="the value ($LAB_NAMESPACE stands for the graded namespace), or where to read it in the cluster")
     one_of: list[str] | None = Field(None, min_length=1, description="any one of these values")
     items: Reference | None = Field(None, description="a list: exactly these values, in any order")
     may_include: Reference | None = Field(None, description="with items: values also allowed in the list")
@@ -80,7 +82,8 @@ def evaluate(spec: Answer, ctx: CheckContext, lab_folder: Path | None = None) ->
                                   cause="wait until it is set (see the earlier steps)")
         what = f"{spec.equals.shown()} ({' or '.join(expected)})"
     else:
-        expected = list(spec.one_of) if spec.one_of is not None else [str(spec.equals)]
+        written = list(spec.one_of) if spec.one_of is not None else [str(spec.equals)]
+        expected = [in_namespace(value, ctx.namespace) for value in written]
         what = " or ".join(expected)
     wrong = {k: v for k, v in recorded.items() if not any(same_value(v, e) for e in expected)}
     if not wrong:

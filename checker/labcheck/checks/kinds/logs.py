@@ -51,7 +51,8 @@ class Logs(Strict):
     selector: str | None = Field(None, description="or a label selector: the logs of every Pod it matches")
     namespace: str | None = Field(None, description="default: the graded namespace; may use $LAB_NAMESPACE")
     container: str | None = Field(None, description="default: the Pod's first container")
-    matches: str = Field(description="regular expression a counted line must match")
+    matches: str = Field(description="regular expression a counted line must match ($LAB_NAMESPACE: the graded "
+                                     "namespace, as text)")
     client: Client | None = Field(None, description="whom counted lines must come from")
     address: str = Field(r"^(\S+)", description="regular expression whose first group is a line's client address")
     at_least: int = Field(1, ge=1)
@@ -106,7 +107,7 @@ def _source(address: re.Pattern, line: str) -> str | None:
 
 def evaluate(spec: Logs, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
     text, where = _read(spec, ctx)
-    pattern = re.compile(spec.matches)
+    pattern = re.compile(in_namespace(spec.matches, ctx.namespace))
     lines = [line.strip() for line in text.splitlines() if pattern.search(line)]
     if spec.client is None:
         if len(lines) >= spec.at_least:

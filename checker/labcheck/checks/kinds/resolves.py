@@ -4,11 +4,14 @@
     resolves: {pod: client, name: db.lab.internal, to_addresses: ["10.10.10.10"]}
     resolves: {pod: client, name: nosuch.lab10.svc.cluster.local, fails: nxdomain}
 
-The lookup uses the Pod's own resolv.conf (search list, ndots, nameserver):
-`dig +search` where the image has dig (it tells NXDOMAIN, SERVFAIL and a
-timeout apart), else glibc's `getent ahosts`. With `to`, the addresses must be
-exactly those read from the cluster when the check runs (every ready Pod of a
-headless Service, and no other); with `fails`, the lookup must fail that way.
+The lookup uses the Pod's own resolv.conf (search list, ndots, nameserver).
+Addresses are asked as an application asks them, through the C library
+(`getent ahostsv4`: a name with fewer dots than ndots is tried with each search
+domain first, any other as it is first and then with them); a failure is asked
+of `dig +search`, whose header tells NXDOMAIN, SERVFAIL and a timeout apart. With
+`to`, the addresses must be exactly those read from the cluster when the check
+runs (every ready Pod of a headless Service, and no other); with `fails`, the
+lookup must fail that way.
 """
 
 from __future__ import annotations
@@ -52,10 +55,12 @@ class ResolvesCheck(CheckBase):
     spec: Resolves = Field(alias="resolves")
 
 
-def lookup_command(name: str) -> list[str]:
+def lookup_command(name: str, *, status: bool) -> list[str]:
+    """The addresses as the C library resolves the name, or (status) dig's answer with its status."""
     quoted = shlex.quote(name)
-    return ["sh", "-c", f"if command -v dig >/dev/null 2>&1; then dig +search +time=2 +tries=2 A {quoted}; "
-                        f"else getent ahostsv4 {quoted} | awk '{{print \"ADDRESS \" $1}}' | sort -u; fi"]
+    if status:
+        return ["dig", "+search", "+time=2", "+tries=2", "A", name]
+    return ["sh", "-c", f"getent ahostsv4 {quoted} | awk '{{print \"ADDRESS \" $1}}' | sort -u"]
 
 
 def read_lookup(output: str, exit_code: int) -> tuple[str, list[str]]:
@@ -74,11 +79,16 @@ def read_lookup(output: str, exit_code: int) -> tuple[str, list[str]]:
 def evaluate(spec: Resolves, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
     pod(ctx, spec.pod, running=True)
     name = in_namespace(spec.name, ctx.namespace)
-    result = ctx.exec(spec.pod, spec.container, lookup_command(name), timeout=spec.attempt_timeout)
+    wants_status = spec.fails is not None
+    result = ctx.exec(spec.pod, spec.container, lookup_command(name, status=wants_status),
+                      timeout=spec.attempt_timeout)
     if command_missing(result):
-        return Outcome.failed(f"neither dig nor getent is in Pod {spec.pod}'s image", final=True,
-                              cause="run the lookup from a Pod whose image has dig (e.g. the dnsutils image)")
+        tool = "dig" if wants_status else "getent"
+        return Outcome.failed(f"{tool} is not in Pod {spec.pod}'s image", final=True,
+                              cause="run the lookup from a Pod whose image has it (the dnsutils image has both)")
     outcome, addresses = read_lookup(result.stdout + result.stderr, result.returncode)
+    if result.timed_out:
+        outcome = "timeout"
     shown = f"{outcome.upper()}" + (f": {', '.join(addresses)}" if addresses else "")
     if spec.fails is not None:
         if outcome == spec.fails:
