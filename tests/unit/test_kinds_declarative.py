@@ -74,6 +74,14 @@ def test_a_recorded_list_passes_however_it_is_separated(separator):
     assert missing.status == Status.FAIL and "missing: c" in missing.cause
 
 
+def test_an_answer_may_name_the_graded_namespace():
+    spec = {"answer": {"configmap": "a", "key": "host", "equals": "web.$LAB_NAMESPACE"}}
+    assert grade(spec, [configmap("a", host=f"web.{NS}")]).status == Status.PASS
+    web = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": NS}, "spec": {}}
+    other = grade(spec, [web, configmap("a", host="web.default")])
+    assert other.status == Status.FAIL and f"(but Service web is in namespace {NS})" in other.cause
+
+
 # --- replicas --------------------------------------------------------------------------------
 
 
@@ -162,6 +170,17 @@ def test_ready_pods_listed_pass_whatever_the_target_port_is_called():
     result = grade({"endpoints": {"service": "web"}}, [service({"app": "web"}), replica("w0", app="web"),
                                                        slice_of("10.244.0.9")])
     assert result.status == Status.PASS, result
+
+
+def test_a_pod_that_is_not_ready_but_still_listed_ready_is_waited_for():
+    unready = replica("w1", ready=False, app="web")
+    unready["status"]["podIP"] = "10.244.0.10"
+    objects = [service({"app": "web"}), replica("w0", app="web"), unready, slice_of("10.244.0.9", "10.244.0.10")]
+    result = grade({"endpoints": {"service": "web"}}, objects)
+    assert result.status == Status.FAIL and "still list 10.244.0.10 (w1) as ready" in result.summary
+    objects[-1] = slice_of("10.244.0.9")
+    passed = grade({"endpoints": {"service": "web"}}, objects)
+    assert passed.status == Status.PASS and "not ready, so not served: 10.244.0.10 (w1)" in passed.summary
 
 
 # --- logs ------------------------------------------------------------------------------------

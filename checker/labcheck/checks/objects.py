@@ -292,12 +292,20 @@ def identify(ctx: CheckContext, value: str) -> str | None:
             return f"Pod {name_of(p)}'s IP (status.podIP)"
         if same_value(value, status.get("hostIP") or ""):
             return f"the IP of node {p.get('spec', {}).get('nodeName', '?')} (status.hostIP of Pod {name_of(p)})"
-    for svc in ctx.list("Service"):
+    services = ctx.list("Service")
+    for svc in services:
         if same_value(value, svc.get("spec", {}).get("clusterIP") or ""):
             return f"Service {name_of(svc)}'s ClusterIP"
     for n in ctx.list("Node"):
         if same_value(value, internal_ip(n) or ""):
             return f"node {name_of(n)}'s InternalIP"
+    # <service>.<namespace>[.svc[.<cluster domain>]]: a Service's DNS name, maybe in another namespace
+    dns = re.fullmatch(r"([a-z0-9-]+)\.([a-z0-9-]+)(?:\.svc(?:\.[a-z0-9.-]+)?)?\.?", value)
+    if dns and dns[1] in {name_of(s) for s in services}:
+        if dns[2] != ctx.namespace:
+            return (f"Service {dns[1]}'s name in namespace {dns[2]} "
+                    f"(but Service {dns[1]} is in namespace {ctx.namespace})")
+        return f"one of Service {dns[1]}'s DNS names"
     return None
 
 

@@ -3,6 +3,7 @@
     answer: {configmap: answer-pod-ip, keys: [nginx-container, sidecar],
              equals: {kind: Pod, name: multicontainerpod, field: status.podIP}}
     answer: {configmap: answer-client-address, key: address, one_of: ["127.0.0.1", "::1", localhost]}
+    answer: {configmap: answer-dns-names, key: namespaced, equals: webserver.$LAB_NAMESPACE}
     answer: {configmap: answer-served-by, key: pods,
              items: {kind: Pod, selector: name=webserver, field: metadata.name, ready: true},
              may_include: {kind: Pod, selector: name=webserver, field: metadata.name}}
@@ -10,8 +11,8 @@
 A value from the cluster is read when the check runs (`field` is a dotted path;
 `[0]` and `[*]` index lists), so the answer is compared with what this
 learner's cluster says, not with a value the lab author saw. IP addresses
-compare by value; a recorded list may be separated by spaces, commas,
-semicolons or new lines. A wrong answer that is something else in the cluster
+compare by value; `$LAB_NAMESPACE` in a value stands for the graded namespace;
+a recorded list may be separated by spaces, commas, semicolons or new lines. A wrong answer that is something else in the cluster
 (the node's IP, another Pod's IP, a ClusterIP) is named in the cause.
 """
 
@@ -112,10 +113,11 @@ def _items(spec: Answer, ctx: CheckContext, recorded: dict[str, str]) -> Outcome
                 parts.append(f"{', '.join(named)} {'is' if len(strangers) == 1 else 'are'} not among them")
             if missing:
                 parts.append(f"missing: {', '.join(missing)}")
+            # Values named for what they are (another Pod's IP) say more than a lab's own cause.
             return Outcome.failed(
                 f"you recorded {len(set(given) & required)} of the {len(required)} values of {what}",
                 expected=f"{key}: {' '.join(sorted(required))}", observed=f"{key}: {value!r}",
-                cause="; ".join(parts), cause_generic=True, final=True)
+                cause="; ".join(parts), cause_generic=not strangers, final=True)
     return Outcome.passed(f"you recorded every one of the {len(required)} values of {what}")
 
 
