@@ -52,7 +52,14 @@ def on_files(files, config):
     return files
 
 
+_CHALLENGES = "<!-- challenges: generated from labs/*/challenges/*/challenge.yaml when the site is built -->"
+
+
 def on_page_markdown(markdown, page, config, files):
+    if page.file.src_uri == "challenges.md":
+        from labcheck.challenges import page_markdown
+
+        return markdown.replace(_CHALLENGES, page_markdown())
     lab = _labs_by_page().get(page.file.src_uri)
     if lab is None:
         return markdown
