@@ -10,6 +10,11 @@ works. The convention a page follows:
 - a ```yaml block whose title starts with a file name (title="pod.yaml ...") is
   the file the learner saves; the notebook writes it to that name;
 - everything else (```console, ```text, prose, diagrams) is there to be read.
+
+A command block is pasted into bash or zsh (macOS's shell) alike, so it keeps
+to what both read the same way: no comments (interactive zsh runs `#` as a
+word) and no unquoted glob characters (zsh stops at a glob that matches no
+file). Quoting for word splitting is shellcheck's job (tests/docs/test_shell.py).
 """
 
 from __future__ import annotations
@@ -49,6 +54,14 @@ _ENVIRONMENT = {"HOME", "PATH", "USER", "PWD", "SHELL", "TMPDIR", "KUBECONFIG"}
 _ASSIGNED = re.compile(r"(?:^|[\s;&|(])(?:export\s+|local\s+)?([A-Za-z_]\w*)=|\bfor\s+(?:\(\()?([A-Za-z_]\w*)")
 _USED = re.compile(r"\$\{?([A-Za-z_]\w*)")
 _SINGLE_QUOTED = re.compile(r"'[^']*'")
+
+# What zsh reads differently from bash (see zsh_problems).
+_HEREDOC = re.compile(r"(?<!<)<<-?\s*(['\"]?)(\w+)\1")
+_QUOTED = re.compile(r"'[^']*'|\"(?:\\.|[^\"\\])*\"|\$'(?:\\.|[^'\\])*'")
+_EXPANSION = re.compile(r"\$\(\([^()]*\)\)|\$\([^()]*\)|\$\{[^{}]*\}|\$[?#@*!$-]")
+_COMMENT = re.compile(r"(?:^|\s)#")
+_GLOB_WORD = re.compile(r"[^\s;|&<>()]*[*?\[][^\s;|&<>()]*")
+_TEST_BRACKETS = {"[", "[[", "]", "]]"}
 
 
 @dataclass
@@ -180,7 +193,41 @@ def lint_commands(page: Page) -> list[str]:
             if unset:
                 problems.append(f"{page.path.name}:{number}: ${unset[0]} is empty in a fresh shell: "
                                 f"set it in this block: {command}")
+    return problems + zsh_problems(page)
+
+
+def zsh_problems(page: Page) -> list[str]:
+    """What in a page's command blocks zsh (macOS's shell) would read differently from bash, one line each."""
+    problems = []
+    for block in page.blocks:
+        if not block.runs:
+            continue
+        for number, line in _shell_code(block):
+            if _COMMENT.search(line):
+                problems.append(f"{page.path.name}:{number}: a comment: interactive zsh runs `#` and what follows "
+                                "as words: say it in the prose")
+            globs = [word for word in _GLOB_WORD.findall(line) if word not in _TEST_BRACKETS]
+            if globs:
+                problems.append(f"{page.path.name}:{number}: unquoted {globs[0]}: zsh stops with 'no matches "
+                                "found' when no file matches: quote it")
     return problems
+
+
+def _shell_code(block: Block):
+    """(line number, line) of a block's shell code: heredoc bodies left out, quoted strings and expansions blanked."""
+    lines, ending = [], None
+    for line in block.body.splitlines():
+        if ending is not None:
+            ending = None if line.strip() == ending else ending
+            lines.append("")
+            continue
+        heredoc = _HEREDOC.search(line)
+        ending = heredoc[2] if heredoc else None
+        lines.append(line)
+    text = "\n".join(lines)
+    for pattern in (_QUOTED, _EXPANSION, _EXPANSION):  # twice: an expansion inside an expansion
+        text = pattern.sub(lambda m: "''" + "\n" * m.group(0).count("\n"), text)
+    yield from enumerate(text.splitlines(), block.line + 1)
 
 
 def _commands(block: Block):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from labcheck.loader import all_labs
-from tests.conftest import REPO
+from tests.conftest import REPO, missing_tool
 
 pytestmark = pytest.mark.slow
 
@@ -83,11 +83,7 @@ def _chromium() -> tuple[str, str] | None:
 def chromium():
     found = _chromium()
     if found is None:
-        message = f"chromium and chromium-driver are not installed: {INSTALL}"
-        if os.environ.get("LABCHECK_BROWSER_REQUIRED") == "1":
-            pytest.fail(message)
-        print(f"\nSKIPPING THE BROWSER TEST: {message}", file=sys.stderr)
-        pytest.skip(message)
+        missing_tool(f"chromium and chromium-driver are not installed: {INSTALL}", "LABCHECK_BROWSER_REQUIRED")
     return found
 
 

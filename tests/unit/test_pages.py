@@ -113,3 +113,28 @@ def test_missing_snippet_is_an_error(tmp_path):
     path.write_text('# x\n\n```yaml\n--8<-- "nowhere.yaml"\n```\n')
     with pytest.raises(FileNotFoundError, match="nowhere.yaml"):
         parse_page(path, tmp_path)
+
+
+@pytest.mark.parametrize("body, problem", [
+    ("sleep 2  # kube-router needs a moment", "a comment"),
+    ("# wait for it\nsleep 2", "a comment"),
+    ("docker images myrepo/*", "unquoted myrepo/*"),
+    ("kubectl get pods -o jsonpath={.items[0].metadata.name}", "unquoted"),
+    ("curl -s http://localhost/?a=b", "unquoted"),
+])
+def test_what_zsh_reads_otherwise_is_named(tmp_path, body, problem):
+    problems = lint_of(tmp_path, body)
+    assert len(problems) == 1 and problem in problems[0], problems
+
+
+@pytest.mark.parametrize("body", [
+    "docker images 'myrepo/*'",
+    "[ -n \"$(kubectl get svc lb -o jsonpath='{.status.loadBalancer.ingress[0].ip}')\" ] && echo ok",
+    "for i in $(seq 3); do echo \"$i $?\"; done",
+    "out=x; echo \"${out%%$'\\n'*}\" \"${#out}\"",
+    "cat > try.sh <<'SCRIPT'\n# a comment in the file\nls *.yaml\nSCRIPT",  # a heredoc is the file's text
+    "IP=10.0.0.1\nkubectl apply -f - <<EOF\ncommand: [\"wget\", \"http://$IP\"]\nEOF",
+    "kubectl logs web | grep 'curl/'",
+])
+def test_what_zsh_reads_alike_is_not_flagged(tmp_path, body):
+    assert lint_of(tmp_path, body) == []
