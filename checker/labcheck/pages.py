@@ -9,6 +9,9 @@ works. The convention a page follows:
   order, without a terminal, and stops at its first failing command;
 - a ```yaml block whose title starts with a file name (title="pod.yaml ...") is
   the file the learner saves; the notebook writes it to that name;
+- a ```bash block followed directly by the line `<!-- output -->` teaches by its
+  output: the site shows "The output is similar to" with what it printed when
+  the project's tests ran the notebook on a real cluster (labcheck.page_outputs);
 - everything else (```console, ```text, prose, diagrams) is there to be read.
 
 A command block is pasted into bash or zsh (macOS's shell) alike, so it keeps
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUNNABLE = "bash"
+OUTPUT_MARK = "<!-- output -->"
 # Shell-like languages a reader would expect to run: on a lab page they must be bash or console.
 AMBIGUOUS = {"sh", "shell", "zsh", "shell-session"}
 
@@ -72,6 +76,7 @@ class Block:
     body: str
     title: str = ""
     line: int = 0  # 1-based line of the opening fence, in the page with snippets expanded
+    shows_output: bool = False  # followed by OUTPUT_MARK: the site shows what it printed
 
     @property
     def runs(self) -> bool:
@@ -93,6 +98,7 @@ class Page:
     path: Path
     title: str
     parts: list[str | Block] = field(default_factory=list)  # prose (markdown text) and blocks, in order
+    stray_marks: list[int] = field(default_factory=list)  # lines of an OUTPUT_MARK that follows no block
 
     @property
     def blocks(self) -> list[Block]:
@@ -146,8 +152,13 @@ def parse_page(path: Path, snippet_base: Path) -> Page:
             lang = words[0].rstrip("}").lower() if words else ""
             title = _TITLE.search(info)
             flush()
+            shows_output = i + 1 < len(lines) and lines[i + 1].strip() == OUTPUT_MARK
             page.parts.append(Block(lang=lang, body="\n".join(body).strip("\n"), title=title["title"] if title else "",
-                                    line=i - len(body)))
+                                    line=i - len(body), shows_output=shows_output))
+            i += 2 if shows_output else 1
+            continue
+        if line.strip() == OUTPUT_MARK:
+            page.stray_marks.append(i + 1)
             i += 1
             continue
         admonition = _ADMONITION.match(line)
@@ -177,7 +188,10 @@ def _inside_admonition(lines: list[str], index: int) -> bool:
 
 def lint_commands(page: Page) -> list[str]:
     """What in a page's command blocks would not run in a notebook (or when pasted), one line each."""
-    problems = []
+    problems = [f"{page.path.name}:{line}: {OUTPUT_MARK} follows no block: put it right under a ```bash block"
+                for line in page.stray_marks]
+    problems += [f"{page.path.name}:{block.line}: {OUTPUT_MARK} under a ```{block.lang} block: only a ```bash "
+                 "block's output is recorded" for block in page.blocks if block.shows_output and not block.runs]
     for block in page.blocks:
         if block.lang in AMBIGUOUS:
             problems.append(f"{page.path.name}:{block.line}: ```{block.lang} block: write ```bash (runs) "
@@ -266,7 +280,7 @@ def to_notebook(page: Page):
         if isinstance(part, str):
             cells.append(v4.new_markdown_cell(_SITE_LINK.sub(r"\1", part)))
         elif part.runs:
-            tags = ["check"] if part.is_check else ["command"]
+            tags = ["check"] if part.is_check else ["command", "output"] if part.shows_output else ["command"]
             cells.append(v4.new_code_cell(f"%%bash\nset -e\n{part.body}", metadata={"tags": tags}))
         elif part.file_name:
             cells.append(v4.new_markdown_cell(f"Save this as `{part.file_name}`:"))
