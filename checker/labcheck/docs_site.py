@@ -14,7 +14,6 @@ import functools
 import http.server
 import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Callable
@@ -43,8 +42,11 @@ def serve(port: int, say: Callable[[str], None]) -> int:
             raise UsageError("this checkout's lab pages are built by mkdocs, which is not installed: run "
                              "`pip install -e '.[docs]'` in labcheck's environment, then `labcheck docs` again")
         say(f"Building and serving this checkout's lab pages on http://127.0.0.1:{port}/ (Ctrl-C stops).")
-        return subprocess.call([sys.executable, "-m", "mkdocs", "serve", "--config-file", str(config),
-                                "--dev-addr", f"127.0.0.1:{port}"], env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # mkdocs takes this process's place, so whatever stops `labcheck docs` stops the server too.
+        os.execve(sys.executable, [sys.executable, "-m", "mkdocs", "serve", "--config-file", str(config),
+                                   "--dev-addr", f"127.0.0.1:{port}"], {**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     site = bundled_site()
     if site is None:
         raise UsageError("the lab pages are not installed here (this labcheck was built without them): install "
