@@ -269,10 +269,11 @@ def field_values(obj: dict[str, Any], path: str) -> list[Any]:
 
 
 def same_value(recorded: str, actual: Any) -> bool:
-    """Equal as a learner means it: IP addresses by value (`::1` is `0:0::1`), everything else as text."""
+    """Equal as a learner means it: IP addresses by value (`::1` is `0:0::1`; `10.244.0.5/24`, as
+    `ip addr` prints it, is 10.244.0.5), everything else as text."""
     left, right = recorded.strip(), str(actual).strip()
     try:
-        return ipaddress.ip_address(left) == ipaddress.ip_address(right)
+        return ipaddress.ip_interface(left).ip == ipaddress.ip_address(right)
     except ValueError:
         return left == right
 
