@@ -141,3 +141,30 @@ def test_the_container_way_can_be_forced_and_says_where_it_ran(monkeypatch):
     assert calls[0][:8] == ["/usr/bin/docker", "run", "--rm", "--network", "kind", "--entrypoint", "sh", "kindest/node:x"]
     assert result.args == ["sh", "-c", "curl http://172.18.0.3:30080/"]
     assert "a container on Docker network kind" in result.where
+
+
+def test_a_request_by_name_to_an_address_read_from_the_cluster_verified_against_a_recorded_ca():
+    traefik = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "traefik", "namespace": "traefik"},
+               "status": {"loadBalancer": {"ingress": [{"ip": "172.18.0.240"}]}}}
+    ca = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "answer-ca", "namespace": "lab01"},
+          "data": {"ca": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"}}
+    asked = []
+
+    def answer(where, command):
+        asked.append(" ".join(command))
+        return ok("blue app\nLABCHECK-HTTP-STATUS 200\n")
+
+    probe = {"id": "tls", "title": "tls", "probe": {
+        "host": {"url": "https://secure.lab.test/", "headers": {"x-canary": "always"},
+                 "connect_to": {"kind": "Service", "name": "traefik", "namespace": "traefik",
+                                "field": "status.loadBalancer.ingress[0].ip"},
+                 "verify_with": {"kind": "ConfigMap", "name": "answer-ca", "field": "data.ca"}},
+        "expect": {"contains": "blue app"}}}
+    cluster = FakeCluster([traefik, ca], exec_answer=answer)
+    result = grade_checks([probe], cluster).checks[0]
+    assert result.status == Status.PASS, result
+    assert "--connect-to secure.lab.test:443:172.18.0.240:443" in asked[0]
+    assert "-H 'x-canary: always'" in asked[0] and '--cacert "$ca"' in asked[0] and "MIIB" in asked[0]
+    pending = FakeCluster([{**traefik, "status": {}}, ca], exec_answer=answer)
+    waiting = grade_checks([probe], pending).checks[0]
+    assert waiting.status == Status.FAIL and "has no value yet" in waiting.summary

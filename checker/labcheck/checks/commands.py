@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 
 from ..cluster.base import ExecResult
@@ -19,23 +20,40 @@ STATUS_MARK = "LABCHECK-HTTP-STATUS"
 NO_CLIENT = "neither curl nor wget is in this container's image"
 
 
-def http_script(url: str, timeout: float, body: bool = True) -> str:
+def http_script(url: str, timeout: float, body: bool = True, *, headers: dict[str, str] | None = None,
+                connect_to: str | None = None, cacert: str | None = None) -> str:
     """A shell line that fetches a URL and reports its status (curl through -w, wget through the
     headers -S prints), with the body before it or, body=False, thrown away.
 
     Images differ: the curl image has curl, busybox has wget. It uses what is there.
+    `headers` are sent as given; `connect_to` is the address to connect to instead of the
+    URL's host, whose name stays the Host header and the TLS server name (SNI); `cacert` is
+    the PEM text of the certificate authority an https answer must be signed by. Those two
+    need curl.
     """
     seconds = max(1, int(timeout) - 1)
     quoted = shlex.quote(url)
     curl_out, wget_out = ("", "-") if body else ("-o /dev/null ", "/dev/null")
-    return (f"if command -v curl >/dev/null 2>&1; then "
-            f"curl -sS -m {seconds} -A {USER_AGENT} {curl_out}-w '\\n{STATUS_MARK} %{{http_code}}\\n' {quoted}; "
-            f"elif command -v wget >/dev/null 2>&1; then wget -S -T {seconds} -U {USER_AGENT} -O {wget_out} {quoted}; "
-            f"else echo \"{NO_CLIENT}\" >&2; exit 127; fi")
+    curl_extra = "".join(f"-H {shlex.quote(f'{k}: {v}')} " for k, v in (headers or {}).items())
+    wget_extra = "".join(f"--header={shlex.quote(f'{k}: {v}')} " for k, v in (headers or {}).items())
+    prefix = ""
+    if connect_to:
+        split = urlsplit(url)
+        port = split.port or (443 if split.scheme == "https" else 80)
+        curl_extra += f"--connect-to {shlex.quote(f'{split.hostname}:{port}:{connect_to}:{port}')} "
+    if cacert:
+        prefix = f"ca=$(mktemp) && printf '%s\\n' {shlex.quote(cacert.strip())} > \"$ca\" && "
+        curl_extra += '--cacert "$ca" '
+    fallback = (f"elif command -v wget >/dev/null 2>&1; then wget -S -T {seconds} -U {USER_AGENT} {wget_extra}"
+                f"-O {wget_out} {quoted}; ") if not (connect_to or cacert) else ""
+    return (f"{prefix}if command -v curl >/dev/null 2>&1; then "
+            f"curl -sS -m {seconds} -A {USER_AGENT} {curl_extra}{curl_out}"
+            f"-w '\\n{STATUS_MARK} %{{http_code}}\\n' {quoted}; "
+            f"{fallback}else echo \"{NO_CLIENT}\" >&2; exit 127; fi")
 
 
-def http_command(url: str, timeout: float) -> list[str]:
-    return ["sh", "-c", http_script(url, timeout)]
+def http_command(url: str, timeout: float, **options) -> list[str]:
+    return ["sh", "-c", http_script(url, timeout, **options)]
 
 
 def dns_command(name: str) -> list[str]:

@@ -32,8 +32,9 @@ from ..commands import (
     interpret,
 )
 from ..context import CheckContext, exec_evidence
+from ..objects import read_reference
 from ..outcome import Outcome
-from ..spec import CheckBase, Strict
+from ..spec import CheckBase, Reference, Strict
 from .base import HOST, NETWORK_PATH, NODE, POD, ApiKind, CheckKind, Finding, LintEnv, Location
 
 
@@ -80,11 +81,20 @@ class HostProbe(Strict):
 
     url: str | None = None
     command: list[str] | None = Field(None, min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict, description="url: request headers to send")
+    connect_to: Reference | None = Field(
+        None, description="url: connect to this address, read from the cluster (a load balancer's), while the "
+                          "URL's name stays the Host header and the TLS server name: routing by name with no DNS")
+    verify_with: Reference | None = Field(
+        None, description="url: an https answer must be signed by this certificate authority (PEM), read from "
+                          "the cluster (a ConfigMap key the learner recorded)")
 
     @model_validator(mode="after")
     def _url_or_command(self) -> "HostProbe":
         if (self.url is None) == (self.command is None):
             raise ValueError("a host probe needs exactly one of url, command")
+        if self.command is not None and (self.headers or self.connect_to or self.verify_with):
+            raise ValueError("headers, connect_to and verify_with go with url, not command")
         return self
 
 
@@ -177,10 +187,29 @@ def command_for(probe: Probe, namespace: str = "") -> tuple[str, list[str] | Non
     return kind, None
 
 
+def _one_value(ctx: CheckContext, ref: Reference) -> str:
+    values = read_reference(ctx, ref)
+    if not values:  # an address not assigned yet, an answer not recorded: the cluster may get there
+        raise TargetUnavailable(f"{ref.shown()} has no value yet", cause="see the earlier steps")
+    return values[0]
+
+
+def _host_request(probe: Probe, target: HostProbe, ctx: CheckContext) -> list[str]:
+    """A host probe's URL fetched with its headers, its address and its certificate authority,
+    the last two read from the cluster now."""
+    return http_command(in_namespace(target.url, ctx.namespace), probe.attempt_timeout,
+                        headers=target.headers or None,
+                        connect_to=_one_value(ctx, target.connect_to) if target.connect_to else None,
+                        cacert=_one_value(ctx, target.verify_with) if target.verify_with else None)
+
+
 def _run(probe: Probe, ctx: CheckContext, pod: str | None = None,
          container: str | None = None) -> tuple[ExecResult, str]:
     kind, target = probe.target()
-    kind, command = command_for(probe, ctx.namespace)
+    if kind == "host" and target.url is not None and (target.headers or target.connect_to or target.verify_with):
+        command: list[str] | None = _host_request(probe, target, ctx)
+    else:
+        kind, command = command_for(probe, ctx.namespace)
     if kind == "logs":
         text = ctx.cluster.logs(ctx.namespace, target.pod, target.container)
         result = ExecResult(args=["logs", target.pod, target.container or ""], returncode=0, stdout=text,
@@ -210,7 +239,8 @@ def _run(probe: Probe, ctx: CheckContext, pod: str | None = None,
 def _shown(probe: Probe, result: ExecResult) -> str:
     kind, target = probe.target()
     if is_http(probe):
-        return f"GET {target.url}"
+        extra = "".join(f" {k}: {v}" for k, v in (getattr(target, "headers", None) or {}).items())
+        return f"GET {target.url}{extra}"
     if kind == "dns":
         return f"lookup {target.name}"
     # A script's first words say what it is; all of it is in the evidence (-v).
@@ -424,8 +454,10 @@ def lint(probe: Any, at: Location, env: LintEnv) -> Iterator[Finding]:
 def watches(probe: Probe, lab_folder: Path) -> tuple[ApiKind, ...]:
     # A command's answer can change with anything on a packet's path; logs and node facts
     # change with the Pods they are read from or run beside.
-    target = probe.target()[0]
-    return NETWORK_PATH if target in ("exec", "http", "dns", "host") else (POD,)
+    target, spec = probe.target()
+    refs = [r for r in (getattr(spec, "connect_to", None), getattr(spec, "verify_with", None)) if r is not None]
+    kinds = NETWORK_PATH if target in ("exec", "http", "dns", "host") else (POD,)
+    return (*kinds, *dict.fromkeys((r.apiVersion, r.kind) for r in refs))
 
 
 def needs(probe: Probe, lab_folder: Path) -> frozenset[str]:
