@@ -51,7 +51,7 @@ def record(tmp_path: Path, objects, step: str, name: str = "evidence.json") -> P
     from labcheck.engine import run_step
 
     lab = find_lab("01")
-    recording = RecordingCluster(FakeCluster(objects))
+    recording = RecordingCluster(FakeCluster(objects, logs=ARTICLE_LOGS))
     run_step(lab, lab.step(step), recording, wait=0)
     path = tmp_path / name
     recording.save(path, {"lab": "01", "steps": [step]})
@@ -61,6 +61,9 @@ def record(tmp_path: Path, objects, step: str, name: str = "evidence.json") -> P
 ARTICLE_POD = pod("multicontainerpod", containers=("nginx-container", "sidecar"),
                   labels={"name": "multi-container-pod", "environment": "production", "tier": "front-end"})
 ARTICLE_POD["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost:80; sleep 300; done"]
+#: What nginx logged of that sidecar's request: lab 01 judges the request by its effect.
+ARTICLE_LOGS = {("multicontainerpod", "nginx-container"):
+                '127.0.0.1 - - [21/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 615 "-" "curl/8.11.1" "-"\n'}
 
 
 def test_grading_recorded_evidence(isolated_env, tmp_path):

@@ -510,6 +510,8 @@ def test_live_grading_reads_each_kind_once_per_learner():
                  labels={"name": "multi-container-pod", "environment": "production", "tier": "front-end"})
     solved["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost:80; sleep 300; done"]
     cluster = Namespaced([solved], {"lab01-ann": {}})
+    cluster.log_texts = {("multicontainerpod", "nginx-container"):  # the sidecar's request, as nginx logged it
+                         '127.0.0.1 - - [21/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 615 "-" "curl/8.11.1" "-"\n'}
     learner = roster.Learner("ann", namespace="lab01-ann")
     record = roster.grade_learner(LAB, [LAB.step("create-pod")], learner, _classroom(cluster), digest="sha256:x")
     assert record["status"] == "PASS" and record["steps"][0]["points"] == 1

@@ -295,4 +295,9 @@ def identify(ctx: CheckContext, value: str) -> str | None:
     for n in ctx.list("Node"):
         if same_value(value, internal_ip(n) or ""):
             return f"node {name_of(n)}'s InternalIP"
+    for n in ctx.list("Node"):  # no Pod holds it (above): a bridge plugin gives the node this address
+        for cidr in pod_cidrs(n):
+            if same_value(value, str(cidr.network_address + 1)):
+                return (f"node {name_of(n)}'s own address on its Pod network (the first of its Pod CIDR {cidr}, "
+                        "held by no Pod): the node's kubelet sends its probes (kube-probe) from there")
     return None
