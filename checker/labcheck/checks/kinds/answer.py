@@ -134,7 +134,7 @@ def evaluate(spec: Answer, ctx: CheckContext, lab_folder: Path | None = None) ->
         expected=", ".join(f"{k}={expected[0]}" for k in recorded), observed=shown,
         # A value named for what it is (the node's IP, another Pod's) is the specific cause; a lab's
         # own `cause:` replaces only the plain "is not" sentence.
-        cause="; ".join(causes), cause_generic=not any(identify(ctx, v) for v in wrong.values() if v),
+        cause="; ".join(dict.fromkeys(causes)), cause_generic=not any(identify(ctx, v) for v in wrong.values() if v),
         final=True)  # a recorded answer does not change by itself
 
 
