@@ -16,15 +16,7 @@ import click
 
 from . import __version__, session
 from .console import Table, err, out
-from .errors import (
-    EXIT_CANNOT_GRADE,
-    EXIT_FAILED,
-    EXIT_INVALID_LAB,
-    EXIT_PASSED,
-    EXIT_USAGE,
-    LabcheckError,
-    UsageError,
-)
+from .errors import ExitStatus, LabcheckError, UsageError
 
 def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
     """--debug may come before or after the subcommand: take it out wherever it is (not after `--`)."""
@@ -63,14 +55,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # --- shared helpers -----------------------------------------------------------
 
 
-def _exit_for(statuses) -> int:
+def _exit_for(statuses) -> ExitStatus:
     from .checks.outcome import Status
 
     if Status.ERROR in statuses:
-        return EXIT_CANNOT_GRADE
+        return ExitStatus.CANNOT_GRADE
     if Status.FAIL in statuses:
-        return EXIT_FAILED
-    return EXIT_PASSED
+        return ExitStatus.FAILED
+    return ExitStatus.PASSED
 
 
 # --- learner commands -----------------------------------------------------------
@@ -173,7 +165,7 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
             current = progress.lab(lab.id)["current_step"]
             if current > len(lab.steps):
                 out.print(f"All steps of lab {lab.id} have passed. Check one again with --step N.")
-                sys.exit(EXIT_PASSED)
+                sys.exit(ExitStatus.PASSED)
             steps = [lab.steps[current - 1]]
         cluster = session.live_cluster(lab, context)
         if record_path:
@@ -310,6 +302,8 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
                                      err=True, default=False):
         raise UsageError("reset cancelled")
     with err.status(f"Deleting namespace {lab.namespace}..."):
+        if lab.teardown.prepare or lab.teardown.manifests or lab.teardown.commands:
+            actions.perform(lab, lab.teardown, context=context, cluster_name=name)
         actions.delete_namespace(context, lab.namespace)
         actions.ensure_namespace(context, lab.namespace)
         if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
@@ -353,26 +347,89 @@ def doctor_command() -> None:
         if item.fix and item.level != "ok":
             line += f"\n      fix: {item.fix}"
         out.print(line, soft_wrap=True)
-    sys.exit(EXIT_CANNOT_GRADE if failed else EXIT_PASSED)
+    sys.exit(ExitStatus.CANNOT_GRADE if failed else ExitStatus.PASSED)
 
 
 @cli.command("docs")
 @click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 to serve the pages on.")
 def docs_command(port: int) -> None:
-    """Serve the lab pages on http://127.0.0.1:PORT/ (from the project's folder, with the docs extra)."""
-    import importlib.util
-    import subprocess
+    """Serve the lab pages on http://127.0.0.1:PORT/ (the installed pages; a checkout's, live, with the docs extra)."""
+    from .docs_site import serve
 
-    from .loader import labs_dir
+    sys.exit(serve(port, say=err.print))
 
-    config = next((c for c in (labs_dir().parent / "mkdocs.yml", Path.cwd() / "mkdocs.yml") if c.is_file()), None)
-    if config is None:
-        raise UsageError("the lab pages are not installed here: run `labcheck docs` in the project's folder")
-    if importlib.util.find_spec("mkdocs") is None:
-        raise UsageError("mkdocs is not installed: run `pip install '.[docs]'` in labcheck's environment")
-    err.print(f"Serving the lab pages on http://127.0.0.1:{port}/ (Ctrl-C stops).")
-    sys.exit(subprocess.call([sys.executable, "-m", "mkdocs", "serve", "--config-file", str(config),
-                              "--dev-addr", f"127.0.0.1:{port}"], env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}))
+
+# --- troubleshooting challenges ------------------------------------------------
+
+
+@cli.group("challenge")
+def challenge_group() -> None:
+    """Troubleshooting challenges: a working app broken on purpose; you get only the symptom."""
+
+
+@challenge_group.command("list")
+def challenge_list_command() -> None:
+    """List the challenges: difficulty, kind of fault, what each exercises."""
+    from .challenges import list_challenges
+
+    list_challenges()
+
+
+@challenge_group.command("start")
+@click.argument("challenge_id", metavar="ID")
+@click.option("--learner", envvar="LABCHECK_LEARNER",
+              help="Your learner id (or set LABCHECK_LEARNER): the fault's details are drawn from it.")
+def challenge_start_command(challenge_id: str, learner: str | None = None) -> None:
+    """Build the app on the lab's cluster, break it, and tell you the symptom."""
+    from .challenges import start
+
+    start(challenge_id, learner)
+
+
+@challenge_group.command("check")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+@click.option("--output", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="Show each check's evidence.")
+def challenge_check_command(challenge_id: str | None = None, output_format: str = "text", verbose: bool = False) -> None:
+    """Check your fix (default: the challenge you started last)."""
+    from .challenges import check
+
+    sys.exit(check(challenge_id, output_format=output_format, verbose=verbose))
+
+
+@challenge_group.command("hint")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+def challenge_hint_command(challenge_id: str | None = None) -> None:
+    """Reveal one more hint: the direction, then the command that shows it, then the answer."""
+    from .challenges import hint
+
+    hint(challenge_id)
+
+
+@challenge_group.command("give-up")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+def challenge_give_up_command(challenge_id: str | None = None) -> None:
+    """Show what was broken and how to fix it."""
+    from .challenges import give_up
+
+    give_up(challenge_id)
+
+
+@challenge_group.command("status")
+def challenge_status_command() -> None:
+    """Show the challenges you started: hints used, fixed or not, time taken."""
+    from .challenges import status
+
+    status()
+
+
+@challenge_group.command("reset")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+def challenge_reset_command(challenge_id: str | None = None) -> None:
+    """Remove a challenge: its namespace, its guard rails and what it changed on a node."""
+    from .challenges import reset
+
+    reset(challenge_id)
 
 
 # --- author commands ------------------------------------------------------------
@@ -382,11 +439,11 @@ def docs_command(port: int) -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def lint_command(path: Path | None) -> None:
     """Validate lab definitions; problems are printed as file:line: message."""
-    from .loader import lab_files, lint
+    from .loader import challenge_files, lab_files, lint
 
     if path is not None and not path.exists():
         raise UsageError(f"{path}: no such file or directory")
-    files = lab_files(path)
+    files = sorted({*lab_files(path), *challenge_files(path)})
     if not files:
         raise UsageError(f"no lab.yaml found under {path or 'labs/'}")
     problems = lint(files)
@@ -397,16 +454,17 @@ def lint_command(path: Path | None) -> None:
     also = f" and {warnings} warning(s)" if warnings else ""
     if errors:
         err.print(f"{len(errors)} problem(s){also} in {len({p.file for p in problems})} file(s).")
-        sys.exit(EXIT_INVALID_LAB)
-    err.print(f"{len(files)} lab(s) valid{also.replace(' and', ',')}.")
+        sys.exit(ExitStatus.INVALID_LAB)
+    err.print(f"{len(files)} lab(s) and challenge(s) valid{also.replace(' and', ',')}.")
 
 
 @cli.command("schema")
-def schema_command() -> None:
-    """Print the JSON Schema of lab.yaml."""
-    from .model import json_schema
+@click.option("--challenge", is_flag=True, help="The schema of challenge.yaml instead.")
+def schema_command(challenge: bool = False) -> None:
+    """Print the JSON Schema of lab.yaml (or of challenge.yaml)."""
+    from .model import challenge_schema, json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    click.echo(json.dumps(challenge_schema() if challenge else json_schema(), indent=2))
 
 
 @cli.command("solve")
@@ -442,23 +500,50 @@ def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None, alternative
 
 
 @cli.command("selftest")
-@click.argument("lab_ref", metavar="LAB")
-@click.option("--record-evidence", is_flag=True, help="Re-record the lab's evidence/ files from this run.")
+@click.argument("lab_ref", metavar="LAB|CHALLENGE")
+@click.option("--record-evidence", is_flag=True, help="Re-record the evidence/ files from this run.")
 @click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True,
               help="Wrong-solution cases graded at once, each in its own namespace, beside the main line.")
-def selftest_command(lab_ref: str, record_evidence: bool, workers: int) -> None:
-    """On a running cluster, prove every step FAILS before its solution and PASSES after."""
-    from .loader import find_lab
-    from .selftest import run_selftest
+@click.option("--challenges", "with_challenges", is_flag=True, help="Also prove every challenge of the lab.")
+@click.option("--only-challenges", is_flag=True, help="Prove the lab's challenges, not the lab itself.")
+def selftest_command(lab_ref: str, record_evidence: bool, workers: int, with_challenges: bool = False,
+                     only_challenges: bool = False) -> None:
+    """On a running cluster, prove every step FAILS before its solution and PASSES after (or, for a
+    challenge, that its fault breaks the app, its fix passes and its workarounds do not)."""
+    from .loader import all_challenges, find_challenge, find_lab
+    from .selftest import run_challenge_selftest, run_selftest
 
-    lab = find_lab(lab_ref)
     started = time.monotonic()
-    report = run_selftest(lab, record=record_evidence, log=lambda line: err.print(line), workers=workers)
-    for line in report.lines:
+    log = lambda line: err.print(line)  # noqa: E731
+    reports = []
+    try:
+        lab = find_lab(lab_ref)
+        challenge = None
+    except UsageError:  # not a lab: a challenge's id, or the lab's error stands
+        try:
+            challenge = find_challenge(lab_ref)
+        except UsageError:
+            raise UsageError(f"no lab or challenge {lab_ref!r} (`labcheck list`, `labcheck challenge list`)") from None
+    if challenge is not None:
+        reports.append(run_challenge_selftest(challenge, find_lab(challenge.lab_id), record=record_evidence,
+                                              log=log, workers=workers))
+        subject = f"challenge {challenge.id}"
+    else:
+        subject = f"lab {lab.id}"
+        if not only_challenges:
+            reports.append(run_selftest(lab, record=record_evidence, log=log, workers=workers))
+        if with_challenges or only_challenges:
+            for challenge in [c for c in all_challenges() if c.lab_id == lab.id]:
+                reports.append(run_challenge_selftest(challenge, lab, record=record_evidence, log=log,
+                                                      workers=workers))
+            subject += " and its challenges" if not only_challenges else "'s challenges"
+    lines = [line for report in reports for line in report.lines]
+    failures = [f for report in reports for f in report.failures]
+    for line in lines:
         out.print(line)
-    verdict = "passed" if report.ok else f"failed ({len(report.failures)} case(s))"
-    out.print(f"selftest {lab.id} {verdict} in {time.monotonic() - started:.0f} s")
-    sys.exit(EXIT_PASSED if report.ok else EXIT_FAILED)
+    verdict = "passed" if not failures else f"failed ({len(failures)} case(s))"
+    out.print(f"selftest {subject} {verdict} in {time.monotonic() - started:.0f} s")
+    sys.exit(ExitStatus.PASSED if not failures else ExitStatus.FAILED)
 
 
 # --- entry point -------------------------------------------------------------------
@@ -471,13 +556,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.UsageError as exc:
         message = exc.format_message().replace("\n", " ")
         click.echo(f"labcheck: {message} (see labcheck --help)", err=True)
-        code = EXIT_USAGE
+        code = ExitStatus.USAGE
     except click.exceptions.Abort:
         click.echo("labcheck: interrupted", err=True)
-        code = 130
+        code = ExitStatus.INTERRUPTED
     except KeyboardInterrupt:
         click.echo("labcheck: interrupted", err=True)
-        code = 130
+        code = ExitStatus.INTERRUPTED
     except LabcheckError as exc:
         if debug:
             import traceback
@@ -485,7 +570,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: {exc}", err=True)
         code = exc.exit_code
-    except SystemExit as exc:
+    except SystemExit as exc:  # sys.exit(None) exits 0 and sys.exit("message") 1, as Python does
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # a bug: still one line, unless asked for more
         if debug:
@@ -493,5 +578,5 @@ def main(argv: list[str] | None = None) -> None:
 
             traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
-        code = EXIT_CANNOT_GRADE
-    sys.exit(code if isinstance(code, int) else 0)
+        code = ExitStatus.CANNOT_GRADE
+    sys.exit(code if isinstance(code, int) else ExitStatus.PASSED)

@@ -88,3 +88,41 @@ def advice(data: dict[str, Any]) -> Iterator[Finding]:
         yield (("steps",), f"the lab proves {alternatives} alternative solution(s); give at least "
                            f"{MIN_ALTERNATIVES} (alternative_solutions: correct answers in other forms, "
                            "e.g. a named port, kubectl expose instead of YAML, a Deployment for a bare Pod)")
+
+
+def challenge_problems(data: dict[str, Any], folder: Path, clusters_dir: Path) -> Iterator[Finding]:
+    """What a schema cannot say about a challenge: its id and lab, references, files, kinds' rules."""
+    lab_folder = folder.parent.parent
+    expected = f"{lab_folder.name[:2]}-{folder.name}"
+    if isinstance(data.get("id"), str) and data["id"] != expected:
+        yield ("id",), f"id {data['id']!r} does not match its place: labs/{lab_folder.name}/challenges/{folder.name} is {expected!r}"
+    if not (lab_folder / "lab.yaml").is_file():
+        yield ("id",), f"a challenge lives in its lab's folder: labs/NN-slug/challenges/<name>/ (no lab.yaml in {lab_folder})"
+    for part in ("setup", "fault", "guards", "fix", "cleanup"):
+        yield from _manifests(mapping(data.get(part)), (part,), folder)
+    env = LintEnv(folder, clusters_dir)
+    check_ids: set[str] = set()
+    for c, check in items(data.get("checks")):
+        if not isinstance(check, dict):
+            continue
+        if isinstance(check.get("id"), str):
+            if check["id"] in check_ids:
+                yield ("checks", c, "id"), f"duplicate check id {check['id']!r}"
+            check_ids.add(check["id"])
+        present = [name for name in KINDS if name in check]
+        if len(present) == 1:
+            yield from KINDS[present[0]].lint(check[present[0]], ("checks", c, present[0]), env)
+    for i, check_id in strings(data.get("broken_fails")):
+        if check_id not in check_ids:
+            yield ("broken_fails", i), f"unknown check id {check_id!r}" + suggest(check_id, check_ids)
+    for w, workaround in items(data.get("workarounds")):
+        if not isinstance(workaround, dict):
+            continue
+        yield from _manifests(workaround, ("workarounds", w), folder)
+        for f, check_id in strings(workaround.get("fails")):
+            if check_id not in check_ids:
+                yield (("workarounds", w, "fails", f), f"unknown check id {check_id!r}" + suggest(check_id, check_ids))
+    if not any(mapping(data.get("fix")).get(key) for key in ("manifests", "commands", "prepare")):
+        yield ("fix",), "the fix does nothing"
+    if not any(mapping(data.get("fault")).get(key) for key in ("manifests", "commands", "prepare")):
+        yield ("fault",), "the fault does nothing"

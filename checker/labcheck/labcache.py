@@ -33,7 +33,7 @@ def _client_version() -> str:
     import importlib.util
     import re
 
-    loaded = sys.modules.get("kubernetes")  # perhaps cluster.live's lazy skeleton, which has no spec
+    loaded = sys.modules.get("kubernetes")  # perhaps cluster.live.skeleton's stand-in, which has no spec
     folders = list(getattr(loaded, "__path__", None) or [])
     if not folders:
         spec = importlib.util.find_spec("kubernetes")

@@ -76,6 +76,16 @@ def lab_files(root: Path | None = None) -> list[Path]:
     return sorted(root.glob("*/lab.yaml"))
 
 
+def challenge_files(root: Path | None = None) -> list[Path]:
+    """Every challenge.yaml: labs/NN-slug/challenges/<name>/challenge.yaml (or under `root`)."""
+    root = root or labs_dir()
+    if root.is_file():
+        return [root] if root.name == "challenge.yaml" else []
+    if (root / "challenge.yaml").is_file():
+        return [root / "challenge.yaml"]
+    return sorted({*root.glob("*/challenges/*/challenge.yaml"), *root.glob("challenges/*/challenge.yaml")})
+
+
 # --- YAML with positions -------------------------------------------------
 
 
@@ -198,18 +208,22 @@ def _message(error: dict[str, Any]) -> str:
 # --- loading ----------------------------------------------------------------
 
 
-def _validate(path: Path) -> tuple[Lab | None, list[Problem]]:
-    """The lab in a file, and every problem with it: schema and semantic rules in one pass."""
+def _validate(path: Path) -> tuple[Any, list[Problem]]:
+    """The lab (or challenge) in a file, and every problem with it: schema and semantic rules in one pass."""
     from . import lab_rules
+    from .model import Challenge
 
+    challenge = path.name == "challenge.yaml"
     data, node, problems = _compose(path)
     if problems and data is None:
         return None, problems
     if not isinstance(data, dict):
-        return None, problems + [Problem(path, 1, "a lab file must be a mapping (id, title, steps, ...)")]
-    lab: Lab | None = None
+        what = "a challenge file must be a mapping (id, symptom, checks, ...)" if challenge else \
+            "a lab file must be a mapping (id, title, steps, ...)"
+        return None, problems + [Problem(path, 1, what)]
+    lab: Any = None
     try:
-        lab = Lab.model_validate(data)
+        lab = (Challenge if challenge else Lab).model_validate(data)
         lab._folder = path.parent
     except ValidationError as exc:
         for error in exc.errors():
@@ -217,8 +231,11 @@ def _validate(path: Path) -> tuple[Lab | None, list[Problem]]:
     except RecursionError:  # cyclic YAML aliases
         problems.append(Problem(path, 1, "the file refers to itself (a YAML alias inside its own anchor)"))
         return None, problems
-    for severity, findings in (("error", lab_rules.problems(data, path.parent, clusters_dir())),
-                               ("warning", lab_rules.advice(data))):
+    if challenge:
+        checks = (("error", lab_rules.challenge_problems(data, path.parent, clusters_dir())),)
+    else:
+        checks = (("error", lab_rules.problems(data, path.parent, clusters_dir())), ("warning", lab_rules.advice(data)))
+    for severity, findings in checks:
         for where, message in findings:
             if isinstance(where, Path):
                 problems.append(Problem(where, 1, message, severity))
@@ -235,7 +252,7 @@ def lint(paths: Iterable[Path]) -> list[Problem]:
     for path in paths:
         lab, found = _validate(path)
         problems.extend(found)
-        if lab is not None:
+        if isinstance(lab, Lab):
             if lab.id in seen_ids:
                 problems.append(Problem(path, 1, f"lab id {lab.id} is also used by {_display(seen_ids[lab.id])}"))
             seen_ids[lab.id] = path
@@ -243,12 +260,13 @@ def lint(paths: Iterable[Path]) -> list[Problem]:
 
 
 @lru_cache(maxsize=None)
-def _load_cached(path: Path) -> Lab:
+def _load_cached(path: Path) -> Any:
     from . import labcache
+    from .model import Challenge
 
     lab_key = labcache.key(path, clusters_dir())
     kept = labcache.load(lab_key)
-    if isinstance(kept, Lab):
+    if isinstance(kept, (Lab, Challenge)):
         kept._folder = path.parent
         return kept
     lab, problems = _validate(path)
@@ -260,6 +278,25 @@ def _load_cached(path: Path) -> Lab:
 
 def load_lab(path: Path) -> Lab:
     return _load_cached(path.resolve())
+
+
+def challenge_id(path: Path) -> str:
+    """labs/04-pod-to-service/challenges/silent-shop/challenge.yaml -> 04-silent-shop."""
+    return f"{path.parent.parent.parent.name[:2]}-{path.parent.name}"
+
+
+def all_challenges(root: Path | None = None) -> list:
+    return [_load_cached(p.resolve()) for p in challenge_files(root)]
+
+
+def find_challenge(ref: str, root: Path | None = None):
+    """A challenge by id ('04-silent-shop')."""
+    ref = ref.strip().rstrip("/")
+    for path in challenge_files(root):
+        if challenge_id(path) == ref:
+            return _load_cached(path.resolve())
+    known = ", ".join(sorted(c.id for c in all_challenges(root))) or "none"
+    raise UsageError(f"no challenge {ref!r} (challenges: {known})")
 
 
 def all_labs(root: Path | None = None) -> list[Lab]:

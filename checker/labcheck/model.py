@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, PrivateAttr, Tag
+from pydantic import Discriminator, Field, PrivateAttr, Tag, model_validator
 
 from .checks.kinds import KINDS
 from .checks.spec import Identifier, Strict as _Strict
@@ -108,6 +108,10 @@ class Lab(_Strict):
                     "namespace: self-test cases then run one at a time, each after `setup` cleans the node",
     )
     setup: Actions = Field(default_factory=Actions, description="run by `labcheck start` after the namespace exists")
+    teardown: Actions = Field(
+        default_factory=Actions,
+        description="undoes what setup or the steps change outside the lab's namespace (CoreDNS, say): run by "
+                    "`labcheck reset` and by `labcheck start` of another lab on the same cluster; idempotent")
     steps: list[Step] = Field(min_length=1)
 
     _folder: Path | None = PrivateAttr(None)
@@ -142,4 +146,107 @@ def json_schema() -> dict[str, Any]:
     schema = Lab.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "labcheck lab.yaml"
+    return schema
+
+
+# --- troubleshooting challenges -------------------------------------------------------------
+
+
+class Workaround(Actions):
+    """A known way to make the symptom go away that is not a fix (it breaks what the app is
+    for, or hides the fault): applying it must FAIL on the named checks with this diagnosis."""
+
+    id: Identifier
+    description: str
+    fails: list[Identifier] = Field(default_factory=list, description="checks that must FAIL after it")
+    diagnosis: str = Field(description="text the failing check's message (or the guard's refusal) must contain: "
+                                       "why it is not a fix")
+    refused: bool = Field(False, description="the guard rails refuse it: applying it must fail with the diagnosis")
+
+    @model_validator(mode="after")
+    def _judged(self) -> "Workaround":
+        if not self.refused and not self.fails:
+            raise ValueError("a workaround the guards let through must name the checks it fails (fails: [...])")
+        return self
+
+
+class Variant(_Strict):
+    """One detail of the fault drawn for each learner (which replica, which port, which node):
+    two learners' challenges differ, and a copied answer does not fit. Actions see the value
+    as $VARIANT_<NAME> (upper case, dashes as underscores)."""
+
+    name: Identifier
+    values: list[str] = Field(min_length=2)
+
+    @property
+    def variable(self) -> str:
+        return "VARIANT_" + self.name.upper().replace("-", "_")
+
+
+class Challenge(_Strict):
+    """A working app on a lab's cluster, broken on purpose: the learner gets only the symptom."""
+
+    format: Literal[1] = Field(description="version of this challenge format")
+    id: Annotated[str, Field(pattern=r"^[0-9]{2}-[a-z0-9][a-z0-9-]*$",
+                             description="the lab's id, a dash and a name: 04-silent-shop")]
+    title: str
+    difficulty: Literal["easy", "medium", "hard"]
+    exercises: str = Field(description="what finding the fault exercises (shown before starting)")
+    fault_kind: Literal["object", "node"] = Field(description="object: Kubernetes objects; node: a node's state")
+    symptom: str = Field(description="what a user would report: all `challenge start` says")
+    namespace: Identifier = Field(description="the challenge's own namespace")
+    variants: list[Variant] = Field(default_factory=list)
+    setup: Actions = Field(description="brings the namespace to a working app")
+    fault: Actions = Field(description="breaks it, without saying how")
+    guards: Actions = Field(default_factory=Actions,
+                            description="refuse the obvious bypass while the challenge runs (ValidatingAdmissionPolicy)")
+    checks: list[Check] = Field(min_length=1, description="fixed: the symptom is gone and the app's intent holds")
+    broken_fails: list[Identifier] = Field(min_length=1, description="checks that must FAIL once the fault is in")
+    hints: list[str] = Field(min_length=3, description="direction first, then the command that shows it, then the answer")
+    fix: Actions = Field(description="the reference fix: it must PASS")
+    alternative_fixes: list[AlternativeSolution] = Field(default_factory=list)
+    workarounds: list[Workaround] = Field(default_factory=list)
+    explanation: str = Field(description="the fault and the fix, shown by `challenge give-up`")
+    cleanup: Actions = Field(default_factory=Actions,
+                             description="undoes what the namespace does not hold (node state, guards)")
+
+    _folder: Path | None = PrivateAttr(None)
+
+    @property
+    def folder(self) -> Path:
+        assert self._folder is not None, "challenge was not loaded from a folder"
+        return self._folder
+
+    @property
+    def lab_id(self) -> str:
+        return self.id[:2]
+
+    def variables(self, seed: str) -> dict[str, str]:
+        """The fault's details for a seed (a learner's id): the same learner always gets the same."""
+        import hashlib
+
+        chosen = {}
+        for variant in self.variants:
+            digest = hashlib.sha256(f"{seed}/{self.id}/{variant.name}".encode()).digest()
+            chosen[variant.variable] = variant.values[int.from_bytes(digest[:4], "big") % len(variant.values)]
+        return chosen
+
+    def as_lab(self, lab: Lab) -> Lab:
+        """The challenge as a one-step lab on its lab's cluster: graded, recorded, submitted and
+        bulk-graded by the same machinery as a lab's step."""
+        step = Step.model_construct(id="fixed", title=self.title, checks=self.checks, hints=self.hints,
+                                    solution=self.fix, unsolved_fails=self.broken_fails, wrong_solutions=[],
+                                    alternative_solutions=list(self.alternative_fixes), points=1)
+        graded = Lab.model_construct(format=1, id=self.id, title=self.title, summary=self.symptom,
+                                     cluster=lab.cluster, namespace=self.namespace, images=lab.images,
+                                     addons=lab.addons, node_state=self.fault_kind == "node", setup=self.setup,
+                                     steps=[step])
+        graded._folder = self.folder
+        return graded
+
+
+def challenge_schema() -> dict[str, Any]:
+    schema = Challenge.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "labcheck challenge.yaml"
     return schema

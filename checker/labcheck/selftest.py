@@ -31,7 +31,7 @@ from .checks.outcome import Status, StepResult
 from .cluster.live import LiveCluster
 from .cluster.recorded import RecordingCluster
 from .engine import run_step
-from .model import AlternativeSolution, Lab, Step, WrongSolution
+from .model import AlternativeSolution, Challenge, Lab, Step, Workaround, WrongSolution
 from .toolchain import cluster_config, kube_context
 
 #: Wrong-solution cases graded beside the main line: each mostly waits on the cluster.
@@ -93,14 +93,15 @@ class SelfTest:
         self.live = LiveCluster(self.context)
         self.run_id = f"{os.getpid() % 10000:04d}"
         self.report = Report()
+        self.written: set[Path] = set()
 
     # --- namespaces --------------------------------------------------------------------
 
-    def namespace(self, label: str) -> str:
+    def namespace(self, label: str, variables: dict[str, str] | None = None) -> str:
         name = f"{self.lab.namespace}-st{self.run_id}-{label}"[:63].rstrip("-")
         actions.ensure_namespace(self.context, name, {SELFTEST_LABEL: self.lab.id})
         actions.perform(self.lab, self.lab.setup, context=self.context, cluster_name=self.cluster_name,
-                        namespace=name)
+                        namespace=name, variables=variables)
         return name
 
     def drop(self, namespace: str) -> None:
@@ -111,16 +112,29 @@ class SelfTest:
 
     # --- grading -----------------------------------------------------------------------
 
-    def apply(self, what, namespace: str) -> None:
-        actions.perform(self.lab, what, context=self.context, cluster_name=self.cluster_name, namespace=namespace)
+    def apply(self, what, namespace: str, variables: dict[str, str] | None = None) -> None:
+        actions.perform(self.lab, what, context=self.context, cluster_name=self.cluster_name, namespace=namespace,
+                        variables=variables)
+
+    def evidence_file(self, step: Step, case: str) -> Path:
+        return evidence_path(self.lab, step, case)
 
     def grade(self, step: Step, case: str, namespace: str, wait: float | None = None) -> StepResult:
         cluster = RecordingCluster(self.live) if self.record else self.live
         result = run_step(self.lab, step, cluster, wait=wait, namespace=namespace)
         if self.record:
-            cluster.save(evidence_path(self.lab, step, case),
-                         {"lab": self.lab.id, "steps": [step.id], "case": case, "namespace": namespace})
+            path = self.evidence_file(step, case)
+            cluster.save(path, {"lab": self.lab.id, "steps": [step.id], "case": case, "namespace": namespace})
+            self.written.add(path)
         return result
+
+    def prune_evidence(self, folder: Path) -> None:
+        """After a full, passing recording: evidence of cases the lab no longer has goes."""
+        if not self.record or not self.report.ok or not folder.is_dir():
+            return
+        for stale in sorted(set(folder.glob("*.json")) - self.written):
+            stale.unlink()
+            self.log(f"note  removed {stale.name}: no such case any more")
 
     def verdict(self, label: str, problems: list[str], seconds: float) -> None:
         with self.report.lock:
@@ -185,6 +199,14 @@ class SelfTest:
             self.drop(namespace)
 
     def run(self) -> Report:
+        try:
+            return self._run()
+        finally:  # what the lab changed outside its namespaces (CoreDNS) is put back
+            done = self.lab.teardown
+            if done.prepare or done.manifests or done.commands:
+                actions.perform(self.lab, done, context=self.context, cluster_name=self.cluster_name)
+
+    def _run(self) -> Report:
         actions.delete_namespaces(self.context, f"{SELFTEST_LABEL}={self.lab.id}")
         cases = [(i, step, chosen) for i, step in enumerate(self.lab.steps)
                  for chosen in [*step.wrong_solutions, *step.alternative_solutions]]
@@ -196,6 +218,7 @@ class SelfTest:
                 self.verdict("main line", [f"{type(exc).__name__}: {exc}"], 0.0)
             for case in cases:
                 self.solution_case(*case)
+            self.prune_evidence(self.lab.folder / "evidence")
             return self.report
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
             futures = [pool.submit(self.solution_case, *case) for case in cases]
@@ -205,9 +228,120 @@ class SelfTest:
                 self.verdict("main line", [f"{type(exc).__name__}: {exc}"], 0.0)
             for future in futures:
                 future.result()
+        self.prune_evidence(self.lab.folder / "evidence")
         return self.report
 
 
 def run_selftest(lab: Lab, *, record: bool = False, log: Callable[[str], None] = print,
                  workers: int = DEFAULT_WORKERS) -> Report:
     return SelfTest(lab, record=record, log=log, workers=workers).run()
+
+
+# --- challenges --------------------------------------------------------------------------
+
+#: How long a fault may take to show (a readiness probe failing its threshold, a rule taking effect).
+FAULT_SHOWS_WITHIN = 90.0
+
+
+def challenge_evidence_path(challenge: Challenge, case: str) -> Path:
+    return challenge.folder / "evidence" / f"{case}.json"
+
+
+class ChallengeSelfTest(SelfTest):
+    """A challenge's proof: the app works, the fault breaks it (FAIL on `broken_fails`), the
+    reference fix and each alternative fix PASS, each workaround FAILS with its diagnosis.
+    Every case is a namespace of its own with its own drawn details; node faults take turns,
+    each cleaned up after its case."""
+
+    def __init__(self, challenge: Challenge, lab: Lab, *, record: bool, log: Callable[[str], None], workers: int):
+        super().__init__(challenge.as_lab(lab), record=record, log=log, workers=workers)
+        self.challenge = challenge
+
+    def evidence_file(self, step: Step, case: str) -> Path:
+        return challenge_evidence_path(self.challenge, case)
+
+    def broken(self, namespace: str, variables: dict[str, str], case: str) -> list[str]:
+        """Build the working app, prove it works, then break it and put up the guards."""
+        step = self.lab.steps[0]
+        working = self.grade(step, "working", namespace) if case == "main" else run_step(
+            self.lab, step, self.live, namespace=namespace)
+        problems = [f"the app does not work before the fault: {p}" for p in judge(working, "PASS")]
+        if problems:
+            return problems
+        self.apply(self.challenge.fault, namespace, variables)
+        deadline = time.monotonic() + FAULT_SHOWS_WITHIN
+        while True:  # a fault may take a moment to show; it is watched for, never slept for blindly
+            result = run_step(self.lab, step, self.live, wait=0, namespace=namespace)
+            problems = judge(result, "FAIL", self.challenge.broken_fails)
+            if not problems or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        if case == "main" and not problems:
+            result = self.grade(step, "broken", namespace, wait=0)
+            problems = judge(result, "FAIL", self.challenge.broken_fails)
+        problems = [f"the fault does not show: {p}" for p in problems]
+        if not problems:
+            self.apply(self.challenge.guards, namespace, variables)
+        return problems
+
+    def challenge_case(self, case: str, chosen=None) -> None:
+        challenge = self.challenge
+        variables = challenge.variables(f"selftest-{case}")
+        label = {"main": f"challenge {challenge.id}: breaks, and its fix passes"}.get(case) or (
+            f"challenge {challenge.id}: workaround {chosen.id} is not a fix" if case.startswith("workaround-")
+            else f"challenge {challenge.id}: alternative fix {chosen.id} passes")
+        started = time.monotonic()
+        namespace = self.namespace(case[:24], variables)
+        step = self.lab.steps[0]
+        try:
+            problems = self.broken(namespace, variables, case)
+            if not problems and case == "main":
+                self.apply(challenge.fix, namespace, variables)
+                problems = judge(self.grade(step, "fixed", namespace), "PASS")
+            elif not problems and case.startswith("workaround-"):
+                problems = self.workaround(chosen, namespace, variables, case)
+            elif not problems:
+                self.apply(chosen, namespace, variables)
+                problems = judge(self.grade(step, case, namespace), "PASS")
+        except Exception as exc:  # one broken case must not hide the others' verdicts
+            problems = [f"{type(exc).__name__}: {exc}"]
+        finally:
+            try:
+                actions.perform(self.lab, challenge.cleanup, context=self.context, cluster_name=self.cluster_name,
+                                namespace=namespace, variables=variables)
+            except Exception as exc:
+                problems = [*problems, f"cleanup failed: {exc}"]
+            self.drop(namespace)
+        self.verdict(label, problems, time.monotonic() - started)
+
+    def workaround(self, chosen: Workaround, namespace: str, variables: dict[str, str], case: str) -> list[str]:
+        if chosen.refused:
+            try:
+                self.apply(chosen, namespace, variables)
+            except actions.ActionFailed as exc:
+                said = str(exc)
+                return [] if chosen.diagnosis.lower() in said.lower() else [
+                    f"refused, but without the guard's words {chosen.diagnosis!r}: {said}"]
+            return ["the guard rails let this workaround through"]
+        self.apply(chosen, namespace, variables)
+        return judge(self.grade(self.lab.steps[0], case, namespace), "FAIL", chosen.fails, chosen.diagnosis)
+
+    def run(self) -> Report:
+        actions.delete_namespaces(self.context, f"{SELFTEST_LABEL}={self.lab.id}")
+        cases = [("main", None)]
+        cases += [(f"workaround-{w.id}", w) for w in self.challenge.workarounds]
+        cases += [(f"alt-{a.id}", a) for a in self.challenge.alternative_fixes]
+        if self.challenge.fault_kind == "node":
+            for case in cases:  # a node is shared by every case: one at a time
+                self.challenge_case(*case)
+        else:
+            with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+                for future in [pool.submit(self.challenge_case, *case) for case in cases]:
+                    future.result()
+        self.prune_evidence(self.challenge.folder / "evidence")
+        return self.report
+
+
+def run_challenge_selftest(challenge: Challenge, lab: Lab, *, record: bool = False,
+                           log: Callable[[str], None] = print, workers: int = DEFAULT_WORKERS) -> Report:
+    return ChallengeSelfTest(challenge, lab, record=record, log=log, workers=workers).run()

@@ -19,10 +19,45 @@ def start_lab(lab_ref: str) -> None:
     from . import actions
     from .loader import find_lab
     from .state import Progress
-    from .toolchain import Kind, cluster_config, kube_context
 
     lab = find_lab(lab_ref)
     progress = Progress.load()  # a broken progress file stops here, before minutes of cluster work
+    started = time.monotonic()
+    context, name = prepare_cluster(lab)
+    undo_other_labs(lab, context, name)
+    with err.status(f"Preparing namespace {lab.namespace}..."):
+        actions.ensure_namespace(context, lab.namespace)
+        actions.set_default_namespace(context, lab.namespace)
+        if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
+            actions.perform(lab, lab.setup, context=context, cluster_name=name)
+    progress.current_lab = lab.id
+    entry = progress.lab(lab.id)
+    bind_progress_to_cluster(lab, entry, context, name)
+    progress.save()
+    err.print(f"kubectl now uses context {context}, namespace {lab.namespace}. "
+              f"Ready in {time.monotonic() - started:.0f} s.")
+    announce_step(lab, entry["current_step"])
+
+
+def undo_other_labs(lab, context: str, name: str) -> None:
+    """Other labs on this cluster that changed it beyond their namespace (lab 10's CoreDNS) are undone:
+    this lab starts on the cluster as it was made."""
+    from . import actions
+    from .loader import all_labs
+
+    for other in all_labs():
+        done = other.teardown
+        if other.id == lab.id or other.cluster != lab.cluster or not (done.prepare or done.manifests or done.commands):
+            continue
+        with err.status(f"Undoing what lab {other.id} changed outside its namespace..."):
+            actions.perform(other, done, context=context, cluster_name=name)
+
+
+def prepare_cluster(lab) -> tuple[str, str]:
+    """The lab's kind cluster, created or reused, with the lab's images and add-ons in it:
+    (kubeconfig context, cluster name)."""
+    from .toolchain import Kind, cluster_config, kube_context
+
     kind = Kind.find()
     config, name = cluster_config(lab.cluster)
     context = kube_context(name)
@@ -58,18 +93,7 @@ def start_lab(lab_ref: str) -> None:
     for addon in lab.addons:
         with err.status(f"Installing add-on {addon} into {name} (a minute the first time)..."):
             err.print(kind.install_lab_addon(addon, name))
-    with err.status(f"Preparing namespace {lab.namespace}..."):
-        actions.ensure_namespace(context, lab.namespace)
-        actions.set_default_namespace(context, lab.namespace)
-        if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
-            actions.perform(lab, lab.setup, context=context, cluster_name=name)
-    progress.current_lab = lab.id
-    entry = progress.lab(lab.id)
-    bind_progress_to_cluster(lab, entry, context, name)
-    progress.save()
-    err.print(f"kubectl now uses context {context}, namespace {lab.namespace}. "
-              f"Ready in {time.monotonic() - started:.0f} s.")
-    announce_step(lab, entry["current_step"])
+    return context, name
 
 
 # Where `labcheck docs` serves the lab pages; LABCHECK_DOCS_URL names a published copy instead.

@@ -26,7 +26,7 @@ from rich.markup import escape
 from .checks.outcome import Status, StepResult
 from .cluster.base import ExecResult, WatchableCluster
 from .engine import run_step
-from .errors import EXIT_PASSED, ClusterUnavailable, TargetUnavailable
+from .errors import ClusterUnavailable, ExitStatus, TargetUnavailable
 from .checks.kinds import kind_of
 from .checks.kinds.base import NETWORK_PATH, POD
 from .model import Lab, Step
@@ -386,7 +386,7 @@ def watch_steps(
                     announced = False
                     view.start_step(watcher)
         view.finished(lab)
-    return EXIT_PASSED
+    return ExitStatus.PASSED
 
 
 def run_watch(lab: Lab, connect: Callable[[], WatchableCluster], *, step_ref: str | None,
@@ -400,7 +400,7 @@ def run_watch(lab: Lab, connect: Callable[[], WatchableCluster], *, step_ref: st
         number = Progress.load().lab(lab.id)["current_step"]
         if number > len(lab.steps):
             out.print(f"All steps of lab {lab.id} have passed. Watch one again with --step N.")
-            return EXIT_PASSED
+            return ExitStatus.PASSED
     view = LiveView(out) if out.is_terminal else PlainView(out, err)
     return watch_steps(lab, connect(), step_number=number, namespace=namespace, view=view)
 

@@ -24,7 +24,8 @@ echo "building $tag: Debian python3 root filesystem" >&2
 py=$(chroot "$rootfs" python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 
 echo "building $tag: labcheck $version and its dependencies for CPython $py" >&2
-"$python" -m pip wheel --quiet --no-deps --wheel-dir "$work/wheels" "$repo" >&2
+# The grader serves no pages: HATCH_BUILD_NO_HOOKS leaves the built site (hatch_build.py) out of its wheel.
+HATCH_BUILD_NO_HOOKS=true "$python" -m pip wheel --quiet --no-deps --wheel-dir "$work/wheels" "$repo" >&2
 "$python" -m pip install --quiet --disable-pip-version-check --no-compile --target "$rootfs/opt/labcheck" \
   --only-binary=:all: --implementation cp --python-version "$py" --platform manylinux2014_x86_64 \
   --platform "manylinux_2_17_x86_64" "$work"/wheels/*.whl >&2

@@ -13,8 +13,7 @@ from rich.console import Console
 from labcheck.checks.outcome import Status
 from labcheck.checks.kinds.matrix import Matrix
 from labcheck.render.text import table_of
-from tests.conftest import FakeCluster, ok, pod
-from tests.unit.test_checks import run
+from tests.conftest import FakeCluster, grade_checks, make_lab, ok, pod
 
 NS = "lab01"
 IPS = {"frontend": "10.244.0.10", "backend": "10.244.0.11", "db": "10.244.0.12", "monitor": "10.244.0.13"}
@@ -83,7 +82,7 @@ def matrix(expect, **extra):
 
 def grade(expect, table=None, control=None, objects=None, delay=0.0):
     cluster = FakeCluster(world() if objects is None else objects, exec_answer=answering(table or {}, control, delay))
-    return run([matrix(expect)], cluster).checks[0], cluster
+    return grade_checks([matrix(expect)], cluster).checks[0], cluster
 
 
 def cells(check):
@@ -117,7 +116,7 @@ def test_client_namespace_follows_the_graded_namespace():
             return super().exec_in_pod(namespace, pod_name, container, command, timeout)
 
     cluster = Recording(world(), exec_answer=answering({}))
-    assert run([matrix({"monitor": {"backend:8080": "open"}})], cluster).status == Status.PASS
+    assert grade_checks([matrix({"monitor": {"backend:8080": "open"}})], cluster).status == Status.PASS
     assert seen == [(f"{NS}-monitoring", "monitor")]
 
 
@@ -153,9 +152,9 @@ def test_a_lab_cause_replaces_only_the_generic_mismatch_cause():
     spec = matrix({"monitor": {"backend:8080": "open"}})
     spec["cause"] = "label the monitoring namespace"
     cluster = FakeCluster(world(), exec_answer=answering({("monitor", "backend"): REFUSED}))
-    assert run([spec], cluster).checks[0].cause == "label the monitoring namespace"
+    assert grade_checks([spec], cluster).checks[0].cause == "label the monitoring namespace"
     cluster = FakeCluster(world(), exec_answer=answering({("monitor", "backend"): NO_NAME}))
-    assert "cannot resolve" in run([spec], cluster).checks[0].cause
+    assert "cannot resolve" in grade_checks([spec], cluster).checks[0].cause
 
 
 # --- what is not blocked -------------------------------------------------------------------------
@@ -201,7 +200,6 @@ def test_missing_client_pod_is_a_fail_that_waits_not_an_error():
 
 def test_server_pod_that_cannot_start_fails_at_once():
     from labcheck.engine import run_step
-    from tests.unit.test_checks import make_lab
 
     stuck = pod("db", namespace=NS, running=False, waiting_reason="ImagePullBackOff")
     objects = [o for o in world() if o["metadata"]["name"] != "db" or o["kind"] != "Pod"] + [stuck]

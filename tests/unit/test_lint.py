@@ -7,27 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from labcheck.errors import ExitStatus
 from labcheck.loader import lab_files, lint
 from labcheck.model import json_schema
-from tests.conftest import REPO, run_labcheck
-
-LAB01 = REPO / "labs" / "01-pod-shared-network"
-
-
-def copy_lab(tmp_path: Path) -> Path:
-    target = tmp_path / "labs" / LAB01.name
-    shutil.copytree(LAB01, target, ignore=shutil.ignore_patterns("evidence", "__pycache__"))
-    return target / "lab.yaml"
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
-
-
-def line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+from tests.conftest import REPO, copy_lab, edit, line_of, run_labcheck
 
 
 def test_shipped_labs_are_valid():
@@ -83,24 +66,24 @@ def test_cli_lint_exit_code_and_format(tmp_path):
     path = copy_lab(tmp_path)
     edit(path, "cluster: single-node", "cluster: 7")
     done = run_labcheck("lint", str(path.parent.parent))
-    assert done.returncode == 4, done.stderr
+    assert done.returncode == ExitStatus.INVALID_LAB, done.stderr
     first = done.stdout.splitlines()[0]
     assert first.endswith(f"lab.yaml:{line_of(path, 'cluster: 7')}: cluster: Input should be a valid string")
     assert "Traceback" not in done.stderr
-    assert run_labcheck("lint").returncode == 0
+    assert run_labcheck("lint").returncode == ExitStatus.PASSED
 
 
 def test_check_with_a_malformed_lab_exits_4_with_file_and_line(tmp_path, isolated_env):
     path = copy_lab(tmp_path)
     edit(path, "steps:\n", "steps: {\n")
     done = run_labcheck("check", "01", env={**isolated_env, "LABCHECK_LABS_DIR": str(path.parent.parent)})
-    assert done.returncode == 4
+    assert done.returncode == ExitStatus.INVALID_LAB
     assert "lab.yaml:" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 def test_schema_command_prints_the_json_schema():
     done = run_labcheck("schema")
-    assert done.returncode == 0
+    assert done.returncode == ExitStatus.PASSED
     schema = json.loads(done.stdout)
     assert schema == json.loads(json.dumps(json_schema()))
     assert set(schema["required"]) >= {"id", "title", "steps", "cluster", "namespace"}
@@ -118,4 +101,4 @@ def test_fewer_than_three_alternative_solutions_is_a_warning_not_an_error(tmp_pa
     assert len(warnings) == 1 and "alternative solution(s); give at least 3" in warnings[0].message
     assert ": warning: " in str(warnings[0])
     code, _out, err = call_main(capsys, "lint", str(folder / "lab.yaml"))
-    assert code == 0 and "1 lab(s) valid, 1 warning(s)." in err
+    assert code == 0 and "1 lab(s) and challenge(s) valid, 1 warning(s)." in err

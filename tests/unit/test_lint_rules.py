@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from labcheck.checks.matching import mismatches
+from labcheck.errors import ExitStatus
 from labcheck.lint.patterns import OPERATORS
 from labcheck.loader import lint
-from tests.conftest import REPO, run_labcheck
-from tests.unit.test_lint import copy_lab, edit, line_of
+from tests.conftest import REPO, copy_lab, edit, line_of, run_labcheck
 
 FIRST_HINTS = "    hints:\n      - Save the Pod"
 
@@ -256,7 +256,7 @@ def test_lint_cli_prints_file_and_line_and_exits_4(tmp_path):
         assert: {kind: Pod, metadata: {name: web}, stauts: {phase: Running}}
 """)
     done = run_labcheck("lint", str(path))
-    assert done.returncode == 4 and "Traceback" not in done.stderr
+    assert done.returncode == ExitStatus.INVALID_LAB and "Traceback" not in done.stderr
     assert done.stdout.strip().endswith(
         f"lab.yaml:{line_of(path, 'stauts')}: Pod has no field stauts (did you mean status?)")
 

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from labcheck.checks.outcome import Status
-from labcheck.errors import ClusterUnavailable
+from labcheck.errors import ClusterUnavailable, ExitStatus
 from labcheck.loader import find_lab
 from labcheck.checks.kinds.base import NETWORK_PATH
 from labcheck.model import Lab
@@ -353,7 +353,7 @@ def test_ctrl_c_exits_130_with_one_line(isolated_env, monkeypatch, capsys):
     cluster = InterruptingCluster([])
     cluster.pressed = threading.Lock()
     code, out, err = run_cli(monkeypatch, capsys, cluster)
-    assert code == 130
+    assert code == ExitStatus.INTERRUPTED
     assert err.strip().splitlines()[-1] == "labcheck: interrupted"
     assert "Traceback" not in out + err
     assert "FAIL  pod-exists" in out  # it did grade before it was stopped
@@ -366,7 +366,7 @@ def test_lost_api_exits_3_with_one_line(isolated_env, monkeypatch, capsys):
             raise ClusterUnavailable("Kubernetes API at https://127.0.0.1:1 unreachable: connection refused")
 
     code, _out, err = run_cli(monkeypatch, capsys, Lost([]))
-    assert code == 3
+    assert code == ExitStatus.CANNOT_GRADE
     assert err.strip().splitlines()[-1] == ("labcheck: Kubernetes API at https://127.0.0.1:1 unreachable: "
                                             "connection refused")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_CANNOT_GRADE, EXIT_PASSED, UsageError
+from ..errors import ExitStatus, UsageError
 
 
 def _consoles():
@@ -72,7 +72,7 @@ def submit_command(lab_ref=None, learner=None, learner_name="", course_key=None,
     click.echo(f"Wrote {path}: {passed}/{len(results)} steps pass, {signed}. Hand this file in.")
     if key is None:
         click.echo("Your instructor may require a signed submission: run again with --course-key FILE.", err=True)
-    sys.exit(EXIT_PASSED)
+    sys.exit(ExitStatus.PASSED)
 
 
 def _formats(values: tuple[str, ...]) -> list[str]:
@@ -195,7 +195,7 @@ def grade_command(lab_ref, sources, roster=None, context=None, in_cluster=False,
         click.echo(f"Join the shards with: labcheck grade {lab.id} --merge {options.out}", err=True)
     # A shard's exit code tells the Job whether its work is done: ERROR rows are results, and a
     # failing exit would only make Kubernetes retry them. Elsewhere ERROR rows ask for a look (3).
-    sys.exit(EXIT_CANNOT_GRADE if outcome.count("ERROR") and not options.shard else EXIT_PASSED)
+    sys.exit(ExitStatus.CANNOT_GRADE if outcome.count("ERROR") and not options.shard else ExitStatus.PASSED)
 
 
 def _listing(paths: list[Path]) -> str:

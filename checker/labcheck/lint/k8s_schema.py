@@ -153,7 +153,7 @@ def client_schema() -> ClientSchema | None:
     """The installed client's schema, or None when the client is not installed."""
     global _client_schema
     if _client_schema is None:
-        loaded = sys.modules.get("kubernetes")  # perhaps _lazy_kubernetes()'s skeleton, which has no spec
+        loaded = sys.modules.get("kubernetes")  # perhaps cluster.live.skeleton's stand-in, which has no spec
         locations = list(getattr(loaded, "__path__", None) or [])
         if not locations:
             spec = importlib.util.find_spec("kubernetes")  # finds the package without importing it
