@@ -53,6 +53,12 @@ def test_a_wrong_answer_that_is_something_else_is_named_and_final():
     assert "172.18.0.3 is the IP of node netlabs-control-plane (status.hostIP of Pod web)" in result.cause
 
 
+def test_an_address_copied_with_its_prefix_length_passes():
+    """`ip addr` prints 10.244.1.7/24: the address, as a learner means it."""
+    result = grade(POD_IP, [WEB, configmap("answer-pod-ip", nginx="10.244.1.7/24", sidecar="10.244.1.7")])
+    assert result.status == Status.PASS, result
+
+
 def test_a_missing_answer_says_how_to_record_it():
     result = grade(POD_IP, [WEB])
     assert result.status == Status.FAIL and "kubectl create configmap answer-pod-ip" in result.cause

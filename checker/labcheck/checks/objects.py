@@ -271,11 +271,12 @@ def field_values(obj: dict[str, Any], path: str) -> list[Any]:
 
 
 def same_value(recorded: str, actual: Any) -> bool:
-    """Equal as a learner means it: IP addresses by value (`::1` is `0:0::1`), a DNS name with or
-    without its final dot, text regardless of case (names, status words)."""
+    """Equal as a learner means it: IP addresses by value (`::1` is `0:0::1`; `10.244.0.5/24`, as
+    `ip addr` prints it, is 10.244.0.5), a DNS name with or without its final dot, text regardless
+    of case (names, status words)."""
     left, right = recorded.strip(), str(actual).strip()
     try:
-        return ipaddress.ip_address(left) == ipaddress.ip_address(right)
+        return ipaddress.ip_interface(left).ip == ipaddress.ip_address(right)
     except ValueError:
         return left.rstrip(".").casefold() == right.rstrip(".").casefold() if left and right else left == right
 
