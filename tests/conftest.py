@@ -116,6 +116,9 @@ def pod(name: str, namespace: str = "lab01", containers=("app",), *, running=Tru
 ARTICLE_POD = pod("multicontainerpod", containers=("nginx-container", "sidecar"),
                   labels={"name": "multi-container-pod", "environment": "production", "tier": "front-end"})
 ARTICLE_POD["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost:80; sleep 300; done"]
+#: What nginx logged of that sidecar's request: lab 01 judges the request by its effect.
+ARTICLE_LOGS = {("multicontainerpod", "nginx-container"):
+                '127.0.0.1 - - [21/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 615 "-" "curl/8.11.1" "-"\n'}
 
 
 def ok(stdout: str = "", returncode: int = 0, stderr: str = "") -> ExecResult:

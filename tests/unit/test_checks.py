@@ -159,16 +159,15 @@ def test_http_command_quotes_the_url():
 
 def test_python_check_from_lab_folder():
     lab = find_lab("01")
-    step = lab.step("create-pod")
-    two_pods = FakeCluster([
-        pod("multicontainerpod", containers=("nginx-container",),
-            labels={"name": "multi-container-pod", "environment": "production", "tier": "front-end"}),
-        pod("sidecar", containers=("sidecar",)),
-    ])
-    result = run_step(lab, step, two_pods, wait=0)
+    token = {"name": "kube-api-access-x1", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+    separate = pod("shared-volume-pod", containers=("writer", "reader"))
+    separate["spec"]["containers"][0]["volumeMounts"] = [{"name": "writer-data", "mountPath": "/data"}, token]
+    separate["spec"]["containers"][1]["volumeMounts"] = [{"name": "reader-data", "mountPath": "/shared"}, token]
+    result = run_step(lab, lab.step("shared-volume"), FakeCluster([separate]), wait=0)
     failing = result.checks[1]
-    assert failing.check_id == "one-pod-both-containers" and failing.status == Status.FAIL
-    assert "separate Pod" in failing.summary and "localhost" in failing.cause
+    assert failing.check_id == "reader-sees-writes" and failing.kind == "python" and failing.status == Status.FAIL
+    # the token volume the API server adds to every container does not count as shared
+    assert "own volume" in failing.summary and failing.observed == "writer: writer-data; reader: reader-data"
 
 
 def test_python_check_that_raises_is_error():
@@ -190,28 +189,3 @@ def test_failing_check_is_retried_until_its_timeout():
     result = run_step(lab, lab.steps[0], cluster, wait=2.5)
     assert result.checks[0].attempts >= 2
     assert result.checks[0].status == Status.FAIL
-
-
-def test_lab01_is_lenient_about_image_tag_and_container_port():
-    lab = find_lab("01")
-    article = pod("multicontainerpod", containers=("nginx-container", "sidecar"),
-                  labels={"name": "multi-container-pod", "environment": "production", "tier": "front-end"})
-    article["spec"]["containers"][0]["image"] = "nginx:latest"  # not the pinned tag, and no ports at all
-    article["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost; sleep 300; done"]
-    result = run_step(lab, lab.step("create-pod"), FakeCluster([article]), wait=0)
-    assert result.status == Status.PASS, [c.summary for c in result.checks]
-    article["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost:8080; sleep 300; done"]
-    result = run_step(lab, lab.step("create-pod"), FakeCluster([article]), wait=0)
-    assert result.checks[2].status == Status.FAIL and "localhost:80" in result.checks[2].cause
-
-
-def test_the_injected_service_account_volume_does_not_count_as_shared():
-    lab = find_lab("01")
-    token = {"name": "kube-api-access-x1", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
-    separate = pod("shared-volume-pod", containers=("writer", "reader"))
-    separate["spec"]["containers"][0]["volumeMounts"] = [{"name": "writer-data", "mountPath": "/data"}, token]
-    separate["spec"]["containers"][1]["volumeMounts"] = [{"name": "reader-data", "mountPath": "/shared"}, token]
-    result = run_step(lab, lab.step("shared-volume"), FakeCluster([separate]), wait=0)
-    failing = result.checks[1]
-    assert failing.check_id == "volume-mounted-twice" and failing.status == Status.FAIL
-    assert "own volume" in failing.summary

@@ -10,7 +10,7 @@ import pytest
 from labcheck.cluster.recorded import RecordingCluster
 from labcheck.errors import ExitStatus
 from labcheck.loader import find_lab
-from tests.conftest import ARTICLE_POD, FakeCluster, run_labcheck
+from tests.conftest import ARTICLE_LOGS, ARTICLE_POD, FakeCluster, run_labcheck
 
 
 def test_exit_statuses_keep_their_numbers():
@@ -60,7 +60,7 @@ def record(tmp_path: Path, objects, step: str, name: str = "evidence.json") -> P
     from labcheck.engine import run_step
 
     lab = find_lab("01")
-    recording = RecordingCluster(FakeCluster(objects))
+    recording = RecordingCluster(FakeCluster(objects, logs=ARTICLE_LOGS))
     run_step(lab, lab.step(step), recording, wait=0)
     path = tmp_path / name
     recording.save(path, {"lab": "01", "steps": [step]})

@@ -11,7 +11,7 @@ import pytest
 from labcheck import actions, doctor, toolchain
 from labcheck.errors import ExitStatus
 from labcheck.loader import find_lab
-from tests.conftest import ARTICLE_POD, FakeCluster, call_main, run_labcheck
+from tests.conftest import ARTICLE_LOGS, ARTICLE_POD, FakeCluster, call_main, run_labcheck
 
 
 def write_progress(env: dict[str, str], data) -> Path:
@@ -272,6 +272,7 @@ def start_on(fake_start, capsys, env, objects):
     """`labcheck start 01` with progress at step 3 made on cluster old-uid: (entry after, stdout, stderr)."""
     write_progress(env, PROGRESS_AT_STEP_3)
     fake_start.objects = objects
+    fake_start.log_texts = ARTICLE_LOGS
     code, out, err = call_main(capsys, "start", "01")
     assert code == ExitStatus.PASSED, err
     return read_progress(env)["labs"]["01"], out, " ".join(err.split())

@@ -26,7 +26,7 @@ from labcheck.errors import ExitStatus, UsageError
 from labcheck.grading import batch, outputs, records, report, roster, store, submission
 from labcheck.grading.pool import run_pool
 from labcheck.loader import find_lab
-from tests.conftest import REPO, FakeCluster, pod, run_labcheck
+from tests.conftest import ARTICLE_LOGS, REPO, FakeCluster, pod, run_labcheck
 from tests.grading_data import make_class, make_submission
 
 LAB = find_lab("01")
@@ -510,6 +510,7 @@ def test_live_grading_reads_each_kind_once_per_learner():
                  labels={"name": "multi-container-pod", "environment": "production", "tier": "front-end"})
     solved["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost:80; sleep 300; done"]
     cluster = Namespaced([solved], {"lab01-ann": {}})
+    cluster.log_texts = ARTICLE_LOGS
     learner = roster.Learner("ann", namespace="lab01-ann")
     record = roster.grade_learner(LAB, [LAB.step("create-pod")], learner, _classroom(cluster), digest="sha256:x")
     assert record["status"] == "PASS" and record["steps"][0]["points"] == 1

@@ -37,8 +37,8 @@ def test_unknown_field_points_at_its_line(tmp_path):
 def test_missing_field_and_bad_check_kind(tmp_path):
     path = copy_lab(tmp_path)
     edit(path, "summary: >-", "summery: >-")
-    edit(path, "        python:\n          function: sidecar_asks_localhost",
-         "        pythn:\n          function: sidecar_asks_localhost")
+    edit(path, "        python:\n          function: sidecar_asked_over_loopback",
+         "        pythn:\n          function: sidecar_asked_over_loopback")
     messages = {p.message for p in lint([path]) if p.severity == "error"}
     assert "summary: required field is missing" in messages
     assert any("exactly one of: assert, absent, probe, python" in m for m in messages)
@@ -47,7 +47,7 @@ def test_missing_field_and_bad_check_kind(tmp_path):
 def test_references_are_checked(tmp_path):
     path = copy_lab(tmp_path)
     edit(path, "unsolved_fails: [pod-exists]", "unsolved_fails: [pod-exist]")
-    edit(path, "function: one_pod_with_both_containers", "function: no_such_function")
+    edit(path, "function: containers_share_network_namespace", "function: no_such_function")
     edit(path, "manifests: [manifests/shared-volume-pod.yaml]", "manifests: [manifests/nope.yaml]")
     problems = [p for p in lint([path]) if p.severity == "error"]
     found = {(p.line, p.message) for p in problems}

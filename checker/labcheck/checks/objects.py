@@ -307,6 +307,11 @@ def identify(ctx: CheckContext, value: str) -> str | None:
             return (f"Service {dns[1]}'s name in namespace {dns[2]} "
                     f"(but Service {dns[1]} is in namespace {ctx.namespace})")
         return f"one of Service {dns[1]}'s DNS names"
+    for n in ctx.list("Node"):  # no Pod holds it (above): a bridge plugin gives the node this address
+        for cidr in pod_cidrs(n):
+            if same_value(value, str(cidr.network_address + 1)):
+                return (f"node {name_of(n)}'s own address on its Pod network (the first of its Pod CIDR {cidr}, "
+                        "held by no Pod): the node's kubelet sends its probes (kube-probe) from there")
     return None
 
 

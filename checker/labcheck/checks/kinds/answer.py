@@ -93,7 +93,9 @@ def evaluate(spec: Answer, ctx: CheckContext, lab_folder: Path | None = None) ->
     return Outcome.failed(
         f"the answer in ConfigMap {spec.configmap} is not {what}: " + ", ".join(f"{k}={v!r}" for k, v in wrong.items()),
         expected=", ".join(f"{k}={expected[0]}" for k in recorded), observed=shown,
-        cause="; ".join(causes), cause_generic=True,
+        # A value named for what it is (the node's IP, another Pod's) is the specific cause; a lab's
+        # own `cause:` replaces only the plain "is not" sentence.
+        cause="; ".join(dict.fromkeys(causes)), cause_generic=not any(identify(ctx, v) for v in wrong.values() if v),
         final=True)  # a recorded answer does not change by itself
 
 

@@ -75,7 +75,7 @@ def _client_addresses(spec: Logs, ctx: CheckContext) -> tuple[list[str], str]:
     assert client is not None
     if client.one_of is not None:
         return client.one_of, " or ".join(client.one_of)
-    found = pod(ctx, client.pod, running=True)
+    found = pod(ctx, client.pod)  # a client that has finished (wget, then exit) keeps its IP in its status
     ips = [entry.get("ip") for entry in found.get("status", {}).get("podIPs") or [] if entry.get("ip")]
     ips = ips or [found.get("status", {}).get("podIP")]
     if not any(ips):
