@@ -142,7 +142,7 @@ def metallb_install(monkeypatch):
     rendered = (addon_folder("metallb") / "metallb.yaml").read_text()
     calls, configured = [], []
     monkeypatch.setattr("labcheck.actions.kubectl", lambda: "kubectl")
-    monkeypatch.setattr(toolchain, "_kubectl", lambda args, what, timeout=120: calls.append(args) or
+    monkeypatch.setattr(toolchain, "_kubectl", lambda args, what, timeout=120, input_text=None: calls.append(args) or
                         subprocess.CompletedProcess(args, 0, rendered, ""))
     monkeypatch.setattr(toolchain, "_workloads_ready", lambda *a: False)
     monkeypatch.setattr(Kind, "load_image", lambda self, image, name: False)
