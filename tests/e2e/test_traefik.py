@@ -27,7 +27,7 @@ from tests.e2e.cluster_apps import copy_of_config, require_prepared_images, run
 NAME = "netlabs-traefik"
 NAMESPACE = "traefik-test"
 CANARY_WEIGHTS = {"blue": 80, "green": 20}
-REQUESTS = 100
+REQUESTS = 200
 
 APPS = """
 apiVersion: apps/v1
@@ -307,8 +307,8 @@ def test_backend_weights_are_honoured(lab_cluster):
     share = CANARY_WEIGHTS["green"] / sum(CANARY_WEIGHTS.values())
     # a wrong result (in range though the weights are 80/20) has probability <= 2e-6
     lo, hi = binomial_interval(REQUESTS, share, 1e-6)
-    # and a 50/50 split lands in that range with probability < 1e-3: the test tells them apart
-    assert sum(math.comb(REQUESTS, k) * 0.5 ** REQUESTS for k in range(lo, hi + 1)) < 1e-3
+    # and a 50/50 split lands in that range with probability < 1e-4: the test tells them apart
+    assert sum(math.comb(REQUESTS, k) * 0.5 ** REQUESTS for k in range(lo, hi + 1)) < 1e-4
     answers = [get(address, "canary.gw.test") for _ in range(REQUESTS)]
     assert {status for status, _body in answers} == {200}
     green = sum(body == "green\n" for _status, body in answers)

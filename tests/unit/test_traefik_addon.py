@@ -149,7 +149,7 @@ def test_rbac_lets_traefik_read_routes_and_write_their_status():
     for resource in ("gatewayclasses", "gateways", "httproutes", "referencegrants"):
         assert ("gateway.networking.k8s.io", resource, "watch") in granted
         assert ("gateway.networking.k8s.io", f"{resource}/status", "update") in granted
-    for resource in ("services", "secrets"):
+    for resource in ("services", "secrets", "nodes"):  # nodes: the Ingress provider waits for that cache
         assert ("", resource, "watch") in granted
     assert ("discovery.k8s.io", "endpointslices", "watch") in granted
     binding = one("ClusterRoleBinding")
