@@ -22,6 +22,7 @@ from labcheck.loader import clusters_dir
 from labcheck.toolchain import (addon_crds, addon_folder, addon_images, addon_load_balancers, addon_workloads,
                                 crds_manifest)
 from tests.conftest import REPO
+from tests.unit.test_prepare_registry import machine, prepare  # noqa: F401  (machine: a fixture)
 
 STANDARD_CRDS = ["gatewayclasses", "gateways", "grpcroutes", "httproutes", "referencegrants", "backendtlspolicies"]
 
@@ -353,3 +354,11 @@ def test_prepare_runs_the_phase_after_metallb_and_records_the_image():
     text = (REPO / "clusters" / "prepare.sh").read_text()
     assert text.index("phase metallb") < text.index('. "$TC/phase-traefik.sh"') < text.index("phase env")
     assert 'images_present "$traefik_ids"' in text and "TRAEFIK_IMAGE=$TRAEFIK_IMAGE" in text
+
+
+def test_a_registry_machine_builds_no_traefik(machine):
+    """Phase 0 finds kind working the normal way: the nodes will pull the published traefik image."""
+    env, home = machine
+    done = prepare(env, REGISTRY_UP="1", NETLABS_PREPARE="registry")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "phase traefik" not in done.stdout and "TRAEFIK_IMAGE" not in (home / "cache" / "toolchain.env").read_text()
