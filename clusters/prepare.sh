@@ -27,7 +27,10 @@
 #   7 metallb    MetalLB's controller and speaker (go.universe.tf/metallb) and
 #                their images under the published names; installed by labs that
 #                list the `metallb` add-on (clusters/addons/metallb/)
-#   8 env        $NETLABS_CACHE/toolchain.env, written last, READY=1
+#   8 traefik    Traefik (github.com/traefik/traefik/v3) and its image under the
+#                published name; installed by labs that list the `traefik` add-on
+#                (clusters/addons/traefik/, toolchain/phase-traefik.sh)
+#   9 env        $NETLABS_CACHE/toolchain.env, written last, READY=1
 #
 # Environment: NETLABS_CACHE (cache dir), GO_BUILD_PROCS (default: all cores),
 # NETLABS_PREPARE (auto: phase 0 decides; build: always build; registry: never).
@@ -322,7 +325,7 @@ if [ -f "$MLB_DIR/.done" ]; then note="cached binaries"; else
 fi
 MLB_MOD="$GOMODCACHE/go.universe.tf/metallb@$METALLB_VERSION"
 [ -f "$MLB_MOD/config/manifests/metallb-native.yaml" ] || die "MetalLB module source not found at $MLB_MOD"
-MLB_KEY=$(printf '%s\n' "$METALLB_VERSION $RECIPE_REVISION" | cat - "$TC/build-metallb-images.sh" | sha256sum | cut -c1-10)
+MLB_KEY=$(printf '%s\n' "$METALLB_VERSION $RECIPE_REVISION" | cat - "$TC/build-metallb-images.sh" "$TC/build-static-image.sh" | sha256sum | cut -c1-10)
 mlb_tar="$IMAGES/metallb-$MLB_KEY.tar" mlb_ids="$IMAGES/metallb-$MLB_KEY.ids"
 if restore_images "$mlb_tar" "$mlb_ids"; then
   note="$note, cached images"
@@ -335,11 +338,16 @@ fi
 phase_done "$note: $(awk '{print $1}' "$mlb_ids" | paste -sd' ')"
 
 ########################################################################## 8
+# shellcheck source=toolchain/phase-traefik.sh
+. "$TC/phase-traefik.sh"
+
+########################################################################## 9
 phase env "toolchain.env"
 images_present "$node_ids" || die "node image $NODE_IMAGE missing from docker"
 images_present "$lab_ids" || die "lab images missing from docker"
 images_present "$kr_ids" || die "kube-router image missing from docker"
 images_present "$mlb_ids" || die "MetalLB images missing from docker"
+images_present "$traefik_ids" || die "Traefik image missing from docker"
 lab_csv=$(IFS=,; echo "${LAB_IMAGES[*]}")
 cat > "$ENV_FILE.tmp" <<EOF
 # written by clusters/prepare.sh; KEY=VALUE, no quotes, no spaces
@@ -351,6 +359,7 @@ BASE_IMAGE=$BASE_IMAGE
 LAB_IMAGES=$lab_csv
 KUBE_ROUTER_IMAGE=$KUBE_ROUTER_IMAGE
 METALLB_IMAGES=$(awk '{print $1}' "$mlb_ids" | paste -sd,)
+TRAEFIK_IMAGE=$TRAEFIK_IMAGE
 KUBECTL=$K8S_BIN/kubectl
 NETLABS_CACHE=$CACHE
 DOCKER_RUNTIME=$(docker info --format '{{.DefaultRuntime}}')

@@ -7,6 +7,7 @@ PATH and its default node image are used.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -145,9 +146,10 @@ class Kind:
     def install_lab_addon(self, addon: str, name: str) -> str:
         """Install a lab's add-on (clusters/addons/<addon>/) into the cluster unless it is ready there.
 
-        Idempotent: a cluster that already runs it (ready workloads, configuration applied) is left
-        as it is. Images are loaded from the local Docker when it has them, as for cluster add-ons.
-        Returns one line saying what was done.
+        Idempotent: a cluster that already runs it (ready workloads, LoadBalancer addresses,
+        configuration applied) is left as it is. Images are loaded from the local Docker when it has
+        them, as for cluster add-ons. CRDs go first, so that objects of their kinds in the same
+        folder (a GatewayClass, say) can be applied. Returns one line saying what was done.
         """
         from .actions import kubectl
 
@@ -157,7 +159,9 @@ class Kind:
         configure = ADDON_CONFIGURATION.get(addon)
         rendered = _kubectl([binary, "kustomize", str(folder)], f"kubectl kustomize addons/{addon}").stdout
         workloads = addon_workloads(rendered)
-        if _workloads_ready(binary, context, workloads) and (configure is None or configure(binary, context, True)):
+        balanced = addon_load_balancers(rendered)
+        if (_workloads_ready(binary, context, workloads) and all(_lb_address(binary, context, *s) for s in balanced)
+                and (configure is None or configure(binary, context, True))):
             return f"Add-on {addon} is ready in {name}."
         started = time.monotonic()
         prepared = read_toolchain()
@@ -169,11 +173,18 @@ class Kind:
                                          f"toolchain was built without a registry: run `{prepare}` (it builds "
                                          "only what is missing)")
         # server-side: CRDs are too large for the annotation a client-side apply keeps
-        _kubectl([binary, "--context", context, "apply", "--server-side", "--force-conflicts", "-k", str(folder)],
-                 f"kubectl apply -k addons/{addon}", timeout=180)
+        apply = [binary, "--context", context, "apply", "--server-side", "--force-conflicts"]
+        crds = addon_crds(rendered)
+        if crds:
+            _kubectl([*apply, "-f", "-"], f"CRDs of add-on {addon}", timeout=180, input_text=crds_manifest(rendered))
+            _kubectl([binary, "--context", context, "wait", "--for=condition=Established", "--timeout=60s",
+                      *(f"crd/{crd}" for crd in crds)], f"CRDs of add-on {addon} established", timeout=90)
+        _kubectl([*apply, "-k", str(folder)], f"kubectl apply -k addons/{addon}", timeout=180)
         for namespace, kind, workload in workloads:
             _kubectl([binary, "--context", context, "-n", namespace, "rollout", "status", f"{kind}/{workload}",
                       "--timeout=180s"], f"{kind} {namespace}/{workload} of add-on {addon} ready", timeout=240)
+        for namespace, service in balanced:
+            _wait_for_lb_address(binary, context, namespace, service, addon)
         if configure is not None:
             configure(binary, context, False)
         return f"Installed add-on {addon} into {name} in {time.monotonic() - started:.0f} s."
@@ -236,16 +247,69 @@ def addon_folder(addon: str) -> Path:
     return folder
 
 
-def addon_workloads(manifests: str) -> list[tuple[str, str, str]]:
-    """(namespace, kind, name) of every Deployment and DaemonSet the rendered manifests hold."""
+@functools.lru_cache(maxsize=4)
+def _documents(manifests: str) -> tuple:
+    """The YAML documents of rendered manifests, parsed once (CRDs make them large), with libyaml when present."""
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return tuple(doc for doc in yaml.load_all(manifests, Loader=loader) if doc)
+
+
+def addon_workloads(manifests: str) -> list[tuple[str, str, str]]:
+    """(namespace, kind, name) of every Deployment and DaemonSet the rendered manifests hold."""
     found = []
-    for doc in yaml.safe_load_all(manifests):
+    for doc in _documents(manifests):
         if (doc or {}).get("kind") in ("Deployment", "DaemonSet"):
             meta = doc.get("metadata") or {}
             found.append((meta.get("namespace") or "default", doc["kind"].lower(), meta.get("name")))
     return found
+
+
+def addon_crds(manifests: str) -> list[str]:
+    """The names of the CustomResourceDefinitions the rendered manifests hold, in order."""
+    return [doc["metadata"]["name"] for doc in _documents(manifests) if doc.get("kind") == "CustomResourceDefinition"]
+
+
+def crds_manifest(manifests: str) -> str:
+    """Only the CustomResourceDefinitions of the rendered manifests, as a JSON List kubectl applies."""
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        doc for doc in _documents(manifests) if doc.get("kind") == "CustomResourceDefinition"]})
+
+
+def addon_load_balancers(manifests: str) -> list[tuple[str, str]]:
+    """(namespace, name) of every Service of type LoadBalancer the rendered manifests hold."""
+    return [((doc.get("metadata") or {}).get("namespace") or "default", doc["metadata"]["name"])
+            for doc in _documents(manifests)
+            if (doc or {}).get("kind") == "Service" and (doc.get("spec") or {}).get("type") == "LoadBalancer"]
+
+
+def _lb_address(binary: str, context: str, namespace: str, service: str) -> str | None:
+    """The Service's first LoadBalancer address (IP or hostname), or None while it has none."""
+    done = subprocess.run([binary, "--context", context, "-n", namespace, "get", "service", service, "-o", "json"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        return None
+    for ingress in (json.loads(done.stdout).get("status") or {}).get("loadBalancer", {}).get("ingress") or []:
+        if ingress.get("ip") or ingress.get("hostname"):
+            return ingress.get("ip") or ingress.get("hostname")
+    return None
+
+
+LB_ADDRESS_TIMEOUT = 60  # s; MetalLB answers within a second or two once it runs
+
+
+def _wait_for_lb_address(binary: str, context: str, namespace: str, service: str, addon: str) -> str:
+    deadline = time.monotonic() + LB_ADDRESS_TIMEOUT
+    while True:
+        address = _lb_address(binary, context, namespace, service)
+        if address:
+            return address
+        if time.monotonic() > deadline:
+            raise ClusterUnavailable(
+                f"Service {namespace}/{service} of add-on {addon} got no LoadBalancer address in "
+                f"{LB_ADDRESS_TIMEOUT} s: nothing hands out addresses (list metallb before {addon} in the lab's addons)")
+        time.sleep(1)
 
 
 def _workloads_ready(binary: str, context: str, workloads: list[tuple[str, str, str]]) -> bool:
@@ -345,10 +409,8 @@ ADDON_CONFIGURATION = {"metallb": configure_metallb}
 
 def addon_images(manifests: str) -> list[str]:
     """Every container image the rendered add-on manifests name, in order, once each."""
-    import yaml
-
     images: list[str] = []
-    for doc in yaml.safe_load_all(manifests):
+    for doc in _documents(manifests):
         pod = ((doc or {}).get("spec") or {}).get("template", {}).get("spec") or {}
         for container in (pod.get("initContainers") or []) + (pod.get("containers") or []):
             image = container.get("image")
@@ -357,9 +419,10 @@ def addon_images(manifests: str) -> list[str]:
     return images
 
 
-def _kubectl(args: list[str], what: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def _kubectl(args: list[str], what: str, timeout: float = 120, input_text: str | None = None
+             ) -> subprocess.CompletedProcess:
     try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False, input=input_text)
     except subprocess.TimeoutExpired:
         raise ClusterUnavailable(f"{what}: no answer in {int(timeout)} s") from None
     if done.returncode != 0:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build one Go component from the module proxy into <out-dir>.
 # usage: build-go-tool.sh <component> <version> <out-dir>
-# components: kind containerd runc crictl cni-plugins etcd coredns local-path-provisioner kube-router metallb
+# components: kind containerd runc crictl cni-plugins etcd coredns local-path-provisioner kube-router metallb traefik
 set -euo pipefail
 name=${1:?component} ver=${2:?version} out=${3:?out dir}
 : "${GOMODCACHE:?}" "${GOCACHE:?}"
@@ -111,6 +111,23 @@ case "$name" in
         -ldflags "-s -w -X $m/internal/version.gitCommit=netlabs-local -X $m/internal/version.gitBranch=$ver" \
         -o "$out/$c" "$m/$c"
     done
+    cd /; rm -rf "$w" ;;
+  traefik)
+    # Traefik's go.mod replaces two modules with Containous forks and excludes
+    # one version; replace and exclude directives count only in the main
+    # module, so a wrapper module copies them and requires the release.
+    m=github.com/traefik/traefik/v3
+    w="$out.work"; rm -rf "$w"; mkdir -p "$w"; cd "$w"
+    gm="$(GOFLAGS=-mod=mod go mod download -json "$m@$ver" | jq -r .Dir)/go.mod"
+    {
+      printf 'module netlabs.local/traefikbuild\n\n%s\n\nrequire %s %s\n\n' "$(awk '$1 == "go" {print; exit}' "$gm")" "$m" "$ver"
+      sed -n '/^replace (/,/^)/p; /^replace [^(]/p; /^exclude/p' "$gm"
+    } > go.mod
+    printf 'package main\n\nfunc main() {}\n' > main.go
+    GOFLAGS=-mod=mod go build "${common[@]}" \
+      -ldflags "-s -w -X $m/pkg/version.Version=$ver -X $m/pkg/version.BuildDate=netlabs-local" \
+      -o "$out/traefik" "$m/cmd/traefik"
+    cp go.mod "$out/wrapper-go.mod"
     cd /; rm -rf "$w" ;;
   *) echo "unknown component $name" >&2; exit 2 ;;
 esac

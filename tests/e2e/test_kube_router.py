@@ -8,18 +8,14 @@ The copy has another cluster name and no host ports, so it runs beside the share
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
-import yaml
 
 from labcheck.loader import clusters_dir
 from labcheck.toolchain import Kind, cluster_addons
-from tests.e2e.cluster_apps import echo_app, run
+from tests.e2e.cluster_apps import copy_of_config, echo_app, require_prepared_images, run
 
 NAMESPACE = "kube-router-test"
 APPS = echo_app(node_port=30091) + """---
@@ -63,31 +59,7 @@ spec:
 @pytest.fixture(scope="module")
 def kube_router_image(toolchain):
     """The kube-router image prepare.sh's kube-router phase builds; loud when it is missing."""
-    if toolchain.get("SOURCE") == "registry":
-        return None  # kind the normal way: the nodes pull the published image the manifest names
-    image = toolchain.get("KUBE_ROUTER_IMAGE")
-    problem = None
-    if not image:
-        problem = "the prepared toolchain predates its kube-router phase (no KUBE_ROUTER_IMAGE in toolchain.env)"
-    elif subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
-        problem = f"kube-router image {image} is not in Docker"
-    if problem:
-        problem += ": run `bash clusters/prepare.sh` (phase kube-router)"
-        if os.environ.get("LABCHECK_E2E_REQUIRED") == "1":
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return image
-
-
-def copy_of_config(stem: str, name: str, folder: Path) -> Path:
-    """clusters/<stem>.yaml under another cluster name and without host ports; all else as it is."""
-    spec = yaml.safe_load((clusters_dir() / f"{stem}.yaml").read_text(encoding="utf-8"))
-    spec["name"] = name
-    for node in spec["nodes"]:
-        node.pop("extraPortMappings", None)
-    copy = folder / f"{name}.yaml"
-    copy.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    return copy
+    require_prepared_images(toolchain, {"KUBE_ROUTER_IMAGE": "kube-router"})
 
 
 @pytest.fixture(scope="module")

@@ -73,7 +73,8 @@ def test_kube_router_addon_renders_with_the_published_image_name():
 
 from labcheck.errors import ClusterUnavailable  # noqa: E402
 from labcheck.loader import all_labs  # noqa: E402
-from labcheck.toolchain import addon_folder, addon_workloads, metallb_pool_manifest, pool_range  # noqa: E402
+from labcheck.toolchain import (addon_folder, addon_load_balancers, addon_workloads,  # noqa: E402
+                                metallb_pool_manifest, pool_range)
 
 
 def kind_network(subnet: str, *addresses: str) -> dict:
@@ -88,13 +89,30 @@ def test_every_add_on_a_lab_names_exists():
     assert any("metallb" in lab.addons for lab in all_labs())
 
 
+def addon_balancers(addon: str) -> list[tuple[str, str]]:
+    """The LoadBalancer Services an add-on's own files hold (read as files: no kubectl needed)."""
+    return [service for path in sorted(addon_folder(addon).glob("*.yaml")) if path.name != "kustomization.yaml"
+            for service in addon_load_balancers(path.read_text())]
+
+
 def test_exactly_the_labs_that_make_loadbalancer_services_install_metallb():
     for lab in all_labs():
         services = [doc for path in sorted(lab.folder.glob("**/*.yaml")) if path.name != "lab.yaml"
                     for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
         balanced = any(d.get("kind") == "Service" and (d.get("spec") or {}).get("type") == "LoadBalancer"
                        for d in services)
+        # an add-on of the lab may bring one too (traefik's Service): that needs MetalLB as well
+        balanced = balanced or any(addon_balancers(addon) for addon in lab.addons if addon != "metallb")
         assert ("metallb" in lab.addons) == balanced, lab.id
+
+
+def test_add_ons_with_loadbalancer_services_come_after_metallb():
+    assert addon_balancers("traefik") == [("traefik", "traefik")] and addon_balancers("metallb") == []
+    for lab in all_labs():
+        for position, addon in enumerate(lab.addons):
+            if addon != "metallb" and addon_balancers(addon):
+                # add-ons install in the listed order, and an address needs MetalLB running
+                assert "metallb" in lab.addons[:position], f"lab {lab.id}: list metallb before {addon}"
 
 
 def test_pool_is_at_the_top_of_the_ipv4_subnet_and_clear_of_the_nodes():
@@ -142,7 +160,7 @@ def metallb_install(monkeypatch):
     rendered = (addon_folder("metallb") / "metallb.yaml").read_text()
     calls, configured = [], []
     monkeypatch.setattr("labcheck.actions.kubectl", lambda: "kubectl")
-    monkeypatch.setattr(toolchain, "_kubectl", lambda args, what, timeout=120: calls.append(args) or
+    monkeypatch.setattr(toolchain, "_kubectl", lambda args, what, timeout=120, input_text=None: calls.append(args) or
                         subprocess.CompletedProcess(args, 0, rendered, ""))
     monkeypatch.setattr(toolchain, "_workloads_ready", lambda *a: False)
     monkeypatch.setattr(Kind, "load_image", lambda self, image, name: False)
