@@ -82,12 +82,19 @@ def ensure_namespace(context: str, namespace: str, labels: dict[str, str] | None
         raise ClusterUnavailable(f"cannot create namespace {namespace}: {done.stderr.strip()[:200]}")
 
 
+#: What a namespace holds that other namespaces can collide with: node ports (Services), and the
+#: names and paths an ingress controller serves for every namespace at once.
+SHARED_ROUTES = ("services,ingresses", "httproutes.gateway.networking.k8s.io,gateways.gateway.networking.k8s.io")
+
+
 def delete_namespace(context: str, namespace: str, *, wait: bool = True) -> None:
-    """Delete a namespace; with wait=False the API server empties it in the background, but its
-    Services go first, at once: the node ports they hold are free for the next namespace."""
+    """Delete a namespace; with wait=False the API server empties it in the background, but what
+    it holds that others can collide with goes first, at once (SHARED_ROUTES: a cluster without
+    the Gateway API refuses that part, which is fine)."""
     if not wait:
-        _run([kubectl(), "--context", context, "-n", namespace, "delete", "services", "--all", "--wait=true",
-              "--timeout=60s"], timeout=70)
+        for kinds in SHARED_ROUTES:
+            _run([kubectl(), "--context", context, "-n", namespace, "delete", kinds, "--all", "--wait=true",
+                  "--timeout=60s"], timeout=70)
     done = _run([kubectl(), "--context", context, "delete", "namespace", namespace, "--ignore-not-found",
                  f"--wait={'true' if wait else 'false'}", "--timeout=180s"], timeout=200)
     if done.returncode != 0:

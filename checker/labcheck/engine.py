@@ -21,7 +21,7 @@ def _groups(step: Step) -> list[list]:
     """Checks in order; consecutive checks of kinds that may run side by side form one group."""
     groups: list[list] = []
     for check in step.checks:
-        if kind_of(check).parallel and groups and kind_of(groups[-1][0]).parallel:
+        if kind_of(check).parallel and not check.after_previous and groups and kind_of(groups[-1][0]).parallel:
             groups[-1].append(check)
         else:
             groups.append([check])

@@ -189,3 +189,13 @@ def test_failing_check_is_retried_until_its_timeout():
     result = run_step(lab, lab.steps[0], cluster, wait=2.5)
     assert result.checks[0].attempts >= 2
     assert result.checks[0].status == Status.FAIL
+
+
+def test_a_check_marked_after_previous_never_runs_beside_the_checks_before_it():
+    from labcheck.engine import _groups
+
+    probe = {"exec": {"pod": "p", "command": ["true"]}}
+    lab = make_lab([{"id": "a", "title": "a", "probe": probe}, {"id": "b", "title": "b", "probe": probe},
+                    {"id": "c", "title": "c", "probe": probe, "after_previous": True},
+                    {"id": "d", "title": "d", "probe": probe}])
+    assert [[c.id for c in group] for group in _groups(lab.steps[0])] == [["a", "b"], ["c", "d"]]

@@ -36,6 +36,9 @@ class CheckBase(Strict):
         None, ge=0, description="seconds to keep re-trying while the cluster converges"
     )
     cause: str | None = Field(None, description="the likely cause to print when this check fails")
+    after_previous: bool = Field(
+        False, description="run only once the checks before it have passed, never beside them: a probe that "
+                           "expects a refusal means something only once what it is measured against is in place")
 
     #: Set by each kind's check model: the kind's own part of the check.
     spec: Any
