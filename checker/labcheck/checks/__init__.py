@@ -14,7 +14,7 @@ import importlib
 import time
 from pathlib import Path
 
-from ..errors import ClusterUnavailable, TargetUnavailable
+from ..errors import ClusterUnavailable, NotGradableHere, TargetUnavailable
 from ..model import CHECK_REGISTRY, check_kind, check_spec
 from .context import CheckContext
 from .outcome import CheckResult, Outcome, Status
@@ -35,6 +35,8 @@ def _attempt(check, ctx: CheckContext, lab_folder: Path) -> Outcome:
     ctx.evidence = []
     try:
         outcome = _evaluator(check_kind(check))(check_spec(check), ctx, lab_folder)
+    except NotGradableHere as exc:
+        outcome = Outcome.not_gradable(str(exc))
     except TargetUnavailable as exc:
         outcome = Outcome.failed(str(exc), cause=exc.cause or "it must exist and run before it can be probed",
                                  final=exc.final)
