@@ -315,12 +315,17 @@ def test_hostile_files_become_error_rows_never_a_crash_or_a_write_outside(tmp_pa
                         "--format", "csv,json,junit,gradescope", timeout=120)
     assert done.returncode == 3, done.stderr
     assert "Traceback" not in done.stderr + done.stdout and "internal error" not in done.stderr
-    rows = {Path(r["source"]).name: r for r in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
-    assert set(rows) == set(expected)
+    # Each file's result; files that say they are mallory's are one learner in the gradebook.
+    results = {Path(r["source"]).name: r for r in store.ResultStore(out / "results.jsonl").read().values()}
+    assert set(results) == set(expected)
     for name, words in expected.items():
-        assert rows[name]["status"] == "ERROR", name
-        assert words in rows[name]["note"], (name, rows[name]["note"])
-        assert "\n" not in rows[name]["note"]
+        assert results[name]["status"] == "ERROR", name
+        assert words in results[name]["error"], (name, results[name]["error"])
+        assert "\n" not in results[name]["error"]
+    table = list(csv.DictReader(io.StringIO((out / "grades.csv").read_text())))
+    assert {r["status"] for r in table} == {"ERROR"} and "\n" not in "".join(r["note"] for r in table)
+    assert sum(1 for r in table if r["learner"] == "mallory") == 1
+    assert "mallory: counted" in (out / "report.txt").read_text()  # the others listed as superseded
     written = {p for p in tmp_path.rglob("*")} - before
     assert written and all(out in p.parents or p == out for p in written)
     JUnitXml.fromfile(str(out / "grades.junit.xml"))  # still well-formed XML

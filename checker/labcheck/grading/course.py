@@ -114,10 +114,13 @@ def _rank(record: dict[str, Any]) -> tuple:
 def _supersede(records: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     by_learner: dict[str, list[dict[str, Any]]] = {}
     for record in records.values():
-        by_learner.setdefault(record["learner"], []).append(record)
+        # A file that could not be read names no learner: its file name stands in, and is never
+        # taken for another file of the same name.
+        group = record["key"] if record.get("learner_from") else record["learner"]
+        by_learner.setdefault(group, []).append(record)
     rows, superseded = {}, []
-    for learner, group in sorted(by_learner.items()):
-        ordered = sorted(group, key=_rank, reverse=True)
+    for _group, members in sorted(by_learner.items()):
+        ordered = sorted(members, key=_rank, reverse=True)
         kept = ordered[0]
         rows[kept["key"]] = kept
         if len(ordered) > 1:
@@ -130,7 +133,7 @@ def _supersede(records: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, 
                     why += f"; signature {record.get('integrity')}"
                 dropped.append({"key": record["key"], "source": record["source"], "why": why,
                                 "status": record["status"], "total": record["total"]})
-            superseded.append({"learner": learner, "kept": kept["key"], "source": kept["source"],
+            superseded.append({"learner": kept["learner"], "kept": kept["key"], "source": kept["source"],
                                "submitted_at": kept.get("submitted_at"), "dropped": dropped})
     return rows, superseded
 

@@ -15,6 +15,7 @@ A record is a plain dict (it goes to JSON lines as it is):
     not_gradable ids of steps the grader could not look at from where it ran (not in max_total)
     submitted_at when the learner's file says it was made (files only)
     fingerprint  facts unique to the cluster the evidence came from (files only; sameness.py)
+    learner_from "file name" when the file could not be read far enough to say who handed it in
     graded_at, duration, labcheck   informative only: outputs that must not change on a re-run skip them
 """
 
@@ -126,6 +127,7 @@ def _record(*, key, learner, name, source, namespace, basis, steps, error, integ
         "not_gradable": [s["id"] for s in steps if s["status"] == NOT_GRADABLE],
         "submitted_at": clean(extra.get("submitted_at"), 40),
         "fingerprint": extra.get("fingerprint") or [],
+        "learner_from": extra.get("learner_from"),
         "labcheck": __version__,
         "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration": round(time.monotonic() - started, 3),
