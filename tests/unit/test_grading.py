@@ -465,7 +465,14 @@ def _silent_server() -> tuple[socket.socket, int]:
     server.bind(("127.0.0.1", 0))
     server.listen(16)
     held: list[socket.socket] = []
-    threading.Thread(target=lambda: [held.append(server.accept()[0]) for _ in iter(int, 1)], daemon=True).start()
+    def accept_forever() -> None:
+        try:
+            while True:
+                held.append(server.accept()[0])
+        except OSError:  # the test closed the server
+            return
+
+    threading.Thread(target=accept_forever, daemon=True).start()
     return server, server.getsockname()[1]
 
 

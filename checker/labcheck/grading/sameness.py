@@ -30,30 +30,31 @@ MAX_FACTS = 400  # a hostile file of 100,000 Pods must not make a record of 100,
 
 
 def _objects(calls: Iterable[dict[str, Any]]):
+    """(kind, namespace asked about, object) of every object in the answers."""
     for call in calls:
         if call.get("raises") is not None:
             continue
-        result = call.get("result")
+        result, args = call.get("result"), call.get("args") or {}
         if call.get("op") == "get" and isinstance(result, dict):
-            yield call["args"].get("kind"), result
+            yield args.get("kind"), args.get("namespace"), result
         elif call.get("op") == "list" and isinstance(result, list):
             for obj in result:
                 if isinstance(obj, dict):
-                    yield call["args"].get("kind"), obj
+                    yield args.get("kind"), args.get("namespace"), obj
 
 
 def facts(calls: list[dict[str, Any]], namespace: str) -> list[list[str]]:
     """The cluster's facts in a submission's evidence calls, sorted, at most MAX_FACTS."""
     found: set[tuple[str, str, str]] = set()
     pod_ips: set[str] = set()
-    for kind, obj in _objects(calls):
+    for kind, asked, obj in _objects(calls):
         metadata = obj.get("metadata") or {}
         name, where = metadata.get("name"), metadata.get("namespace")
         label = f"{kind} {where}/{name}" if where else f"{kind} {name}"
         uid = metadata.get("uid")
         if isinstance(uid, str) and uid:
             found.add(("uid", label, uid))
-        if where == namespace:
+        if asked == namespace:  # the learner's own objects
             created = metadata.get("creationTimestamp")
             if isinstance(created, str) and created:
                 found.add(("created", f"{kind} {name}", created))
@@ -62,8 +63,12 @@ def facts(calls: list[dict[str, Any]], namespace: str) -> list[list[str]]:
                 pod_ips.add(ip)
     if pod_ips:
         found.add(("pod-ips", f"Pods in {namespace}", ",".join(sorted(pod_ips))))
-    ordered = sorted(found, key=lambda fact: ({"uid": 0, "pod-ips": 1}.get(fact[0], 2), fact))
+    ordered = sorted(found, key=_strongest_first)
     return [list(fact) for fact in ordered[:MAX_FACTS]]
+
+
+def _strongest_first(fact) -> tuple:
+    return {"uid": 0, "pod-ips": 1}.get(fact[0], 2), tuple(fact)
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ def pairs(records: dict[str, dict[str, Any]]) -> list[Pair]:
         labels = {}
         for fact in records[first].get("fingerprint") or []:
             labels.setdefault(("uid", "", fact[2]) if fact[0] == "uid" else tuple(fact), tuple(fact))
-        shown = sorted(_shown(labels.get(fact, fact)) for fact in common)
+        shown = [_shown(labels.get(fact, fact)) for fact in sorted(common, key=_strongest_first)]
         found.append(Pair(first, second, strength, tuple(shown[:3] + ([f"{len(shown) - 3} more"] if len(shown) > 3
                                                                          else []))))
     return sorted(found, key=lambda p: (p.strength != "same cluster", records[p.first]["learner"],
