@@ -27,6 +27,7 @@
 #   7 metallb    MetalLB's controller and speaker (go.universe.tf/metallb) and
 #                their images under the published names; installed by labs that
 #                list the `metallb` add-on (clusters/addons/metallb/)
+#   grader       the grader's image for the Indexed Job (clusters/grading/prepare-image.sh)
 #   8 env        $NETLABS_CACHE/toolchain.env, written last, READY=1
 #
 # Environment: NETLABS_CACHE (cache dir), GO_BUILD_PROCS (default: all cores),
@@ -334,6 +335,11 @@ else
 fi
 phase_done "$note: $(awk '{print $1}' "$mlb_ids" | paste -sd' ')"
 
+phase grader "the grader's image (clusters/grading/prepare-image.sh)"
+run grader-image "$REPO/clusters/grading/prepare-image.sh"
+GRADER_IMAGE=$(tail -n 1 "$LOGS/grader-image.log" | cut -d' ' -f1)
+phase_done "$(tail -n 1 "$LOGS/grader-image.log")"
+
 ########################################################################## 8
 phase env "toolchain.env"
 images_present "$node_ids" || die "node image $NODE_IMAGE missing from docker"
@@ -351,6 +357,7 @@ BASE_IMAGE=$BASE_IMAGE
 LAB_IMAGES=$lab_csv
 KUBE_ROUTER_IMAGE=$KUBE_ROUTER_IMAGE
 METALLB_IMAGES=$(awk '{print $1}' "$mlb_ids" | paste -sd,)
+GRADER_IMAGE=$GRADER_IMAGE
 KUBECTL=$K8S_BIN/kubectl
 NETLABS_CACHE=$CACHE
 DOCKER_RUNTIME=$(docker info --format '{{.DefaultRuntime}}')

@@ -97,3 +97,26 @@ def test_the_job_is_indexed_and_its_arguments_are_ones_labcheck_takes():
     reader = documents("reader.yaml")[0]["spec"]
     assert claim == next(d for d in documents("job.yaml") if d["kind"] == "PersistentVolumeClaim")["metadata"]["name"]
     assert any(v.get("persistentVolumeClaim", {}).get("claimName") == claim for v in reader["volumes"])
+
+
+def test_the_grader_image_takes_the_wheels_of_the_machine_it_is_built_on():
+    import platform
+    import subprocess
+    import sys
+
+    script = (GRADING / "build-image.sh").read_text()
+    for name in ("x86_64", "amd64", "aarch64", "arm64"):
+        assert name not in script, f"build-image.sh names a CPU ({name})"
+    # What the image's interpreter is asked: run the same program with this machine's Python.
+    program = re.search(r"python3 - <<'PY'\n(.*?)\nPY\n", script, re.S).group(1)
+    version, *tags = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                                    check=True).stdout.split()
+    assert version == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert f"manylinux_2_17_{platform.machine()}" in tags and all(t.endswith(platform.machine()) for t in tags)
+
+
+def test_prepare_builds_the_grader_image_and_records_it():
+    prepare = (clusters_dir() / "prepare.sh").read_text()
+    assert 'run grader-image "$REPO/clusters/grading/prepare-image.sh"' in prepare
+    assert "GRADER_IMAGE=$GRADER_IMAGE" in prepare
+    assert "build-image.sh" in (GRADING / "prepare-image.sh").read_text()
