@@ -140,7 +140,8 @@ def _progress(verbose: bool):
               help="Output folder (default: grades-labNN).")
 @click.option("--format", "formats", multiple=True, metavar="FORMAT[,FORMAT]",
               help="csv, json, junit, gradescope, canvas, moodle; several at once (default: csv).")
-@click.option("--jobs", type=click.IntRange(1, 256), help="Learners graded at once (default: 4 per core, at most 32).")
+@click.option("--jobs", type=click.IntRange(1, 256),
+              help="Live learners graded at once (default: 4 per core, at most 32); files take two threads.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=120.0, show_default=True,
               help="Seconds one learner may take; past it, that learner is an ERROR row and the batch goes on.")
 @click.option("--resume", is_flag=True, help="Keep the results already in the output folder; grade only the rest "

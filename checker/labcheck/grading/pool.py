@@ -1,4 +1,4 @@
-"""A worker pool with a time limit per task, on daemon threads.
+"""A worker pool with a time limit per task, on daemon threads; and the memory budget of the files in flight.
 
 Grading is waiting (API calls, commands in Pods), so threads fit. A task that
 overruns its limit is given up: its slot goes to the next learner at once and
