@@ -41,7 +41,7 @@ echo "building $tag: labcheck $version and its dependencies for CPython $py (${p
 platform_args=()
 for platform in $platforms; do platform_args+=(--platform "$platform"); done
 "$python" -m pip install --quiet --disable-pip-version-check --no-compile --target "$rootfs/opt/labcheck" \
-  --only-binary=:all: --implementation cp --python-version "$py" "${platform_args[@]}" \
+  --no-warn-conflicts --only-binary=:all: --implementation cp --python-version "$py" "${platform_args[@]}" \
   "$work"/wheels/*.whl >&2
 chroot "$rootfs" python3 -m compileall -q /opt/labcheck >/dev/null || true
 # The grader runs as a user with no home and a read-only root filesystem.
