@@ -65,7 +65,8 @@ def learner_rows(path: Path, what: str, columns: str) -> list[tuple[int, dict[st
     seen: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
-        value = {k: (v or "").strip() for k, v in row.items() if isinstance(k, str) and isinstance(v, (str, type(None)))}
+        # Cells past the header land under the key None as a list: not a column of ours.
+        value = {k: (v or "").strip() for k, v in row.items() if k is not None and not isinstance(v, list)}
         if not any(value.values()):
             continue
         learner = value.get("learner", "")
