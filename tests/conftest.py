@@ -1,7 +1,10 @@
-"""Shared test helpers: an in-memory cluster speaking the seam, and CLI runners."""
+"""Shared test helpers: an in-memory cluster speaking the seam, objects and labs to grade, lab files
+to lint, CLI runners, and the fake API server's fixtures. Test modules take what they share from
+here (or tests/fake_kube.py), never from one another (tests/unit/test_test_suite.py holds that)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +14,10 @@ import pytest
 
 from labcheck.cluster.base import ExecResult
 from labcheck.errors import TargetUnavailable
+from tests.fake_kube import api, cluster  # noqa: F401 (fixtures: a fake API server and a LiveCluster on it)
 
 REPO = Path(__file__).resolve().parent.parent
+LAB01 = REPO / "labs" / "01-pod-shared-network"
 
 
 class FakeCluster:
@@ -44,7 +49,9 @@ class FakeCluster:
 
     def list(self, api_version, kind, namespace, label_selector=None):
         self.calls.append(("list", kind, namespace))
-        return [o for o in self.objects if self._matches(o, api_version, kind, namespace)]
+        wanted = dict(term.split("=", 1) for term in (label_selector or "").split(",") if "=" in term)
+        return [o for o in self.objects if self._matches(o, api_version, kind, namespace)
+                and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
 
     def logs(self, namespace, pod, container, tail_lines=200):
         self.calls.append(("logs", pod, container))
@@ -95,8 +102,52 @@ def pod(name: str, namespace: str = "lab01", containers=("app",), *, running=Tru
     }
 
 
+# The Pod of the seed article lab 01 follows: what a learner who solved its first step has made.
+ARTICLE_POD = pod("multicontainerpod", containers=("nginx-container", "sidecar"),
+                  labels={"name": "multi-container-pod", "environment": "production", "tier": "front-end"})
+ARTICLE_POD["spec"]["containers"][1]["command"] = ["sh", "-c", "while true; do curl localhost:80; sleep 300; done"]
+
+
 def ok(stdout: str = "", returncode: int = 0, stderr: str = "") -> ExecResult:
     return ExecResult(args=["x"], returncode=returncode, stdout=stdout, stderr=stderr, duration=0.01, where="fake")
+
+
+def make_lab(checks: list[dict]):
+    """A throwaway lab of one step holding `checks` (lab.yaml's shape), in namespace lab01."""
+    from labcheck.model import Lab
+
+    lab = Lab.model_validate({
+        "format": 1, "id": "99", "title": "t", "summary": "s", "cluster": "single-node", "namespace": "lab01",
+        "steps": [{"id": "s", "title": "step", "checks": checks, "hints": ["h"],
+                   "solution": {"commands": ["true"]}, "unsolved_fails": [checks[0]["id"]]}],
+    })
+    lab._folder = Path("/nonexistent/99-test")
+    return lab
+
+
+def grade_checks(checks: list[dict], target):
+    """The StepResult of `checks` graded once on the cluster `target`, as one step of make_lab's lab (no waiting)."""
+    from labcheck.engine import run_step
+
+    lab = make_lab(checks)
+    return run_step(lab, lab.steps[0], target, wait=0)
+
+
+def copy_lab(tmp_path: Path) -> Path:
+    """Lab 01 copied under tmp_path (without evidence) to be edited and linted; its lab.yaml."""
+    target = tmp_path / "labs" / LAB01.name
+    shutil.copytree(LAB01, target, ignore=shutil.ignore_patterns("evidence", "__pycache__"))
+    return target / "lab.yaml"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
 def run_labcheck(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
@@ -115,7 +166,8 @@ def call_main(capsys, *args: str) -> tuple[int, str, str]:
         main(list(args))
         code = 0
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        # As the process would exit: a plain number, whatever int (ExitStatus) main() exited with.
+        code = int(exc.code) if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -1,4 +1,4 @@
-"""A stand-in Kubernetes API server and exec stream, so live.py's real code runs without a cluster.
+"""A stand-in Kubernetes API server and exec stream, so cluster.live's real code runs without a cluster.
 
 FakeApiServer is a real HTTP server on 127.0.0.1 (a random port) that answers the
 paths a test registers, records every request, and speaks enough of the

@@ -7,6 +7,7 @@ import venv
 
 import pytest
 
+from labcheck.errors import ExitStatus
 from tests.conftest import REPO
 
 
@@ -28,10 +29,10 @@ def test_wheel_installs_and_runs_from_elsewhere(tmp_path):
     env["LABCHECK_STATE_DIR"] = str(tmp_path / "state")
     labcheck = env_dir / "bin" / "labcheck"
     listed = subprocess.run([str(labcheck), "list"], cwd=elsewhere, capture_output=True, text=True, env=env)
-    assert listed.returncode == 0, listed.stderr
+    assert listed.returncode == ExitStatus.PASSED, listed.stderr
     assert "Containers in one Pod" in listed.stdout
     linted = subprocess.run([str(labcheck), "lint"], cwd=elsewhere, capture_output=True, text=True, env=env)
-    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert linted.returncode == ExitStatus.PASSED, linted.stdout + linted.stderr
     located = subprocess.run([str(python), "-c", "import labcheck.loader as l; print(l.labs_dir(), l.clusters_dir())"],
                              cwd=elsewhere, capture_output=True, text=True, env=env)
     assert "_bundled/labs" in located.stdout and "_bundled/clusters" in located.stdout

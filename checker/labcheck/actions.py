@@ -102,12 +102,13 @@ def set_default_namespace(context: str, namespace: str) -> None:
 
 
 def perform(lab: Lab, actions: Actions, *, context: str, cluster_name: str,
-            namespace: str | None = None) -> list[str]:
-    """Apply manifests, then run commands, in the lab's namespace (or another given one)."""
+            namespace: str | None = None, variables: dict[str, str] | None = None) -> list[str]:
+    """Apply manifests, then run commands, in the lab's namespace (or another given one).
+    `variables` (a challenge's drawn details) are set for the commands too."""
     log: list[str] = []
     namespace = namespace or lab.namespace
     with lab_kubeconfig(context, namespace) as config:
-        env = {**os.environ, "KUBECONFIG": config, "LAB_NAMESPACE": namespace,
+        env = {**os.environ, **(variables or {}), "KUBECONFIG": config, "LAB_NAMESPACE": namespace,
                "KUBE_CONTEXT": context, "KIND_CLUSTER": cluster_name}
         for command in actions.prepare:
             log.append(_shell(command, env, lab.folder))

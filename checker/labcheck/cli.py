@@ -14,51 +14,9 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import (
-    EXIT_CANNOT_GRADE,
-    EXIT_FAILED,
-    EXIT_INVALID_LAB,
-    EXIT_PASSED,
-    EXIT_USAGE,
-    LabcheckError,
-    UsageError,
-)
-
-class _LazyConsole:
-    """A rich Console made on first use: commands that print little do not pay for importing rich."""
-
-    def __init__(self, **options):
-        self._options = options
-        self._console = None
-
-    def real(self):
-        """The rich Console itself, for code that needs the object (rich.live.Live)."""
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(**self._options)
-        return self._console
-
-    def __getattr__(self, name: str):
-        return getattr(self.real(), name)
-
-    def __enter__(self):
-        return self.real().__enter__()
-
-    def __exit__(self, *exc):
-        return self.real().__exit__(*exc)
-
-
-def Table(*args, **kwargs):  # noqa: N802 - stands in for rich.table.Table, imported when a table is drawn
-    from rich.table import Table as RichTable
-
-    return RichTable(*args, **kwargs)
-
-
-out = _LazyConsole(highlight=False)
-err = _LazyConsole(stderr=True, highlight=False)
-
+from . import __version__, session
+from .console import Table, err, out
+from .errors import ExitStatus, LabcheckError, UsageError
 
 def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
     """--debug may come before or after the subcommand: take it out wherever it is (not after `--`)."""
@@ -97,71 +55,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # --- shared helpers -----------------------------------------------------------
 
 
-def _lab_for(ref: str | None):
-    from .loader import find_lab
-    from .state import Progress
-
-    if ref:
-        return find_lab(ref)
-    current = Progress.load().current_lab
-    if not current:
-        raise UsageError("no lab started yet: run `labcheck start 01` (or name a lab)")
-    return find_lab(current)
-
-
-def _step(lab, ref):
-    """A step the person named; naming one the lab lacks is a usage error."""
-    try:
-        return lab.step(ref)
-    except KeyError as exc:
-        raise UsageError(exc.args[0]) from None
-
-
-def _recorded_lab(cluster, path: Path):
-    from .errors import EvidenceError
-    from .loader import find_lab
-
-    ref = cluster.meta.get("lab")
-    if not isinstance(ref, str) or not ref.strip():
-        raise EvidenceError(f"{path}: the evidence file names no lab: give one (labcheck check LAB --from ...)")
-    try:
-        return find_lab(ref)
-    except UsageError as exc:
-        raise EvidenceError(f"{path}: the evidence was recorded for lab {ref!r}, which this labcheck lacks ({exc})") from None
-
-
-def _recorded_steps(lab, cluster, path: Path):
-    from .errors import EvidenceError
-
-    recorded = cluster.meta.get("steps")
-    if not recorded:
-        raise EvidenceError(f"{path}: the evidence file names no step: give --step")
-    if not isinstance(recorded, list) or not all(isinstance(s, str) for s in recorded):
-        raise EvidenceError(f"{path}: \"steps\" must be a list of step ids")
-    try:
-        return [lab.step(s) for s in recorded]
-    except KeyError as exc:
-        raise EvidenceError(f"{path}: {exc.args[0]}") from None
-
-
-def _live_cluster(lab, context: str | None):
-    from .cluster.live import LiveCluster
-    from .toolchain import cluster_config, kube_context
-
-    _config, name = cluster_config(lab.cluster)
-    cluster = LiveCluster(context or kube_context(name))
-    cluster.ping()  # one clear line when the API is down, not an ERROR per check
-    return cluster
-
-
-def _exit_for(statuses) -> int:
+def _exit_for(statuses) -> ExitStatus:
     from .checks.outcome import Status
 
     if Status.ERROR in statuses:
-        return EXIT_CANNOT_GRADE
+        return ExitStatus.CANNOT_GRADE
     if Status.FAIL in statuses:
-        return EXIT_FAILED
-    return EXIT_PASSED
+        return ExitStatus.FAILED
+    return ExitStatus.PASSED
 
 
 # --- learner commands -----------------------------------------------------------
@@ -209,136 +110,7 @@ def files_command(lab_ref: str, dest: Path) -> None:
 @click.argument("lab_ref", metavar="LAB")
 def start_command(lab_ref: str) -> None:
     """Create (or reuse) the lab's kind cluster, prepare its namespace, show the first step."""
-    from . import actions
-    from .loader import find_lab
-    from .state import Progress
-    from .toolchain import Kind, cluster_config, kube_context
-
-    lab = find_lab(lab_ref)
-    progress = Progress.load()  # a broken progress file stops here, before minutes of cluster work
-    kind = Kind.find()
-    config, name = cluster_config(lab.cluster)
-    context = kube_context(name)
-    started = time.monotonic()
-    if name in kind.clusters():
-        stopped = kind.stopped_nodes(name)
-        if not stopped:
-            err.print(f"Reusing kind cluster [bold]{name}[/bold].")
-            kind.export_kubeconfig(name)
-        else:
-            # Its node containers outlived their Docker daemon (a reboot, a restarted dockerd): kind
-            # still lists the cluster, but nothing runs. A new one is the reliable way back. (A slow
-            # API alone is no reason: the learner's work would go with the cluster.)
-            with err.status(f"Kind cluster {name} has stopped nodes ({', '.join(stopped)}): creating it anew..."):
-                kind.delete(name)
-                kind.create(config, name)
-            err.print(f"Re-created kind cluster [bold]{name}[/bold] in {time.monotonic() - started:.0f} s "
-                      f"(its nodes {', '.join(stopped)} had stopped).")
-    else:
-        with err.status(f"Creating kind cluster {name} from {config.name} (a minute or two)..."):
-            kind.create(config, name)
-        err.print(f"Created kind cluster [bold]{name}[/bold] in {time.monotonic() - started:.0f} s.")
-    missing = []
-    for image in lab.images:
-        with err.status(f"Loading image {image} into {name}..."):
-            loaded = kind.load_image(image, name)
-        if loaded:
-            err.print(f"Image {image} is in the cluster.")
-        else:
-            missing.append(image)
-    if missing:
-        _warn_missing_images(lab, missing, name)
-    for addon in lab.addons:
-        with err.status(f"Installing add-on {addon} into {name} (a minute the first time)..."):
-            err.print(kind.install_lab_addon(addon, name))
-    with err.status(f"Preparing namespace {lab.namespace}..."):
-        actions.ensure_namespace(context, lab.namespace)
-        actions.set_default_namespace(context, lab.namespace)
-        if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
-            actions.perform(lab, lab.setup, context=context, cluster_name=name)
-    progress.current_lab = lab.id
-    entry = progress.lab(lab.id)
-    _bind_progress_to_cluster(lab, entry, context, name)
-    progress.save()
-    err.print(f"kubectl now uses context {context}, namespace {lab.namespace}. "
-              f"Ready in {time.monotonic() - started:.0f} s.")
-    _announce_step(lab, entry["current_step"])
-
-
-# Where `labcheck docs` serves the lab pages; LABCHECK_DOCS_URL names a published copy instead.
-DOCS_URL = "http://127.0.0.1:8000/"
-
-
-def _warn_missing_images(lab, images: list[str], cluster_name: str) -> None:
-    from .toolchain import prepare_command
-
-    names = ", ".join(images)
-    pulls = " && ".join(f"docker pull {image}" for image in images)
-    prepare = prepare_command()
-    offline = f"; where no registry can be reached, `{prepare}` builds them" if prepare else ""
-    err.print(f"[yellow]warning:[/yellow] Docker has no image {names}, so it was not loaded into cluster "
-              f"{cluster_name}: Pods of lab {lab.id} will wait until the node pulls it from its registry. "
-              f"To load it: `{pulls}`{offline}, then `labcheck start {lab.id}` again.")
-
-
-def _cluster_identity(cluster) -> str | None:
-    """What tells one cluster from a new one of the same name: the kube-system namespace's UID."""
-    namespace = cluster.get("v1", "Namespace", None, "kube-system") or {}
-    uid = namespace.get("metadata", {}).get("uid")
-    return uid if isinstance(uid, str) else None
-
-
-def _bind_progress_to_cluster(lab, entry: dict, context: str, cluster_name: str) -> None:
-    """Progress belongs to the cluster it was made on: on a new cluster, the steps passed are checked again.
-
-    A cluster deleted and created anew keeps its name but not what the learner
-    built on it, so "step 3/6" would be a step on nothing. The earlier steps are
-    re-checked (no waiting) and the lab goes on from the first that fails here.
-    """
-    from .checks.outcome import Status
-    from .engine import run_step
-    from .state import now
-
-    try:
-        cluster = _live_cluster(lab, context)
-        identity = _cluster_identity(cluster)
-    except LabcheckError as exc:
-        err.print(f"Could not tell whether cluster {cluster_name} is the one your progress was made on: {exc}")
-        return
-    previous, entry["cluster"] = entry.get("cluster"), identity
-    before = entry["current_step"]
-    if previous is None or identity is None or previous == identity or (before == 1 and not entry["passed"]):
-        return
-    passed: dict[str, str] = {}
-    with err.status(f"Cluster {cluster_name} is new: checking steps 1-{before - 1} of lab {lab.id} on it..."):
-        for step in lab.steps[: before - 1]:
-            if run_step(lab, step, cluster, wait=0).status != Status.PASS:
-                break
-            passed[step.id] = entry["passed"].get(step.id) or now()
-    entry["passed"], entry["current_step"] = passed, len(passed) + 1
-    after = entry["current_step"]
-    news = (f"Cluster {cluster_name} is not the one your progress in lab {lab.id} was made on (that one was at "
-            f"step {before}), so the steps before were checked again on this one: ")
-    if after == before:
-        err.print(news + f"they all pass, so you go on at step {after}.")
-    elif after == 1:
-        err.print(news + f"step 1 does not pass here, so lab {lab.id} starts over at step 1.")
-    else:
-        still = "step 1 passes" if after == 2 else f"steps 1-{after - 1} pass"
-        err.print(news + f"{still}, step {after} does not, so you go back to step {after}.")
-
-
-def _announce_step(lab, number: int) -> None:
-    if number > len(lab.steps):
-        out.print(f"All {len(lab.steps)} steps of lab {lab.id} are done.")
-        return
-    step = lab.steps[number - 1]
-    base = os.environ.get("LABCHECK_DOCS_URL", DOCS_URL).rstrip("/")
-    served = " (`labcheck docs` serves it)" if base == DOCS_URL.rstrip("/") else ""
-    out.print(f"[bold]Lab {lab.id}, step {number}/{len(lab.steps)}: {step.title}[/bold]")
-    out.print(f"Follow the page “Lab {lab.id} · {lab.title}”: {base}/labs/{lab.slug}/#step-{step.id}{served}",
-              soft_wrap=True)
-    out.print("Then run `labcheck`. Stuck? `labcheck hint`.")
+    session.start_lab(lab_ref)
 
 
 @cli.command("check")
@@ -369,33 +141,33 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
         from .cluster.recorded import RecordedCluster
 
         cluster = RecordedCluster(from_path)
-        lab = _lab_for(lab_ref) if lab_ref else _recorded_lab(cluster, from_path)
+        lab = session.lab_for(lab_ref) if lab_ref else session.recorded_lab(cluster, from_path)
         namespace = cluster.meta.get("namespace")  # where it was recorded (self-tests use their own)
         if namespace is not None and not isinstance(namespace, str):
             from .errors import EvidenceError
 
             raise EvidenceError(f"{from_path}: \"namespace\" must be a namespace name")
         if step_ref:
-            steps = [_step(lab, step_ref)]
+            steps = [session.step_of(lab, step_ref)]
         elif all_steps:
             steps = list(lab.steps)
         else:
-            steps = _recorded_steps(lab, cluster, from_path)
+            steps = session.recorded_steps(lab, cluster, from_path)
         source = cluster.describe()
     else:
-        lab = _lab_for(lab_ref)
+        lab = session.lab_for(lab_ref)
         progress = Progress.load()
         if step_ref:
-            steps = [_step(lab, step_ref)]
+            steps = [session.step_of(lab, step_ref)]
         elif all_steps:
             steps = list(lab.steps)
         else:
             current = progress.lab(lab.id)["current_step"]
             if current > len(lab.steps):
                 out.print(f"All steps of lab {lab.id} have passed. Check one again with --step N.")
-                sys.exit(EXIT_PASSED)
+                sys.exit(ExitStatus.PASSED)
             steps = [lab.steps[current - 1]]
-        cluster = _live_cluster(lab, context)
+        cluster = session.live_cluster(lab, context)
         if record_path:
             from .cluster.recorded import RecordingCluster
 
@@ -403,12 +175,15 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
         source = cluster.describe()
 
     results = []
+    # An earlier step that no longer holds is the likely root of a failing one (when the steps
+    # are not all being graded anyway, and on a live cluster: a recording holds no such answers).
+    recheck = not from_path and not all_steps
     for step in steps:
         if output_format == "text" and sys.stdout.isatty():
             with err.status(f"Checking step {lab.step_number(step)}: {step.title}..."):
-                result = run_step(lab, step, cluster, wait=wait, namespace=namespace)
+                result = run_step(lab, step, cluster, wait=wait, namespace=namespace, recheck_earlier=recheck)
         else:
-            result = run_step(lab, step, cluster, wait=wait, namespace=namespace)
+            result = run_step(lab, step, cluster, wait=wait, namespace=namespace, recheck_earlier=recheck)
         results.append(result)
         if output_format == "text":
             render_text(result, out, step_count=len(lab.steps), verbose=verbose)
@@ -432,7 +207,7 @@ def check_command(lab_ref=None, step_ref=None, all_steps=False, output_format="t
         progress.save()
         after = progress.lab(lab.id)["current_step"]
         if output_format == "text" and after != before:
-            _announce_step(lab, after)
+            session.announce_step(lab, after)
     sys.exit(_exit_for([r.status for r in results]))
 
 
@@ -445,10 +220,10 @@ def watch_command(lab_ref=None, step_ref=None, namespace=None, context=None) -> 
     """Re-check the current step live as the cluster changes; moves on when it passes. Ctrl-C stops."""
     from .watch import run_watch
 
-    lab = _lab_for(lab_ref)
+    lab = session.lab_for(lab_ref)
     if step_ref:
-        _step(lab, step_ref)  # an unknown step is a usage error, before any cluster is asked
-    sys.exit(run_watch(lab, lambda: _live_cluster(lab, context), step_ref=step_ref, namespace=namespace,
+        session.step_of(lab, step_ref)  # an unknown step is a usage error, before any cluster is asked
+    sys.exit(run_watch(lab, lambda: session.live_cluster(lab, context), step_ref=step_ref, namespace=namespace,
                        out=out.real(), err=err.real()))
 
 
@@ -460,10 +235,10 @@ def hint_command(lab_ref=None, step_ref=None, all_hints=False) -> None:
     """Show the next hint for a step; each call reveals one more."""
     from .state import Progress
 
-    lab = _lab_for(lab_ref)
+    lab = session.lab_for(lab_ref)
     progress = Progress.load()
     # Asking for a hint neither starts a lab nor moves a step: only the count of hints seen is kept.
-    step = _step(lab, step_ref) if step_ref else lab.steps[min(progress.current_step(lab.id), len(lab.steps)) - 1]
+    step = session.step_of(lab, step_ref) if step_ref else lab.steps[min(progress.current_step(lab.id), len(lab.steps)) - 1]
     shown = progress.hints_shown(lab.id, step.id)
     count = len(step.hints) if all_hints else min(shown + 1, len(step.hints))
     out.print(f"[bold]Step {lab.step_number(step)}: {step.title}[/bold]")
@@ -507,11 +282,11 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
     from .state import Progress
     from .toolchain import cluster_config, kube_context
 
-    lab = _lab_for(lab_ref)
+    lab = session.lab_for(lab_ref)
     progress = Progress.load()
     entry = progress.lab(lab.id)
     if step_ref:
-        step = _step(lab, step_ref)
+        step = session.step_of(lab, step_ref)
         number = lab.step_number(step)
         entry["current_step"] = number
         entry["passed"] = {s.id: t for s, t in ((s, entry["passed"].get(s.id)) for s in lab.steps[: number - 1]) if t}
@@ -536,7 +311,7 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
     progress.lab(lab.id)
     progress.save()
     out.print(f"Lab {lab.id} starts over with an empty namespace {lab.namespace}.")
-    _announce_step(lab, 1)
+    session.announce_step(lab, 1)
 
 
 @cli.command("stop")
@@ -545,7 +320,7 @@ def stop_command(lab_ref=None) -> None:
     """Delete the lab's kind cluster and what was built on it."""
     from .toolchain import Kind, cluster_config
 
-    lab = _lab_for(lab_ref)
+    lab = session.lab_for(lab_ref)
     _config, name = cluster_config(lab.cluster)
     kind = Kind.find()
     if name not in kind.clusters():
@@ -570,7 +345,7 @@ def doctor_command() -> None:
         if item.fix and item.level != "ok":
             line += f"\n      fix: {item.fix}"
         out.print(line, soft_wrap=True)
-    sys.exit(EXIT_CANNOT_GRADE if failed else EXIT_PASSED)
+    sys.exit(ExitStatus.CANNOT_GRADE if failed else ExitStatus.PASSED)
 
 
 @cli.command("docs")
@@ -592,6 +367,79 @@ def docs_command(port: int) -> None:
                               "--dev-addr", f"127.0.0.1:{port}"], env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}))
 
 
+# --- troubleshooting challenges ------------------------------------------------
+
+
+@cli.group("challenge")
+def challenge_group() -> None:
+    """Troubleshooting challenges: a working app broken on purpose; you get only the symptom."""
+
+
+@challenge_group.command("list")
+def challenge_list_command() -> None:
+    """List the challenges: difficulty, kind of fault, what each exercises."""
+    from .challenges import list_challenges
+
+    list_challenges()
+
+
+@challenge_group.command("start")
+@click.argument("challenge_id", metavar="ID")
+@click.option("--learner", envvar="LABCHECK_LEARNER",
+              help="Your learner id (or set LABCHECK_LEARNER): the fault's details are drawn from it.")
+def challenge_start_command(challenge_id: str, learner: str | None = None) -> None:
+    """Build the app on the lab's cluster, break it, and tell you the symptom."""
+    from .challenges import start
+
+    start(challenge_id, learner)
+
+
+@challenge_group.command("check")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+@click.option("--output", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="Show each check's evidence.")
+def challenge_check_command(challenge_id: str | None = None, output_format: str = "text", verbose: bool = False) -> None:
+    """Check your fix (default: the challenge you started last)."""
+    from .challenges import check
+
+    sys.exit(check(challenge_id, output_format=output_format, verbose=verbose))
+
+
+@challenge_group.command("hint")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+def challenge_hint_command(challenge_id: str | None = None) -> None:
+    """Reveal one more hint: the direction, then the command that shows it, then the answer."""
+    from .challenges import hint
+
+    hint(challenge_id)
+
+
+@challenge_group.command("give-up")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+def challenge_give_up_command(challenge_id: str | None = None) -> None:
+    """Show what was broken and how to fix it."""
+    from .challenges import give_up
+
+    give_up(challenge_id)
+
+
+@challenge_group.command("status")
+def challenge_status_command() -> None:
+    """Show the challenges you started: hints used, fixed or not, time taken."""
+    from .challenges import status
+
+    status()
+
+
+@challenge_group.command("reset")
+@click.argument("challenge_id", metavar="[ID]", required=False)
+def challenge_reset_command(challenge_id: str | None = None) -> None:
+    """Remove a challenge: its namespace, its guard rails and what it changed on a node."""
+    from .challenges import reset
+
+    reset(challenge_id)
+
+
 # --- author commands ------------------------------------------------------------
 
 
@@ -599,72 +447,111 @@ def docs_command(port: int) -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def lint_command(path: Path | None) -> None:
     """Validate lab definitions; problems are printed as file:line: message."""
-    from .loader import lab_files, lint
+    from .loader import challenge_files, lab_files, lint
 
     if path is not None and not path.exists():
         raise UsageError(f"{path}: no such file or directory")
-    files = lab_files(path)
+    files = sorted({*lab_files(path), *challenge_files(path)})
     if not files:
         raise UsageError(f"no lab.yaml found under {path or 'labs/'}")
     problems = lint(files)
     for problem in problems:
         click.echo(str(problem))
-    if problems:
-        err.print(f"{len(problems)} problem(s) in {len({p.file for p in problems})} file(s).")
-        sys.exit(EXIT_INVALID_LAB)
-    err.print(f"{len(files)} lab(s) valid.")
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = len(problems) - len(errors)
+    also = f" and {warnings} warning(s)" if warnings else ""
+    if errors:
+        err.print(f"{len(errors)} problem(s){also} in {len({p.file for p in problems})} file(s).")
+        sys.exit(ExitStatus.INVALID_LAB)
+    err.print(f"{len(files)} lab(s) and challenge(s) valid{also.replace(' and', ',')}.")
 
 
 @cli.command("schema")
-def schema_command() -> None:
-    """Print the JSON Schema of lab.yaml."""
-    from .model import json_schema
+@click.option("--challenge", is_flag=True, help="The schema of challenge.yaml instead.")
+def schema_command(challenge: bool = False) -> None:
+    """Print the JSON Schema of lab.yaml (or of challenge.yaml)."""
+    from .model import challenge_schema, json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    click.echo(json.dumps(challenge_schema() if challenge else json_schema(), indent=2))
 
 
 @cli.command("solve")
 @click.argument("lab_ref", metavar="LAB")
 @click.option("--step", "step_ref", required=True, help="Step number or id.")
 @click.option("--wrong", "wrong_id", help="Apply this known-wrong solution instead.")
+@click.option("--alternative", "alternative_id", help="Apply this alternative (correct) solution instead.")
 @click.option("--namespace", help="Apply it in this namespace (default: the lab's); it must exist.")
-def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None, namespace: str | None = None) -> None:
-    """Apply a step's reference solution (or a known-wrong one) to the lab's cluster."""
+def solve_command(lab_ref: str, step_ref: str, wrong_id: str | None, alternative_id: str | None = None,
+                  namespace: str | None = None) -> None:
+    """Apply a step's reference solution (or a known-wrong or alternative one) to the lab's cluster."""
     from . import actions
     from .loader import find_lab
     from .toolchain import cluster_config, kube_context
 
+    if wrong_id and alternative_id:
+        raise UsageError("give --wrong or --alternative, not both")
     lab = find_lab(lab_ref)
-    step = _step(lab, step_ref)
-    chosen = step.solution
-    if wrong_id:
-        chosen = next((w for w in step.wrong_solutions if w.id == wrong_id), None)
-        if chosen is None:
-            raise UsageError(f"step {step.id} has no wrong solution {wrong_id!r}")
+    step = session.step_of(lab, step_ref)
+    chosen, what = step.solution, "solution"
+    for wanted, options, word in ((wrong_id, step.wrong_solutions, "wrong"),
+                                  (alternative_id, step.alternative_solutions, "alternative")):
+        if wanted:
+            chosen = next((option for option in options if option.id == wanted), None)
+            if chosen is None:
+                known = ", ".join(option.id for option in options) or "none"
+                raise UsageError(f"step {step.id} has no {word} solution {wanted!r} (it has: {known})")
+            what = f"{word} solution {wanted}"
     _config, name = cluster_config(lab.cluster)
     for line in actions.perform(lab, chosen, context=kube_context(name), cluster_name=name, namespace=namespace):
         err.print(f"  did: {line.strip().splitlines()[0][:100]}")
-    out.print(f"Applied the {'wrong solution ' + wrong_id if wrong_id else 'solution'} of step {step.id}.")
+    out.print(f"Applied the {what} of step {step.id}.")
 
 
 @cli.command("selftest")
-@click.argument("lab_ref", metavar="LAB")
-@click.option("--record-evidence", is_flag=True, help="Re-record the lab's evidence/ files from this run.")
+@click.argument("lab_ref", metavar="LAB|CHALLENGE")
+@click.option("--record-evidence", is_flag=True, help="Re-record the evidence/ files from this run.")
 @click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True,
               help="Wrong-solution cases graded at once, each in its own namespace, beside the main line.")
-def selftest_command(lab_ref: str, record_evidence: bool, workers: int) -> None:
-    """On a running cluster, prove every step FAILS before its solution and PASSES after."""
-    from .loader import find_lab
-    from .selftest import run_selftest
+@click.option("--challenges", "with_challenges", is_flag=True, help="Also prove every challenge of the lab.")
+@click.option("--only-challenges", is_flag=True, help="Prove the lab's challenges, not the lab itself.")
+def selftest_command(lab_ref: str, record_evidence: bool, workers: int, with_challenges: bool = False,
+                     only_challenges: bool = False) -> None:
+    """On a running cluster, prove every step FAILS before its solution and PASSES after (or, for a
+    challenge, that its fault breaks the app, its fix passes and its workarounds do not)."""
+    from .loader import all_challenges, find_challenge, find_lab
+    from .selftest import run_challenge_selftest, run_selftest
 
-    lab = find_lab(lab_ref)
     started = time.monotonic()
-    report = run_selftest(lab, record=record_evidence, log=lambda line: err.print(line), workers=workers)
-    for line in report.lines:
+    log = lambda line: err.print(line)  # noqa: E731
+    reports = []
+    try:
+        lab = find_lab(lab_ref)
+        challenge = None
+    except UsageError:  # not a lab: a challenge's id, or the lab's error stands
+        try:
+            challenge = find_challenge(lab_ref)
+        except UsageError:
+            raise UsageError(f"no lab or challenge {lab_ref!r} (`labcheck list`, `labcheck challenge list`)") from None
+    if challenge is not None:
+        reports.append(run_challenge_selftest(challenge, find_lab(challenge.lab_id), record=record_evidence,
+                                              log=log, workers=workers))
+        subject = f"challenge {challenge.id}"
+    else:
+        subject = f"lab {lab.id}"
+        if not only_challenges:
+            reports.append(run_selftest(lab, record=record_evidence, log=log, workers=workers))
+        if with_challenges or only_challenges:
+            for challenge in [c for c in all_challenges() if c.lab_id == lab.id]:
+                reports.append(run_challenge_selftest(challenge, lab, record=record_evidence, log=log,
+                                                      workers=workers))
+            subject += " and its challenges" if not only_challenges else "'s challenges"
+    lines = [line for report in reports for line in report.lines]
+    failures = [f for report in reports for f in report.failures]
+    for line in lines:
         out.print(line)
-    verdict = "passed" if report.ok else f"failed ({len(report.failures)} case(s))"
-    out.print(f"selftest {lab.id} {verdict} in {time.monotonic() - started:.0f} s")
-    sys.exit(EXIT_PASSED if report.ok else EXIT_FAILED)
+    verdict = "passed" if not failures else f"failed ({len(failures)} case(s))"
+    out.print(f"selftest {subject} {verdict} in {time.monotonic() - started:.0f} s")
+    sys.exit(ExitStatus.PASSED if not failures else ExitStatus.FAILED)
 
 
 # --- entry point -------------------------------------------------------------------
@@ -677,13 +564,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.UsageError as exc:
         message = exc.format_message().replace("\n", " ")
         click.echo(f"labcheck: {message} (see labcheck --help)", err=True)
-        code = EXIT_USAGE
+        code = ExitStatus.USAGE
     except click.exceptions.Abort:
         click.echo("labcheck: interrupted", err=True)
-        code = 130
+        code = ExitStatus.INTERRUPTED
     except KeyboardInterrupt:
         click.echo("labcheck: interrupted", err=True)
-        code = 130
+        code = ExitStatus.INTERRUPTED
     except LabcheckError as exc:
         if debug:
             import traceback
@@ -691,7 +578,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: {exc}", err=True)
         code = exc.exit_code
-    except SystemExit as exc:
+    except SystemExit as exc:  # sys.exit(None) exits 0 and sys.exit("message") 1, as Python does
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # a bug: still one line, unless asked for more
         if debug:
@@ -699,5 +586,5 @@ def main(argv: list[str] | None = None) -> None:
 
             traceback.print_exc()  # and still exit with the code the error stands for
         click.echo(f"labcheck: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
-        code = EXIT_CANNOT_GRADE
-    sys.exit(code if isinstance(code, int) else 0)
+        code = ExitStatus.CANNOT_GRADE
+    sys.exit(code if isinstance(code, int) else ExitStatus.PASSED)

@@ -7,20 +7,21 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from .checks import CheckContext, run_check
-from .checks.outcome import CheckResult, Status, StepResult
+from .checks.outcome import CheckResult, Regression, Status, StepResult
 from .cluster.base import Cluster
 from .cluster.cached import StepReads
+from .checks.kinds import kind_of
 from .model import Lab, Step, check_kind
 
-#: Probes of one step run side by side: each waits on the network, not on the CPU.
-MAX_PARALLEL_PROBES = 8
+#: Checks of parallel kinds (probes) run side by side: each waits on the network, not on the CPU.
+MAX_PARALLEL_CHECKS = 8
 
 
 def _groups(step: Step) -> list[list]:
-    """Checks in order; consecutive probes form one group that runs in parallel."""
+    """Checks in order; consecutive checks of kinds that may run side by side form one group."""
     groups: list[list] = []
     for check in step.checks:
-        if check_kind(check) == "probe" and groups and check_kind(groups[-1][0]) == "probe":
+        if kind_of(check).parallel and groups and kind_of(groups[-1][0]).parallel:
             groups[-1].append(check)
         else:
             groups.append([check])
@@ -35,14 +36,18 @@ def run_step(
     wait: float | None = None,
     on_check: Callable[[CheckResult], None] | None = None,
     namespace: str | None = None,
+    recheck_earlier: bool = False,
 ) -> StepResult:
     """Checks run in order; once one does not pass, the rest are SKIPped.
 
     A step's checks build on each other (a probe into a Pod means nothing when
     the Pod is missing), so the first failure is the one worth reading. Each
     kind of object is read once for the step (`StepReads`), and consecutive
-    probes run in parallel; their results are still reported in order.
+    checks of parallel kinds run side by side; their results are still reported in order.
     `namespace` grades the step in another namespace than the lab's own.
+    `recheck_earlier`: when the step fails, the earlier steps' state-only checks are
+    graded again (at once, from the same reads); the first that fails is reported as
+    the step's `regression`, the likely root of this failure.
     """
     started = time.monotonic()
     reads = StepReads(cluster)
@@ -63,7 +68,7 @@ def run_step(
         elif len(group) == 1:
             outcomes = [run(group[0])]
         else:
-            with ThreadPoolExecutor(max_workers=min(len(group), MAX_PARALLEL_PROBES)) as pool:
+            with ThreadPoolExecutor(max_workers=min(len(group), MAX_PARALLEL_CHECKS)) as pool:
                 outcomes = list(pool.map(run, group))
         for check, result in zip(group, outcomes):
             if blocker is not None and result.status != Status.SKIP:
@@ -73,5 +78,22 @@ def run_step(
             results.append(result)
             if on_check:
                 on_check(result)
+    regression = None
+    if recheck_earlier and blocker is not None and blocker.status == Status.FAIL:
+        regression = _regression(lab, step, reads, namespace)
     return StepResult(lab.id, step.id, lab.step_number(step), step.title, results,
-                      duration=time.monotonic() - started)
+                      duration=time.monotonic() - started, regression=regression)
+
+
+def _regression(lab: Lab, step: Step, reads: StepReads, namespace: str) -> Regression | None:
+    """The first check of an earlier step that judges only objects and fails now."""
+    for earlier in lab.steps[: lab.step_number(step) - 1]:
+        for check in earlier.checks:
+            if not kind_of(check).state_only:
+                continue
+            result = run_check(check, CheckContext(cluster=reads, namespace=namespace), lab.folder, wait=0)
+            if result.status == Status.FAIL:
+                return Regression(lab.step_number(earlier), earlier.id, check.id, result.summary, result.cause)
+            if result.status != Status.PASS:
+                break  # the grader could not judge it: say nothing rather than guess
+    return None

@@ -6,25 +6,32 @@ evidence file) is one of these; the CLI prints its message on one line.
 
 from __future__ import annotations
 
-EXIT_PASSED = 0
-EXIT_FAILED = 1  # the learner's cluster is not right yet
-EXIT_USAGE = 2
-EXIT_CANNOT_GRADE = 3  # no cluster, API unreachable, ERROR results
-EXIT_INVALID_LAB = 4
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """What `labcheck` exits with; the numbers are part of its interface (README, CI scripts)."""
+
+    PASSED = 0
+    FAILED = 1  # the learner's cluster is not right yet
+    USAGE = 2
+    CANNOT_GRADE = 3  # no cluster, API unreachable, ERROR results
+    INVALID_LAB = 4
+    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, what a shell reports for it
 
 
 class LabcheckError(Exception):
-    exit_code = EXIT_CANNOT_GRADE
+    exit_code = ExitStatus.CANNOT_GRADE
 
 
 class UsageError(LabcheckError):
-    exit_code = EXIT_USAGE
+    exit_code = ExitStatus.USAGE
 
 
 class LabInvalid(LabcheckError):
     """A lab definition is broken; carries every problem found."""
 
-    exit_code = EXIT_INVALID_LAB
+    exit_code = ExitStatus.INVALID_LAB
 
     def __init__(self, problems: list["Problem"]):  # noqa: F821 (defined in loader)
         self.problems = problems

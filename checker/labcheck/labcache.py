@@ -4,7 +4,9 @@ Validating a lab builds pydantic's schemas for the whole lab format and runs the
 lint rules: most of a one-shot check's own time. A lab that validated is
 pickled under the user's cache directory, keyed by everything validation read:
 the lab folder's files (names, sizes, contents of lab.yaml and checks.py), the
-cluster configs' names, and the code that defines and validates the format.
+cluster configs' names, the code that defines and validates the format (the
+check kinds included), and the installed kubernetes client's version, whose
+schema lint checks asserts against.
 Any change gives a new key, so a stale entry is never used; an unreadable entry
 is ignored and the lab is validated as usual. The cache holds only what this
 user's own labcheck wrote there (files are 0600).
@@ -20,8 +22,28 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-_CODE = ("model.py", "loader.py", "lint_rules.py")
 _PACKAGE = Path(__file__).resolve().parent
+#: The code validation runs: the format, the loader, the lint rules, every check kind.
+_CODE = ("model.py", "loader.py", "lab_rules.py", "lint/*.py", "checks/spec.py", "checks/matching.py",
+         "checks/kinds/*.py")
+
+
+def _client_version() -> str:
+    """The kubernetes client's __version__, read from its __init__.py without importing it."""
+    import importlib.util
+    import re
+
+    loaded = sys.modules.get("kubernetes")  # perhaps cluster.live.skeleton's stand-in, which has no spec
+    folders = list(getattr(loaded, "__path__", None) or [])
+    if not folders:
+        spec = importlib.util.find_spec("kubernetes")
+        folders = list(spec.submodule_search_locations or []) if spec else []
+    try:
+        text = (Path(folders[0]) / "__init__.py").read_text(encoding="utf-8") if folders else ""
+    except OSError:
+        text = ""
+    found = re.search(r'^__version__ = "([^"]+)"', text, re.M)
+    return found[1] if found else "-"
 
 
 def cache_dir() -> Path:
@@ -35,10 +57,11 @@ def cache_dir() -> Path:
 
 def key(lab_file: Path, clusters: Path) -> str:
     digest = hashlib.sha256()
-    digest.update(f"{sys.version_info[:2]}".encode())
-    for name in _CODE:
-        path = _PACKAGE / name
-        digest.update(path.read_bytes() if path.is_file() else b"-")
+    digest.update(f"{sys.version_info[:2]} kubernetes {_client_version()}".encode())
+    for pattern in _CODE:
+        for path in sorted(_PACKAGE.glob(pattern)):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
     folder = lab_file.parent
     for path in sorted(folder.rglob("*")):
         if "evidence" in path.relative_to(folder).parts or "__pycache__" in path.parts or not path.is_file():

@@ -28,9 +28,12 @@ class Problem:
     file: Path
     line: int
     message: str
+    #: "error": the lab is invalid; "warning": it works, but falls short of what labs should have.
+    severity: str = "error"
 
     def __str__(self) -> str:
-        return f"{_display(self.file)}:{self.line}: {printable(self.message)}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{_display(self.file)}:{self.line}: {prefix}{printable(self.message)}"
 
 
 def printable(text: str) -> str:
@@ -71,6 +74,16 @@ def lab_files(root: Path | None = None) -> list[Path]:
     if (root / "lab.yaml").is_file():
         return [root / "lab.yaml"]
     return sorted(root.glob("*/lab.yaml"))
+
+
+def challenge_files(root: Path | None = None) -> list[Path]:
+    """Every challenge.yaml: labs/NN-slug/challenges/<name>/challenge.yaml (or under `root`)."""
+    root = root or labs_dir()
+    if root.is_file():
+        return [root] if root.name == "challenge.yaml" else []
+    if (root / "challenge.yaml").is_file():
+        return [root / "challenge.yaml"]
+    return sorted({*root.glob("*/challenges/*/challenge.yaml"), *root.glob("challenges/*/challenge.yaml")})
 
 
 # --- YAML with positions -------------------------------------------------
@@ -195,18 +208,22 @@ def _message(error: dict[str, Any]) -> str:
 # --- loading ----------------------------------------------------------------
 
 
-def _validate(path: Path) -> tuple[Lab | None, list[Problem]]:
-    """The lab in a file, and every problem with it: schema and semantic rules in one pass."""
-    from . import lint_rules
+def _validate(path: Path) -> tuple[Any, list[Problem]]:
+    """The lab (or challenge) in a file, and every problem with it: schema and semantic rules in one pass."""
+    from . import lab_rules
+    from .model import Challenge
 
+    challenge = path.name == "challenge.yaml"
     data, node, problems = _compose(path)
     if problems and data is None:
         return None, problems
     if not isinstance(data, dict):
-        return None, problems + [Problem(path, 1, "a lab file must be a mapping (id, title, steps, ...)")]
-    lab: Lab | None = None
+        what = "a challenge file must be a mapping (id, symptom, checks, ...)" if challenge else \
+            "a lab file must be a mapping (id, title, steps, ...)"
+        return None, problems + [Problem(path, 1, what)]
+    lab: Any = None
     try:
-        lab = Lab.model_validate(data)
+        lab = (Challenge if challenge else Lab).model_validate(data)
         lab._folder = path.parent
     except ValidationError as exc:
         for error in exc.errors():
@@ -214,13 +231,19 @@ def _validate(path: Path) -> tuple[Lab | None, list[Problem]]:
     except RecursionError:  # cyclic YAML aliases
         problems.append(Problem(path, 1, "the file refers to itself (a YAML alias inside its own anchor)"))
         return None, problems
-    for where, message in lint_rules.problems(data, path.parent, clusters_dir()):
-        if isinstance(where, Path):
-            problems.append(Problem(where, 1, message))
-        else:
-            problems.append(Problem(path, line_of(node, where), message))
+    if challenge:
+        checks = (("error", lab_rules.challenge_problems(data, path.parent, clusters_dir())),)
+    else:
+        checks = (("error", lab_rules.problems(data, path.parent, clusters_dir())), ("warning", lab_rules.advice(data)))
+    for severity, findings in checks:
+        for where, message in findings:
+            if isinstance(where, Path):
+                problems.append(Problem(where, 1, message, severity))
+            else:
+                problems.append(Problem(path, line_of(node, where), message, severity))
     problems.sort(key=lambda p: (str(p.file) != str(path), p.line))
-    return (lab if not problems else None), problems
+    errors = [p for p in problems if p.severity == "error"]
+    return (lab if not errors else None), problems
 
 
 def lint(paths: Iterable[Path]) -> list[Problem]:
@@ -229,7 +252,7 @@ def lint(paths: Iterable[Path]) -> list[Problem]:
     for path in paths:
         lab, found = _validate(path)
         problems.extend(found)
-        if lab is not None:
+        if isinstance(lab, Lab):
             if lab.id in seen_ids:
                 problems.append(Problem(path, 1, f"lab id {lab.id} is also used by {_display(seen_ids[lab.id])}"))
             seen_ids[lab.id] = path
@@ -237,23 +260,43 @@ def lint(paths: Iterable[Path]) -> list[Problem]:
 
 
 @lru_cache(maxsize=None)
-def _load_cached(path: Path) -> Lab:
+def _load_cached(path: Path) -> Any:
     from . import labcache
+    from .model import Challenge
 
     lab_key = labcache.key(path, clusters_dir())
     kept = labcache.load(lab_key)
-    if isinstance(kept, Lab):
+    if isinstance(kept, (Lab, Challenge)):
         kept._folder = path.parent
         return kept
     lab, problems = _validate(path)
-    if problems or lab is None:
-        raise LabInvalid(problems or [Problem(path, 1, "invalid lab")])
+    if lab is None:
+        raise LabInvalid([p for p in problems if p.severity == "error"] or [Problem(path, 1, "invalid lab")])
     labcache.store(lab_key, lab)
     return lab
 
 
 def load_lab(path: Path) -> Lab:
     return _load_cached(path.resolve())
+
+
+def challenge_id(path: Path) -> str:
+    """labs/04-pod-to-service/challenges/wrong-selector/challenge.yaml -> 04-wrong-selector."""
+    return f"{path.parent.parent.parent.name[:2]}-{path.parent.name}"
+
+
+def all_challenges(root: Path | None = None) -> list:
+    return [_load_cached(p.resolve()) for p in challenge_files(root)]
+
+
+def find_challenge(ref: str, root: Path | None = None):
+    """A challenge by id ('04-wrong-selector')."""
+    ref = ref.strip().rstrip("/")
+    for path in challenge_files(root):
+        if challenge_id(path) == ref:
+            return _load_cached(path.resolve())
+    known = ", ".join(sorted(c.id for c in all_challenges(root))) or "none"
+    raise UsageError(f"no challenge {ref!r} (challenges: {known})")
 
 
 def all_labs(root: Path | None = None) -> list[Lab]:

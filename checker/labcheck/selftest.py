@@ -1,4 +1,5 @@
-"""A lab's proof on a real cluster: every step FAILS before its solution and PASSES after.
+"""A lab's proof on a real cluster: every step FAILS before its solution and PASSES after,
+every known-wrong solution FAILS with its diagnosis, every alternative solution PASSES.
 
 Every case gets a namespace of its own, so no case waits for another's teardown:
   - the main line, in one namespace: for each step in order, grade it as it stands
@@ -30,7 +31,7 @@ from .checks.outcome import Status, StepResult
 from .cluster.live import LiveCluster
 from .cluster.recorded import RecordingCluster
 from .engine import run_step
-from .model import Lab, Step, WrongSolution
+from .model import AlternativeSolution, Challenge, Lab, Step, Workaround, WrongSolution
 from .toolchain import cluster_config, kube_context
 
 #: Wrong-solution cases graded beside the main line: each mostly waits on the cluster.
@@ -95,11 +96,11 @@ class SelfTest:
 
     # --- namespaces --------------------------------------------------------------------
 
-    def namespace(self, label: str) -> str:
+    def namespace(self, label: str, variables: dict[str, str] | None = None) -> str:
         name = f"{self.lab.namespace}-st{self.run_id}-{label}"[:63].rstrip("-")
         actions.ensure_namespace(self.context, name, {SELFTEST_LABEL: self.lab.id})
         actions.perform(self.lab, self.lab.setup, context=self.context, cluster_name=self.cluster_name,
-                        namespace=name)
+                        namespace=name, variables=variables)
         return name
 
     def drop(self, namespace: str) -> None:
@@ -110,14 +111,18 @@ class SelfTest:
 
     # --- grading -----------------------------------------------------------------------
 
-    def apply(self, what, namespace: str) -> None:
-        actions.perform(self.lab, what, context=self.context, cluster_name=self.cluster_name, namespace=namespace)
+    def apply(self, what, namespace: str, variables: dict[str, str] | None = None) -> None:
+        actions.perform(self.lab, what, context=self.context, cluster_name=self.cluster_name, namespace=namespace,
+                        variables=variables)
+
+    def evidence_file(self, step: Step, case: str) -> Path:
+        return evidence_path(self.lab, step, case)
 
     def grade(self, step: Step, case: str, namespace: str, wait: float | None = None) -> StepResult:
         cluster = RecordingCluster(self.live) if self.record else self.live
         result = run_step(self.lab, step, cluster, wait=wait, namespace=namespace)
         if self.record:
-            cluster.save(evidence_path(self.lab, step, case),
+            cluster.save(self.evidence_file(step, case),
                          {"lab": self.lab.id, "steps": [step.id], "case": case, "namespace": namespace})
         return result
 
@@ -142,17 +147,21 @@ class SelfTest:
 
     # --- cases -------------------------------------------------------------------------
 
-    def wrong_case(self, index: int, step: Step, wrong: WrongSolution) -> None:
+    def solution_case(self, index: int, step: Step, chosen: WrongSolution | AlternativeSolution) -> None:
+        """In a namespace of its own: the earlier steps solved, then a known-wrong solution, which
+        must FAIL on its checks with its diagnosis, or an alternative one, which must PASS."""
         number = index + 1
-        label = f"step {number} {step.id}: wrong solution {wrong.id} is diagnosed"
+        wrong = isinstance(chosen, WrongSolution)
+        label = (f"step {number} {step.id}: wrong solution {chosen.id} is diagnosed" if wrong
+                 else f"step {number} {step.id}: alternative solution {chosen.id} passes")
         started = time.monotonic()
-        namespace = self.namespace(f"s{number}-{wrong.id}")
+        namespace = self.namespace(f"s{number}-{chosen.id}")
         try:
             problems = self.rebuild(namespace, index)
             if not problems:
-                self.apply(wrong, namespace)
-                result = self.grade(step, f"wrong-{wrong.id}", namespace)
-                problems = judge(result, "FAIL", wrong.fails, wrong.diagnosis)
+                self.apply(chosen, namespace)
+                result = self.grade(step, f"{'wrong' if wrong else 'alt'}-{chosen.id}", namespace)
+                problems = judge(result, "FAIL", chosen.fails, chosen.diagnosis) if wrong else judge(result, "PASS")
         except Exception as exc:  # one broken case must not hide the others' verdicts
             problems = [f"{type(exc).__name__}: {exc}"]
         finally:
@@ -181,7 +190,8 @@ class SelfTest:
 
     def run(self) -> Report:
         actions.delete_namespaces(self.context, f"{SELFTEST_LABEL}={self.lab.id}")
-        cases = [(i, step, wrong) for i, step in enumerate(self.lab.steps) for wrong in step.wrong_solutions]
+        cases = [(i, step, chosen) for i, step in enumerate(self.lab.steps)
+                 for chosen in [*step.wrong_solutions, *step.alternative_solutions]]
         if self.lab.node_state:
             # The node is shared by every case: one at a time, each starting from `setup`'s clean node.
             try:
@@ -189,10 +199,10 @@ class SelfTest:
             except Exception as exc:
                 self.verdict("main line", [f"{type(exc).__name__}: {exc}"], 0.0)
             for case in cases:
-                self.wrong_case(*case)
+                self.solution_case(*case)
             return self.report
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            futures = [pool.submit(self.wrong_case, *case) for case in cases]
+            futures = [pool.submit(self.solution_case, *case) for case in cases]
             try:
                 self.main_line()
             except Exception as exc:
@@ -205,3 +215,112 @@ class SelfTest:
 def run_selftest(lab: Lab, *, record: bool = False, log: Callable[[str], None] = print,
                  workers: int = DEFAULT_WORKERS) -> Report:
     return SelfTest(lab, record=record, log=log, workers=workers).run()
+
+
+# --- challenges --------------------------------------------------------------------------
+
+#: How long a fault may take to show (a readiness probe failing its threshold, a rule taking effect).
+FAULT_SHOWS_WITHIN = 90.0
+
+
+def challenge_evidence_path(challenge: Challenge, case: str) -> Path:
+    return challenge.folder / "evidence" / f"{case}.json"
+
+
+class ChallengeSelfTest(SelfTest):
+    """A challenge's proof: the app works, the fault breaks it (FAIL on `broken_fails`), the
+    reference fix and each alternative fix PASS, each workaround FAILS with its diagnosis.
+    Every case is a namespace of its own with its own drawn details; node faults take turns,
+    each cleaned up after its case."""
+
+    def __init__(self, challenge: Challenge, lab: Lab, *, record: bool, log: Callable[[str], None], workers: int):
+        super().__init__(challenge.as_lab(lab), record=record, log=log, workers=workers)
+        self.challenge = challenge
+
+    def evidence_file(self, step: Step, case: str) -> Path:
+        return challenge_evidence_path(self.challenge, case)
+
+    def broken(self, namespace: str, variables: dict[str, str], case: str) -> list[str]:
+        """Build the working app, prove it works, then break it and put up the guards."""
+        step = self.lab.steps[0]
+        working = self.grade(step, "working", namespace) if case == "main" else run_step(
+            self.lab, step, self.live, namespace=namespace)
+        problems = [f"the app does not work before the fault: {p}" for p in judge(working, "PASS")]
+        if problems:
+            return problems
+        self.apply(self.challenge.fault, namespace, variables)
+        deadline = time.monotonic() + FAULT_SHOWS_WITHIN
+        while True:  # a fault may take a moment to show; it is watched for, never slept for blindly
+            result = run_step(self.lab, step, self.live, wait=0, namespace=namespace)
+            problems = judge(result, "FAIL", self.challenge.broken_fails)
+            if not problems or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        if case == "main" and not problems:
+            result = self.grade(step, "broken", namespace, wait=0)
+            problems = judge(result, "FAIL", self.challenge.broken_fails)
+        problems = [f"the fault does not show: {p}" for p in problems]
+        if not problems:
+            self.apply(self.challenge.guards, namespace, variables)
+        return problems
+
+    def challenge_case(self, case: str, chosen=None) -> None:
+        challenge = self.challenge
+        variables = challenge.variables(f"selftest-{case}")
+        label = {"main": f"challenge {challenge.id}: breaks, and its fix passes"}.get(case) or (
+            f"challenge {challenge.id}: workaround {chosen.id} is not a fix" if case.startswith("workaround-")
+            else f"challenge {challenge.id}: alternative fix {chosen.id} passes")
+        started = time.monotonic()
+        namespace = self.namespace(case[:24], variables)
+        step = self.lab.steps[0]
+        try:
+            problems = self.broken(namespace, variables, case)
+            if not problems and case == "main":
+                self.apply(challenge.fix, namespace, variables)
+                problems = judge(self.grade(step, "fixed", namespace), "PASS")
+            elif not problems and case.startswith("workaround-"):
+                problems = self.workaround(chosen, namespace, variables, case)
+            elif not problems:
+                self.apply(chosen, namespace, variables)
+                problems = judge(self.grade(step, case, namespace), "PASS")
+        except Exception as exc:  # one broken case must not hide the others' verdicts
+            problems = [f"{type(exc).__name__}: {exc}"]
+        finally:
+            try:
+                actions.perform(self.lab, challenge.cleanup, context=self.context, cluster_name=self.cluster_name,
+                                namespace=namespace, variables=variables)
+            except Exception as exc:
+                problems = [*problems, f"cleanup failed: {exc}"]
+            self.drop(namespace)
+        self.verdict(label, problems, time.monotonic() - started)
+
+    def workaround(self, chosen: Workaround, namespace: str, variables: dict[str, str], case: str) -> list[str]:
+        if chosen.refused:
+            try:
+                self.apply(chosen, namespace, variables)
+            except actions.ActionFailed as exc:
+                said = str(exc)
+                return [] if chosen.diagnosis.lower() in said.lower() else [
+                    f"refused, but without the guard's words {chosen.diagnosis!r}: {said}"]
+            return ["the guard rails let this workaround through"]
+        self.apply(chosen, namespace, variables)
+        return judge(self.grade(self.lab.steps[0], case, namespace), "FAIL", chosen.fails, chosen.diagnosis)
+
+    def run(self) -> Report:
+        actions.delete_namespaces(self.context, f"{SELFTEST_LABEL}={self.lab.id}")
+        cases = [("main", None)]
+        cases += [(f"workaround-{w.id}", w) for w in self.challenge.workarounds]
+        cases += [(f"alt-{a.id}", a) for a in self.challenge.alternative_fixes]
+        if self.challenge.fault_kind == "node":
+            for case in cases:  # a node is shared by every case: one at a time
+                self.challenge_case(*case)
+            return self.report
+        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            for future in [pool.submit(self.challenge_case, *case) for case in cases]:
+                future.result()
+        return self.report
+
+
+def run_challenge_selftest(challenge: Challenge, lab: Lab, *, record: bool = False,
+                           log: Callable[[str], None] = print, workers: int = DEFAULT_WORKERS) -> Report:
+    return ChallengeSelfTest(challenge, lab, record=record, log=log, workers=workers).run()

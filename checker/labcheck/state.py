@@ -8,7 +8,10 @@ and the field, never a bare KeyError.
     {"current_lab": "01",
      "labs": {"01": {"current_step": 3, "passed": {"create-pod": "2026-...Z"},
                      "cluster": "<uid of kube-system on the cluster the progress was made on>"}},
-     "hints_shown": {"01": {"create-pod": 2}}}
+     "hints_shown": {"01": {"create-pod": 2}},
+     "current_challenge": "04-wrong-selector",
+     "challenges": {"04-wrong-selector": {"started_at": "...", "seed": "...", "hints": 1,
+                                          "fixed_at": null, "gave_up": false, "cluster": "<uid>"}}}
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ def _plainly_valid(data: Any) -> bool:
             return False
         if not (entry.get("cluster") is None or isinstance(entry["cluster"], str)):
             return False
+    challenges = data.get("challenges", {})
+    if not (data.get("current_challenge") is None or isinstance(data["current_challenge"], str)):
+        return False
+    if not isinstance(challenges, dict) or not all(isinstance(c, dict) for c in challenges.values()):
+        return False
     return all(isinstance(counts, dict) and all(isinstance(k, str) and type(v) is int for k, v in counts.items())
                for counts in hints.values())
 
@@ -80,11 +88,14 @@ def _validated(data: Any) -> dict[str, Any]:
         current_lab: str | None = None
         labs: dict[str, _LabEntry] = Field(default_factory=dict)
         hints_shown: dict[str, dict[str, int]] = Field(default_factory=dict)
+        current_challenge: str | None = None
+        challenges: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     parsed = _ProgressFile.model_validate(data)
     return {"current_lab": parsed.current_lab,
             "labs": {lab_id: entry.model_dump() for lab_id, entry in parsed.labs.items()},
-            "hints_shown": parsed.hints_shown}
+            "hints_shown": parsed.hints_shown,
+            "current_challenge": parsed.current_challenge, "challenges": parsed.challenges}
 
 
 @dataclass
@@ -92,6 +103,9 @@ class Progress:
     current_lab: str | None = None
     labs: dict[str, dict[str, Any]] = field(default_factory=dict)
     hints: dict[str, dict[str, int]] = field(default_factory=dict)
+    current_challenge: str | None = None
+    #: challenge id -> {started_at, seed, hints, fixed_at, gave_up, cluster}
+    challenges: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path = field(default_factory=lambda: state_dir() / "progress.json")
 
     @classmethod
@@ -107,7 +121,8 @@ class Progress:
         if _plainly_valid(data):
             content = {"current_lab": data.get("current_lab"),
                        "labs": {lab_id: {**_new_entry(), **entry} for lab_id, entry in data.get("labs", {}).items()},
-                       "hints_shown": data.get("hints_shown", {})}
+                       "hints_shown": data.get("hints_shown", {}),
+                       "current_challenge": data.get("current_challenge"), "challenges": data.get("challenges", {})}
         else:
             from pydantic import ValidationError
 
@@ -122,6 +137,8 @@ class Progress:
             current_lab=content["current_lab"],
             labs=content["labs"],
             hints=content["hints_shown"],
+            current_challenge=content["current_challenge"],
+            challenges=content["challenges"],
             path=path,
         )
 
@@ -129,7 +146,8 @@ class Progress:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".progress.", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({"current_lab": self.current_lab, "labs": self.labs, "hints_shown": self.hints}, out, indent=2)
+            json.dump({"current_lab": self.current_lab, "labs": self.labs, "hints_shown": self.hints,
+                       "current_challenge": self.current_challenge, "challenges": self.challenges}, out, indent=2)
         os.replace(temporary, self.path)
 
     def lab(self, lab_id: str) -> dict[str, Any]:

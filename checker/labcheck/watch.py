@@ -26,22 +26,18 @@ from rich.markup import escape
 from .checks.outcome import Status, StepResult
 from .cluster.base import ExecResult, WatchableCluster
 from .engine import run_step
-from .errors import EXIT_PASSED, ClusterUnavailable, TargetUnavailable
-from .model import AbsentCheck, AssertCheck, Lab, ProbeCheck, Step
+from .errors import ClusterUnavailable, ExitStatus, TargetUnavailable
+from .checks.kinds import kind_of
+from .checks.kinds.base import NETWORK_PATH, POD
+from .model import Lab, Step
 from .render.text import check_line
 
 Kind = tuple[str, str]  # (apiVersion, kind)
-POD: Kind = ("v1", "Pod")
-# What a request between Pods passes through: a probe's answer can change with any of them.
-NETWORK_KINDS: tuple[Kind, ...] = (
-    ("v1", "Service"),
-    ("discovery.k8s.io/v1", "EndpointSlice"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-)
 # A change to these can change what a command in a container sees. A change to any
 # other kind (a ConfigMap holding an answer, say) has the objects graded again, but
 # the commands' answers are kept until the periodic re-run.
-ANSWER_CHANGING_KINDS: frozenset[Kind] = frozenset({POD, *NETWORK_KINDS, ("networking.k8s.io/v1", "Ingress")})
+ANSWER_CHANGING_KINDS: frozenset[Kind] = frozenset(
+    {*NETWORK_PATH, ("v1", "Namespace"), ("networking.k8s.io/v1", "Ingress")})
 
 
 @dataclass(frozen=True)
@@ -52,17 +48,12 @@ class Timing:
     periodic: float = 15.0  # ... and this often without any change
 
 
-def watched_kinds(step: Step) -> list[Kind]:
-    """The kinds whose changes can change the step's result: what its checks read, and Pods."""
+def watched_kinds(lab: Lab, step: Step) -> list[Kind]:
+    """The kinds whose changes can change the step's result: what each check's kind says it
+    reads, and Pods (every step's objects live in them)."""
     kinds = [POD]
     for check in step.checks:
-        if isinstance(check, (AssertCheck, AbsentCheck)):
-            pattern = check.assert_ if isinstance(check, AssertCheck) else check.absent
-            wanted: tuple[Kind, ...] = ((pattern.apiVersion, pattern.kind),)
-        elif isinstance(check, ProbeCheck) and check.probe.target()[0] in ("exec", "http", "dns", "host"):
-            wanted = NETWORK_KINDS
-        else:  # logs and node probes, python checks: the Pods they name or run beside
-            wanted = ()
+        wanted = kind_of(check).watches(check.spec, lab.folder)
         kinds.extend(kind for kind in wanted if kind not in kinds)
     return kinds
 
@@ -160,7 +151,7 @@ class StepWatcher:
         return self.lab.steps[self.step_number - 1]
 
     def kinds(self) -> list[Kind]:
-        return watched_kinds(self.step)
+        return watched_kinds(self.lab, self.step)
 
     def changed(self, now: float, *, answers_too: bool = True) -> None:
         """A watched object changed (or a watch restarted and may have missed changes).
@@ -192,7 +183,8 @@ class StepWatcher:
             self._asked_at = now
             self._stale = False
         self._first_change = None
-        self.result = run_step(self.lab, self.step, self.answers, wait=0, namespace=self.namespace)
+        self.result = run_step(self.lab, self.step, self.answers, wait=0, namespace=self.namespace,
+                               recheck_earlier=True)
         return self.result
 
     def advance(self) -> None:
@@ -230,6 +222,11 @@ class PlainView:
 
     def show(self, watcher: StepWatcher, result: StepResult) -> None:
         width = _width(result)
+        regression = str(result.regression) if result.regression else None
+        if self._shown.get("regression") != regression:
+            self._shown["regression"] = regression
+            if regression:
+                self.out.print(f"  [yellow]{escape(regression)}[/yellow]", highlight=False, soft_wrap=True)
         for check in result.checks:
             seen = (check.status, check.summary, check.expected, check.observed, check.cause)
             if self._shown.get(check.check_id) != seen:
@@ -267,6 +264,8 @@ class LiveView:
         parts: list[Any] = [_header(self._watcher)]
         if self._result is not None:
             width = _width(self._result)
+            if self._result.regression is not None:
+                parts.append(f"  [yellow]{escape(str(self._result.regression))}[/yellow]")
             parts.extend(check_line(check, width) for check in self._result.checks)
         parts.append(f"[dim]{escape(self._state)}{self._graded}[/dim]")
         self._live.update(Group(*parts), refresh=True)
@@ -387,7 +386,7 @@ def watch_steps(
                     announced = False
                     view.start_step(watcher)
         view.finished(lab)
-    return EXIT_PASSED
+    return ExitStatus.PASSED
 
 
 def run_watch(lab: Lab, connect: Callable[[], WatchableCluster], *, step_ref: str | None,
@@ -401,7 +400,7 @@ def run_watch(lab: Lab, connect: Callable[[], WatchableCluster], *, step_ref: st
         number = Progress.load().lab(lab.id)["current_step"]
         if number > len(lab.steps):
             out.print(f"All steps of lab {lab.id} have passed. Watch one again with --step N.")
-            return EXIT_PASSED
+            return ExitStatus.PASSED
     view = LiveView(out) if out.is_terminal else PlainView(out, err)
     return watch_steps(lab, connect(), step_number=number, namespace=namespace, view=view)
 

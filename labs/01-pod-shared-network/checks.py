@@ -8,10 +8,8 @@ from __future__ import annotations
 import re
 import shlex
 from urllib.parse import urlsplit
+from labcheck.lab import CheckContext, Outcome, TargetUnavailable, pod_cause, register
 
-from labcheck.checks.context import CheckContext
-from labcheck.checks.outcome import Outcome
-from labcheck.checks.python_check import register
 
 POD = "multicontainerpod"
 LOOPBACK = {"127.0.0.1", "::1"}
@@ -42,8 +40,6 @@ def _statuses(pod: dict) -> dict[str, dict]:
 def _pod(ctx: CheckContext, name: str) -> dict:
     pod = ctx.get("Pod", name)
     if pod is None:
-        from labcheck.errors import TargetUnavailable
-
         raise TargetUnavailable(f"Pod {name} does not exist in namespace {ctx.namespace}")
     return pod
 
@@ -180,7 +176,7 @@ def _sidecar_clients(log: str) -> list[str]:
 
 
 def _nginx_log(ctx: CheckContext) -> str:
-    return ctx.cluster.logs(ctx.namespace, POD, "nginx-container", _LOG_LINES)
+    return ctx.logs(POD, "nginx-container", tail_lines=_LOG_LINES)
 
 
 @register
@@ -380,7 +376,7 @@ def reader_sees_writer_files(ctx: CheckContext, pod: str, writer: str, reader: s
     )
 
 
-@register
+@register(needs=('node',))
 def sandbox_is_pause_on_node(ctx: CheckContext, pod: str) -> Outcome:
     answer = (ctx.get("ConfigMap", "answer-sandbox") or {}).get("data", {}).get("sandbox-id", "").strip()
     obj = _pod(ctx, pod)
@@ -421,8 +417,6 @@ def sandbox_is_pause_on_node(ctx: CheckContext, pod: str) -> Outcome:
 @register
 def containers_running_and_ready(ctx: CheckContext, pod: str, containers: list[str]) -> Outcome:
     """Each named container runs and is ready, whether a regular container or a native sidecar."""
-    from labcheck.checks.diagnose import pod_cause
-
     obj = _pod(ctx, pod)
     statuses = _statuses(obj)
     state = {name: statuses.get(name, {}) for name in containers}
@@ -431,7 +425,7 @@ def containers_running_and_ready(ctx: CheckContext, pod: str, containers: list[s
                          f"{'' if n not in not_ready or not s else ' (not ready)'}" for n, s in state.items())
     if not not_ready:
         return Outcome.passed(f"{', '.join(containers)} run and are ready", observed=observed)
-    cause = pod_cause(obj)
+    cause = pod_cause(obj, ctx)
     return Outcome.failed(
         f"{', '.join(not_ready)} of Pod {pod} not running and ready",
         expected=", ".join(f"{n}: running, ready" for n in containers),

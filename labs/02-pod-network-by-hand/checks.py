@@ -14,11 +14,8 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
+from labcheck.lab import CheckContext, ClusterUnavailable, Outcome, TargetUnavailable, register
 
-from labcheck.checks.context import CheckContext
-from labcheck.checks.outcome import Outcome
-from labcheck.checks.python_check import register
-from labcheck.errors import ClusterUnavailable, TargetUnavailable
 
 NAMESPACE = "mypodns"
 POD = "mypod"
@@ -249,14 +246,14 @@ def snapshot(ctx: CheckContext, node: str) -> Snapshot:
 
 def lab_node(ctx: CheckContext) -> str:
     """The node the lab's steps work on: the first node by name (`kubectl get nodes -o name | head -1`)."""
-    nodes = sorted(n["metadata"]["name"] for n in ctx.cluster.list("v1", "Node", None))
+    nodes = sorted(n["metadata"]["name"] for n in ctx.list("Node"))
     if not nodes:
         raise ClusterUnavailable("the cluster lists no nodes")
     return nodes[0]
 
 
 def node_address(ctx: CheckContext, node: str) -> str:
-    obj = ctx.cluster.get("v1", "Node", None, node) or {}
+    obj = ctx.get("Node", node) or {}
     for address in obj.get("status", {}).get("addresses", []):
         if address.get("type") == "InternalIP" and ":" not in address.get("address", ""):
             return address["address"]
@@ -331,7 +328,7 @@ def _failed(summary: str, **kwargs) -> Outcome:
 # --- step 1: the namespace ------------------------------------------------------------
 
 
-@register
+@register(needs=('node',))
 def namespace_mounted(ctx: CheckContext) -> Outcome:
     node = lab_node(ctx)
     snap = snapshot(ctx, node)
@@ -362,7 +359,7 @@ def namespace_mounted(ctx: CheckContext) -> Outcome:
     )
 
 
-@register
+@register(needs=('node',))
 def namespace_isolated(ctx: CheckContext) -> Outcome:
     node = lab_node(ctx)
     snap = snapshot(ctx, node)
@@ -447,14 +444,14 @@ def _on_pair(check):
     return run
 
 
-@register
+@register(needs=('node',))
 @_on_pair
 def veth_into_namespace(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
     return Outcome.passed(f"{inside.name} in {NAMESPACE} is paired with {outside.name} in the root namespace "
                           f"(ifindex {inside.index} <-> {outside.index})")
 
 
-@register
+@register(needs=('node',))
 @_on_pair
 def addresses_on_both_ends(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
     missing = [(end, where) for end, where in ((inside, NAMESPACE), (outside, "the root namespace")) if not end.ipv4]
@@ -474,7 +471,7 @@ def addresses_on_both_ends(ctx: CheckContext, snap: Snapshot, inside: Link, outs
     return Outcome.passed(f"{inside.name} has {', '.join(inside.ipv4)}, {outside.name} has {', '.join(outside.ipv4)}")
 
 
-@register
+@register(needs=('node',))
 @_on_pair
 def links_up(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
     down = [(end, where) for end, where in ((inside, NAMESPACE), (outside, "root")) if not end.admin_up]
@@ -496,7 +493,7 @@ def _default_route(ns: Namespace) -> dict | None:
     return next((r for r in ns.routes if r.get("dst") == "default"), None)
 
 
-@register
+@register(needs=('node',))
 @_on_pair
 def default_route(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
     ns = snap.namespaces[NAMESPACE]
@@ -521,7 +518,7 @@ def default_route(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link
     return Outcome.passed(f"{NAMESPACE}: default {'via ' + via + ' ' if via else ''}dev {inside.name}")
 
 
-@register
+@register(needs=('node',))
 @_on_pair
 def namespace_reaches_node(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
     node = snap.node
@@ -564,7 +561,7 @@ def _server(ns: Namespace) -> Listener | None:
     return (reachable or tcp or [None])[0]
 
 
-@register
+@register(needs=('node',))
 def server_in_namespace(ctx: CheckContext) -> Outcome:
     snap = snapshot(ctx, lab_node(ctx))
     ns = _need_namespace(snap)
@@ -593,7 +590,7 @@ def server_in_namespace(ctx: CheckContext) -> Outcome:
     )
 
 
-@register
+@register(needs=('node',))
 @_on_pair
 def server_reachable_from_root(ctx: CheckContext, snap: Snapshot, inside: Link, outside: Link) -> Outcome:
     node = snap.node
@@ -627,7 +624,7 @@ def server_reachable_from_root(ctx: CheckContext, snap: Snapshot, inside: Link, 
 # --- step 4: a second process joins the namespace ----------------------------------------------
 
 
-@register
+@register(needs=('node',))
 def loopback_up(ctx: CheckContext) -> Outcome:
     snap = snapshot(ctx, lab_node(ctx))
     ns = _need_namespace(snap)
@@ -667,7 +664,7 @@ def _log_clients(text: str) -> list[str]:
     return [c for c in (client_address(line) for line in text.splitlines()) if c]
 
 
-@register
+@register(needs=('node',))
 def client_over_localhost(ctx: CheckContext) -> Outcome:
     node = lab_node(ctx)
     snap = snapshot(ctx, node)
@@ -746,7 +743,7 @@ def _cni_bridges_note(snap: Snapshot) -> str:
     return f" but {', '.join(sorted(snap.cni_bridges))}, the Pod network's own bridge, whose ports are the Pods'"
 
 
-@register
+@register(needs=('node',))
 def bridge_exists(ctx: CheckContext) -> Outcome:
     snap = snapshot(ctx, lab_node(ctx))
     bridges = _bridges(snap)
@@ -782,7 +779,7 @@ def _bridge_groups(snap: Snapshot) -> tuple[dict[str, list[Attachment]], list[At
     return groups, loose
 
 
-@register
+@register(needs=('node',))
 def namespaces_on_bridge(ctx: CheckContext) -> Outcome:
     snap = snapshot(ctx, lab_node(ctx))
     groups, loose = _bridge_groups(snap)
@@ -826,7 +823,7 @@ def namespaces_on_bridge(ctx: CheckContext) -> Outcome:
     )
 
 
-@register
+@register(needs=('node',))
 def namespaces_reach_each_other(ctx: CheckContext) -> Outcome:
     node = lab_node(ctx)
     snap = snapshot(ctx, node)
@@ -936,7 +933,7 @@ def _wrong_answer(key: str, answer: str, truth: str, found: str, cause: str) -> 
                    expected=f"{key}={truth}", observed=f"{key}={answer!r}", cause=cause)
 
 
-@register
+@register(needs=('node',))
 def answer_netns(ctx: CheckContext) -> Outcome:
     box = _sandbox(ctx)
     answer = _answer(ctx, "netns").rsplit("/", 1)[-1]
@@ -951,7 +948,7 @@ def answer_netns(ctx: CheckContext) -> Outcome:
     return _wrong_answer("netns", answer, box.netns, f"{POD}'s sandbox uses {box.netns}", cause)
 
 
-@register
+@register(needs=('node',))
 def answer_veth(ctx: CheckContext) -> Outcome:
     box = _sandbox(ctx)
     answer = _answer(ctx, "veth").split("@")[0]
@@ -970,7 +967,7 @@ def answer_veth(ctx: CheckContext) -> Outcome:
     return _wrong_answer("veth", answer, box.veth.name, f"the node's end of {POD}'s veth is {box.veth.name}", cause)
 
 
-@register
+@register(needs=('node',))
 def answer_pod_ip(ctx: CheckContext) -> Outcome:
     box = _sandbox(ctx)
     answer = _answer(ctx, "pod-ip").split("/")[0]
@@ -988,7 +985,7 @@ def answer_pod_ip(ctx: CheckContext) -> Outcome:
                          cause)
 
 
-@register
+@register(needs=('node',))
 def answer_pause_pid(ctx: CheckContext) -> Outcome:
     box = _sandbox(ctx)
     answer = _answer(ctx, "pause-pid")

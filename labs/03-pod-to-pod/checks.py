@@ -10,12 +10,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from labcheck.lab import CheckContext, ClusterUnavailable, Outcome, TargetUnavailable, pod_cause, register
 
-from labcheck.checks.context import CheckContext
-from labcheck.checks.diagnose import pod_cause
-from labcheck.checks.outcome import Outcome
-from labcheck.checks.python_check import register
-from labcheck.errors import ClusterUnavailable, TargetUnavailable
 
 SERVER = "webserver"
 #: nginx's log lines kept to find a client's request. The readiness probe adds
@@ -48,7 +44,7 @@ def _node_of(ctx: CheckContext, pod: dict) -> str:
 
 
 def _nodes(ctx: CheckContext) -> dict[str, dict]:
-    return {n["metadata"]["name"]: n for n in ctx.cluster.list("v1", "Node", None)}
+    return {n["metadata"]["name"]: n for n in ctx.list("Node")}
 
 
 def _internal_ip(node: dict) -> str | None:
@@ -96,9 +92,7 @@ class Request:
 
 def _nginx_requests(ctx: CheckContext) -> list[Request]:
     """nginx's access log of webserver, parsed; the first field is the client's address."""
-    text = ctx.cluster.logs(ctx.namespace, SERVER, None, tail_lines=LOG_LINES)
-    ctx.evidence.append({"kind": "logs", "where": f"pod {ctx.namespace}/{SERVER} (nginx access log)",
-                         "output": _tail(text)})
+    text = ctx.logs(SERVER, None, tail_lines=LOG_LINES, what="nginx access log")
     requests = []
     for line in text.splitlines():
         match = _ACCESS.match(line.strip())
@@ -229,7 +223,7 @@ def client_fetched_page(ctx: CheckContext, pod: str) -> Outcome:
     phase = status.get("phase")
     if phase in ("Pending", None):
         return Outcome.failed(f"{pod} has not run yet (phase {phase})",
-                              cause=pod_cause(client).text or f"wait a few seconds (`kubectl get pod {pod}`)")
+                              cause=pod_cause(client, ctx).text or f"wait a few seconds (`kubectl get pod {pod}`)")
     text = ctx.logs(pod, None)
     if phase == "Running":
         return Outcome.failed(
@@ -325,7 +319,7 @@ def _route_get(ctx: CheckContext, node: str, address: str) -> tuple[str | None, 
     return match.group(2), match.group(3), shown
 
 
-@register
+@register(needs=('node',))
 def nodes_route_pod_cidrs(ctx: CheckContext) -> Outcome:
     nodes = _nodes(ctx)
     names = sorted(nodes)
@@ -356,7 +350,7 @@ def nodes_route_pod_cidrs(ctx: CheckContext) -> Outcome:
     return Outcome.passed(f"{len(good)} routes lead to the right nodes", observed="; ".join(good))
 
 
-@register
+@register(needs=('node',))
 def route_answer_matches(ctx: CheckContext, client: str, server: str) -> Outcome:
     answer = _answer(ctx, "answer-route")
     destination, via = answer.get("destination", ""), answer.get("via", "")
@@ -514,7 +508,7 @@ def no_nat_answers(ctx: CheckContext, client: str) -> Outcome:
 # --- step 6: the kubelet and other nodes -------------------------------------------------------
 
 
-@register
+@register(needs=('node',))
 def kubelet_reached_pod(ctx: CheckContext) -> Outcome:
     pod = _pod(ctx, SERVER)
     node = _node_of(ctx, pod)
@@ -550,7 +544,7 @@ def _other_node_sources(ctx: CheckContext) -> tuple[str, dict[str, str], set[str
     return server_node, owner, own, _nginx_requests(ctx)
 
 
-@register
+@register(needs=('node',))
 def other_node_reached_pod(ctx: CheckContext) -> Outcome:
     server_node, owner, own, logged = _other_node_sources(ctx)
     requests = [r for r in logged if not _is_probe(r)]
@@ -576,7 +570,7 @@ def other_node_reached_pod(ctx: CheckContext) -> Outcome:
     )
 
 
-@register
+@register(needs=('node',))
 def node_agent_answers(ctx: CheckContext) -> Outcome:
     answer = _answer(ctx, "answer-node-agents")
     kubelet, other = answer.get("kubelet", ""), answer.get("other-node", "")

@@ -16,14 +16,18 @@ import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from labcheck.lab import (
+    CheckContext,
+    Outcome,
+    TargetUnavailable,
+    dns_command,
+    http_command,
+    interpret,
+    pod_cause,
+    register,
+    replaced_pods,
+)
 
-from labcheck.checks.context import CheckContext, exec_evidence
-from labcheck.checks.diagnose import pod_cause
-from labcheck.checks.outcome import Outcome
-from labcheck.checks.probe import dns_command, http_command, interpret
-from labcheck.checks.python_check import register
-from labcheck.errors import TargetUnavailable
 
 _DISCOVERY = "discovery.k8s.io/v1"
 _NAME_TOKEN = re.compile(r"[a-z0-9][a-z0-9.-]*")
@@ -161,40 +165,22 @@ def _deployment_pods(ctx: CheckContext, deployment: dict) -> list[dict]:
     return [p for p in _live_pods(ctx) if _matches(selector, _labels(p))]
 
 
-def _started_seconds_ago(pod: dict) -> float | None:
-    started = [
-        cs.get("state", {}).get("running", {}).get("startedAt")
-        for cs in pod.get("status", {}).get("containerStatuses") or []
-    ]
-    started = [s for s in started if s]
-    if not started:
-        return None
-    latest = max(datetime.fromisoformat(s.replace("Z", "+00:00")) for s in started)
-    return (datetime.now(latest.tzinfo) - latest).total_seconds()
-
-
 #: Causes from `pod_cause` that a Pod does not outgrow by waiting, though it does not say so.
 _STUCK = ("has exited", "not scheduled", "is waiting")
-#: nginx is ready within a second or two of starting; a container still unready this long after
-#: it started has a readiness probe that will not pass (a closed port, a wrong path).
-_READY_WITHIN_SECONDS = 20
 
 
-def _why_not_ready(pods: list[dict]) -> tuple[str, bool]:
-    """The likely cause for Pods that are not ready, and whether it is final (waiting cannot help)."""
+def _why_not_ready(ctx: CheckContext, pods: list[dict]) -> tuple[str, bool]:
+    """The likely cause for Pods that are not ready, and whether it is final (waiting cannot help).
+
+    Final when the kubelet itself has judged the readiness probe failing (its
+    Events), never by how long the Pod has run: that depends on the machine.
+    """
     for pod in pods:
         if _is_ready(pod):
             continue
-        found = pod_cause(pod)
+        found = pod_cause(pod, ctx)
         cause = found.text or "it is not ready yet"
-        if found.final or any(word in cause for word in _STUCK):
-            return f"Pod {_name(pod)}: {cause}", True
-        age = _started_seconds_ago(pod)
-        if age is not None and age > _READY_WITHIN_SECONDS:
-            # No elapsed seconds in the text: graded again from evidence, it must read the same.
-            return (f"Pod {_name(pod)} has run for over {_READY_WITHIN_SECONDS} s and is still not ready: "
-                    f"{cause}"), True
-        return f"Pod {_name(pod)}: {cause}", False
+        return f"Pod {_name(pod)}: {cause}", found.final or any(word in cause for word in _STUCK)
     return "", False
 
 
@@ -229,7 +215,7 @@ def _replicated(ctx: CheckContext, min_replicas: int, min_ready: int) -> tuple[d
         )
     deployment = max(wide, key=lambda d: d.get("status", {}).get("readyReplicas") or 0)
     pods = _deployment_pods(ctx, deployment)
-    cause, stuck = _why_not_ready(pods)
+    cause, stuck = _why_not_ready(ctx, pods)
     starting = (not stuck and any(not _is_ready(p) for p in pods)) or len(pods) < min_replicas
     ready = sum(1 for p in pods if _is_ready(p))
     if ready >= min_ready and not (starting and ready < min_replicas):
@@ -322,7 +308,7 @@ def service_endpoints(ctx: CheckContext, service: str) -> Outcome:
         )
     ready = {p["status"]["podIP"]: _name(p) for p in selected if _is_ready(p) and p["status"].get("podIP")}
     if not ready:
-        cause, stuck = _why_not_ready(selected)
+        cause, stuck = _why_not_ready(ctx, selected)
         return Outcome.failed(
             f"0 ready endpoints: none of the {len(selected)} Pods selector {_show_selector(selector)} "
             "matches is ready",
@@ -628,10 +614,6 @@ def answer_names_replicas(ctx: CheckContext, service: str, answer: str, key: str
 # --- step 5: readiness ----------------------------------------------------------------------------
 
 
-def _created(pod: dict) -> datetime:
-    return datetime.fromisoformat(pod["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
-
-
 @register
 def one_replica_unready(ctx: CheckContext, service: str) -> Outcome:
     svc = _service(ctx, service)
@@ -649,12 +631,10 @@ def one_replica_unready(ctx: CheckContext, service: str) -> Outcome:
         )
     how = "`kubectl exec <pod> -- touch /tmp/not-ready` makes its /ready answer 503"
     cause = f"make one replica unready: {how}"
-    if pods:
-        oldest = min(_created(p) for p in pods)
-        young = [_name(p) for p in pods if (_created(p) - oldest).total_seconds() > 10]
-        if young:
-            cause = (f"{', '.join(young)} is newer than the others: deleting a Pod does not make it unready, "
-                     f"its Deployment replaces it with a fresh, ready one. Make one replica unready instead: {how}")
+    deleted, replacements = replaced_pods(pods, ctx.list("Event"))
+    if replacements:
+        cause = (f"{', '.join(replacements)} replaced {', '.join(deleted)}: deleting a Pod does not make it unready, "
+                 f"its Deployment replaces it with a fresh, ready one. Make one replica unready instead: {how}")
     return Outcome.failed(
         f"all {len(ready)} Pods of Service {service} are ready: none is unready",
         expected="one Pod running but not ready",
@@ -763,7 +743,7 @@ def _parse_nat(text: str, cluster_ip: str, port: int) -> _NodeRules:
     return _NodeRules(svc_chains, sep_chains, destinations, owners)
 
 
-@register
+@register(needs=('node',))
 def kube_proxy_chain(ctx: CheckContext, service: str, answer: str, key: str) -> Outcome:
     svc = _service(ctx, service)
     cluster_ip = svc["spec"]["clusterIP"]
@@ -772,7 +752,7 @@ def kube_proxy_chain(ctx: CheckContext, service: str, answer: str, key: str) -> 
     endpoints, ports, _slices = _endpoints(ctx, service)
     target = ports[0] if ports else _service_port(svc).get("targetPort")
     expected = {f"{e.address}:{target}" for e in endpoints if e.ready}
-    nodes = sorted(_name(n) for n in ctx.cluster.list("v1", "Node", None))
+    nodes = sorted(_name(n) for n in ctx.list("Node"))
     if not nodes:
         return Outcome.error("the cluster lists no nodes")
     patterns = ["-e", f"{ctx.namespace}/{service}"]
@@ -780,8 +760,7 @@ def kube_proxy_chain(ctx: CheckContext, service: str, answer: str, key: str) -> 
         patterns += ["-e", recorded]
     command = ["sh", "-c", "iptables-save -t nat | grep -F " + " ".join(shlex.quote(p) for p in patterns)]
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:  # the nodes' tables side by side
-        results = list(pool.map(lambda node: ctx.cluster.exec_on_node(node, command, 10), nodes))
-    ctx.evidence.extend(exec_evidence(result) for result in results)
+        results = list(pool.map(lambda node: ctx.exec_on_node(node, command, 10), nodes))
     found: dict[str, _NodeRules] = {}
     for node, result in zip(nodes, results):
         if result.returncode not in (0, 1):  # grep's 1: no line matched

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from labcheck.lab import (
+    CheckContext,
+    ClusterUnavailable,
+    Outcome,
+    http_answer,
+    http_command,
+    interpret,
+    pod_cause,
+    register,
+)
 
-from labcheck.checks.context import CheckContext
-from labcheck.checks.diagnose import pod_cause
-from labcheck.checks.outcome import Outcome
-from labcheck.checks.probe import http_answer, http_command, interpret
-from labcheck.checks.python_check import register
-from labcheck.errors import ClusterUnavailable
 
 METALLB_NAMESPACE = "metallb-system"
 METALLB_POOLS = ("metallb.io/v1beta1", "IPAddressPool")
@@ -43,7 +47,7 @@ CHOSEN_BAND_END = 30086
 def _nodes(ctx: CheckContext) -> list[tuple[str, str | None]]:
     """(name, InternalIP) of every node, by name."""
     found = []
-    for node in ctx.cluster.list("v1", "Node", None):
+    for node in ctx.list("Node"):
         address = next((a.get("address") for a in node.get("status", {}).get("addresses") or []
                         if a.get("type") == "InternalIP"), None)
         found.append((node["metadata"]["name"], address))
@@ -113,7 +117,7 @@ def _backend_problem(ctx: CheckContext, svc: dict) -> tuple[str, str, bool] | No
                 "without a Pod behind it, every node refuses the connection", True)
     ready = [p for p in pods if _is_ready(p)]
     if not ready:
-        cause = pod_cause(pods[0])
+        cause = pod_cause(pods[0], ctx)
         return (f"none of the {len(pods)} Pod(s) Service {name} selects is ready",
                 cause.text or "wait until the Pods are ready", cause.final)
     target = _first_port(svc).get("targetPort")
@@ -143,7 +147,7 @@ def replicas_ready(ctx: CheckContext, deployment: str, replicas: int) -> Outcome
     ready = [p for p in pods if _is_ready(p)]
     if len(ready) < replicas:
         waiting = next((p for p in pods if not _is_ready(p)), None)
-        cause = pod_cause(waiting) if waiting else None
+        cause = pod_cause(waiting, ctx) if waiting else None
         return Outcome.failed(f"{len(ready)} of {replicas} replicas of {deployment} are ready",
                               expected=f"{replicas} ready Pods", observed=f"{len(pods)} Pods, {len(ready)} ready",
                               cause=(cause.text if cause and cause.text else "wait a few seconds and check again"),
@@ -152,7 +156,7 @@ def replicas_ready(ctx: CheckContext, deployment: str, replicas: int) -> Outcome
     return Outcome.passed(f"{len(ready)} replicas of {deployment} are ready", observed=placed)
 
 
-@register
+@register(needs=('host',))
 def every_node_answers(ctx: CheckContext, service: str, deployment: str) -> Outcome:
     """A GET from this machine to each node's InternalIP and the node port reaches a webserver Pod."""
     svc, node_port, failed = _node_port(ctx, service)
@@ -199,7 +203,7 @@ def every_node_answers(ctx: CheckContext, service: str, deployment: str) -> Outc
 def _pools(ctx: CheckContext) -> list[dict] | None:
     """MetalLB's address pools, or None when the cluster has no MetalLB API at all."""
     try:
-        return ctx.cluster.list(*METALLB_POOLS, METALLB_NAMESPACE)
+        return ctx.list(METALLB_POOLS[1], METALLB_POOLS[0], namespace=METALLB_NAMESPACE)
     except ClusterUnavailable as exc:
         if "serves no" in str(exc):
             return None
@@ -240,8 +244,8 @@ def _pools_shown(pools: list[dict]) -> str:
 def _metallb_state(ctx: CheckContext) -> tuple[list[dict] | None, str | None]:
     """(pools, problem): what stops MetalLB from assigning addresses, or None when it can."""
     pools = _pools(ctx)
-    controller = ctx.cluster.get("apps/v1", "Deployment", METALLB_NAMESPACE, "controller")
-    speaker = ctx.cluster.get("apps/v1", "DaemonSet", METALLB_NAMESPACE, "speaker")
+    controller = ctx.get("Deployment", "controller", "apps/v1", namespace=METALLB_NAMESPACE)
+    speaker = ctx.get("DaemonSet", "speaker", "apps/v1", namespace=METALLB_NAMESPACE)
     if pools is None or controller is None or speaker is None:
         return None, "MetalLB is not installed in this cluster"
     if not pools:
@@ -347,7 +351,7 @@ def external_ip_assigned(ctx: CheckContext, service: str) -> Outcome:
     return Outcome.passed(f"Service {service} got {ip} from MetalLB's pool {pool}{also}", observed=ip)
 
 
-@register
+@register(needs=('host',))
 def external_ip_answers(ctx: CheckContext, service: str) -> Outcome:
     svc, ip, failed = _load_balancer(ctx, service)
     if failed:

@@ -12,12 +12,8 @@ progress) are not final, so the engine asks again within the check's timeout.
 from __future__ import annotations
 
 import re
+from labcheck.lab import CheckContext, Outcome, TargetUnavailable, pod_cause, register
 
-from labcheck.checks.context import CheckContext
-from labcheck.checks.diagnose import pod_cause
-from labcheck.checks.outcome import Outcome
-from labcheck.checks.python_check import register
-from labcheck.errors import TargetUnavailable
 
 # --- reading the cluster ---------------------------------------------------------------------
 
@@ -138,7 +134,7 @@ def _pods_ready(ctx: CheckContext, deployment: dict, replicas: int) -> Outcome |
     if len(ready) >= replicas and len(pods) == len(ready):
         return ready
     waiting = [p for p in pods if not _is_ready(p)]
-    cause = pod_cause(waiting[0]) if waiting else None
+    cause = pod_cause(waiting[0], ctx) if waiting else None
     return Outcome.failed(
         f"{len(ready)} of {len(pods)} Pods of Deployment {_name(deployment)} are ready",
         expected=f"{replicas} ready Pods",
@@ -204,7 +200,7 @@ def config_mounted(ctx: CheckContext, deployment: str, container: str, configmap
     )
 
 
-@register
+@register(needs=('node',))
 def each_pod_proxies(ctx: CheckContext, deployment: str, proxy: str, app: str, configmap: str) -> Outcome:
     obj = _deployment(ctx, deployment)
     pods = _pods_ready(ctx, obj, obj["spec"].get("replicas", 1))
@@ -273,13 +269,13 @@ def node_port_published(ctx: CheckContext, service: str, published: list[int]) -
     )
 
 
-@register
+@register(needs=('node',))
 def node_port_through_proxy(ctx: CheckContext, service: str, deployment: str, proxy: str, app: str) -> Outcome:
     svc = _existing(ctx, "Service", service)
     spec_port = (svc["spec"].get("ports") or [{}])[0]
     node_port = spec_port.get("nodePort")
     template = _deployment(ctx, deployment)["spec"]["template"]
-    nodes = ctx.cluster.list("v1", "Node", None)
+    nodes = ctx.list("Node")
     if not nodes or not node_port:
         return Outcome.error("the cluster lists no node, or the Service has no nodePort")
     node = _name(nodes[0])
@@ -347,7 +343,7 @@ def _expected_value(value: str, pod: str) -> str | None:
     return None if "$" in value else value
 
 
-@register
+@register(needs=('node',))
 def nginx_serves_configmap(ctx: CheckContext, deployment: str, proxy: str, configmap: str) -> Outcome:
     obj = _deployment(ctx, deployment)
     config = _config_text(ctx, configmap)

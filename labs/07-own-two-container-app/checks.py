@@ -12,12 +12,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from labcheck.lab import CheckContext, Outcome, TargetUnavailable, pod_cause, register
 
-from labcheck.checks.context import CheckContext
-from labcheck.checks.diagnose import pod_cause
-from labcheck.checks.outcome import Outcome
-from labcheck.checks.python_check import register
-from labcheck.errors import TargetUnavailable
 
 LOCALHOST = ("localhost", "127.0.0.1", "::1")
 
@@ -42,7 +38,7 @@ _VISIT = re.compile(r"visit number (\d+)")
 
 
 def _nodes(ctx: CheckContext) -> list[dict]:
-    return sorted(ctx.cluster.list("v1", "Node", None), key=lambda n: n["metadata"]["name"])
+    return sorted(ctx.list("Node"), key=lambda n: n["metadata"]["name"])
 
 
 def _internal_ip(node: dict) -> str | None:
@@ -91,7 +87,7 @@ def _pod(ctx: CheckContext, name: str) -> tuple[dict | None, Outcome | None]:
                                     cause="wait until it is gone, then apply it again")
     statuses = pod.get("status", {}).get("containerStatuses") or []
     if pod.get("status", {}).get("phase") != "Running" or not statuses or not all(s.get("ready") for s in statuses):
-        cause = pod_cause(pod)
+        cause = pod_cause(pod, ctx)
         return None, Outcome.failed(f"Pod {name} is not running with every container ready",
                                     expected="phase Running, containers ready",
                                     observed=pod.get("status", {}).get("phase", "unknown"),
@@ -166,7 +162,7 @@ def _judge_counts(answers: list[tuple[int, str]], before: int | None, after: int
 # --- step 1: the images ------------------------------------------------------------------------
 
 
-@register
+@register(needs=('node',))
 def images_on_node(ctx: CheckContext, images: dict[str, str], answer: str | None = None) -> Outcome:
     """Every node of the cluster has the images; the recorded image IDs (if asked) are the node's."""
     nodes = _nodes(ctx)
@@ -309,7 +305,7 @@ def _listening_ports(ctx: CheckContext, pod: str, container: str) -> set[int] | 
     return ports
 
 
-@register
+@register(needs=('node',))
 def nodeport_counts(ctx: CheckContext, service: str, pod: str, web: str, redis: str, key: str) -> Outcome:
     """From a node, its InternalIP and the Service's nodePort answer twice, the count growing in Redis."""
     svc, entry, failed = _service(ctx, service)
@@ -330,7 +326,7 @@ def nodeport_counts(ctx: CheckContext, service: str, pod: str, web: str, redis: 
             expected=f"a listener on {target}", observed=f"the Pod listens on {', '.join(map(str, sorted(listening)))}",
             cause="targetPort must be the port the app listens on: 3000", final=True)
     node = found.get("spec", {}).get("nodeName") or _nodes(ctx)[0]["metadata"]["name"]
-    node_obj = ctx.cluster.get("v1", "Node", None, node) or {}
+    node_obj = ctx.get("Node", node) or {}
     address = _internal_ip(node_obj)
     if not address:
         raise TargetUnavailable(f"node {node} has no InternalIP")

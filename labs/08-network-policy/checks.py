@@ -2,17 +2,15 @@
 engine's connectivity module); what is left here is a fact about the namespace."""
 
 from __future__ import annotations
+from labcheck.lab import CheckContext, Outcome, register
 
-from labcheck.checks.context import CheckContext
-from labcheck.checks.outcome import Outcome
-from labcheck.checks.python_check import register
 
 
 @register
 def namespace_labelled(ctx: CheckContext, suffix: str, labels: dict[str, str]) -> Outcome:
     """The namespace named after the graded one (`<namespace><suffix>`) has these labels."""
     name = f"{ctx.namespace}{suffix}"
-    namespace = ctx.cluster.get("v1", "Namespace", None, name)
+    namespace = ctx.get("Namespace", name)
     wanted = ", ".join(f"{k}={v}" for k, v in labels.items())
     if namespace is None:
         return Outcome.failed(

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from labcheck.toolchain import read_toolchain, toolchain_file
+from labcheck.toolchain import cluster_config, kube_context, read_toolchain, toolchain_file
 
 
 def pytest_collection_modifyitems(items):
@@ -57,6 +58,21 @@ def e2e_env(toolchain, tmp_path_factory) -> dict[str, str]:
                COLUMNS="200")
     env["PATH"] = f"{Path(toolchain['KIND']).parent}{os.pathsep}{env['PATH']}"
     return env
+
+
+def labcheck(env, *args, timeout=900):
+    """`labcheck ARGS` as a learner runs it, its output printed for the test's log."""
+    done = subprocess.run([sys.executable, "-m", "labcheck", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+    print(f"$ labcheck {' '.join(args)} -> {done.returncode}\n{done.stdout}{done.stderr}")
+    return done
+
+
+def drop_namespace(env, lab):
+    """The lab's namespace deleted from its cluster (and waited for): the next test starts clean."""
+    _config, name = cluster_config(lab.cluster)
+    subprocess.run(["kubectl", "--context", kube_context(name), "delete", "namespace", lab.namespace,
+                    "--ignore-not-found", "--wait=true", "--timeout=180s"], env=env, capture_output=True)
 
 
 def kind_clusters(toolchain) -> list[str]:

@@ -27,6 +27,7 @@ import yaml
 from junitparser import JUnitXml
 
 from labcheck import __version__
+from labcheck.errors import ExitStatus
 from labcheck.loader import clusters_dir, find_lab
 from labcheck.toolchain import Kind
 
@@ -81,7 +82,7 @@ def _solve(env, learner: str, level: int) -> None:
 
 @pytest.fixture(scope="module")
 def classroom(e2e_env, cleanup_clusters):
-    assert labcheck(e2e_env, "start", "01").returncode == 0
+    assert labcheck(e2e_env, "start", "01").returncode == ExitStatus.PASSED
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda item: _solve(e2e_env, *item), CLASS.items()))
     yield e2e_env
@@ -125,7 +126,7 @@ def test_a_class_is_graded_live_and_a_deleted_namespace_is_one_error(classroom, 
     kubectl(env, "delete", "namespace", namespace(VICTIM), "--wait=false")
     stdout, stderr = grading.communicate(timeout=600)
     print(stdout, stderr)
-    assert grading.returncode == 3, stderr  # one learner could not be graded
+    assert grading.returncode == ExitStatus.CANNOT_GRADE, stderr  # one learner could not be graded
     rows = rows_of(out)
     assert set(rows) == set(CLASS)
     victim = rows.pop(VICTIM)
@@ -156,7 +157,7 @@ def test_a_real_submission_grades_offline_as_it_does_live(classroom, tmp_path):
                        str(tmp_path / "offline"), check=False)
     live = labcheck(env, "grade", "01", "--roster", str(write_roster(tmp_path / "r.csv", ["ben", "gus"])), "-o",
                     str(tmp_path / "live"), check=False)
-    assert offline.returncode == live.returncode == 0, offline.stderr + live.stderr
+    assert offline.returncode == live.returncode == ExitStatus.PASSED, offline.stderr + live.stderr
     offline_rows, live_rows = rows_of(tmp_path / "offline"), rows_of(tmp_path / "live")
     for learner in ("ben", "gus"):
         assert offline_rows[learner]["integrity"] == "verified"
@@ -226,7 +227,7 @@ def test_the_least_privileged_account_grades_the_same_and_changes_nothing(grader
     as_grader = labcheck(grader_env, "grade", "01", "--roster", str(roster), "--context", "grader", "-o",
                          str(tmp_path / "grader"), check=False)
     after = _versions(env, learners)
-    assert as_grader.returncode == 0, as_grader.stderr  # no 403 anywhere: no ERROR row
+    assert as_grader.returncode == ExitStatus.PASSED, as_grader.stderr  # no 403 anywhere: no ERROR row
     assert before == after  # not one object changed
     as_admin = labcheck(env, "grade", "01", "--roster", str(roster), "-o", str(tmp_path / "admin"), check=False)
     grader_rows, admin_rows = rows_of(tmp_path / "grader"), rows_of(tmp_path / "admin")
@@ -315,7 +316,7 @@ def test_three_shards_run_as_an_indexed_job_and_merge(grader_rbac, tmp_path):
     assert sorted(keys) == sorted(f"live:{l}" for l in learners)  # disjoint, and every learner once
     merged = labcheck(env, "grade", "01", "--merge", str(shards), "--roster", str(roster), "-o",
                       str(tmp_path / "merged"), check=False)
-    assert merged.returncode == 0, merged.stderr  # not gradable is never ERROR
+    assert merged.returncode == ExitStatus.PASSED, merged.stderr  # not gradable is never ERROR
     merged_rows = rows_of(tmp_path / "merged")
     assert {l: graded_part(r) for l, r in merged_rows.items()} == {l: expected_in_a_pod(CLASS[l]) for l in learners}
     for learner, row in merged_rows.items():
@@ -355,7 +356,7 @@ def test_submissions_from_two_real_clusters_are_not_paired_and_a_copy_is(classro
         run(env, "kubectl", "--context", other, "delete", "namespace", ns, "--wait=false", check=False)
     separate = labcheck(env, "grade", "01", str(folder), "--course-key", str(key), "-o", str(tmp_path / "a"),
                         check=False)
-    assert separate.returncode == 0, separate.stderr
+    assert separate.returncode == ExitStatus.PASSED, separate.stderr
     assert {l: r["same_cluster_as"] for l, r in rows_of(tmp_path / "a").items()} == {"ben": "", "eli": ""}
     from labcheck.grading.submission import CourseKey, sign
 

@@ -14,9 +14,10 @@ import subprocess
 
 import pytest
 
+from labcheck.errors import ExitStatus
 from labcheck.loader import all_labs
 from labcheck.toolchain import cluster_config, kube_context
-from tests.e2e.test_labs import drop_namespace, labcheck
+from tests.e2e.conftest import drop_namespace, labcheck
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +25,10 @@ def lab08(e2e_env, cleanup_clusters):
     lab = next(lab for lab in all_labs() if lab.id == "08")
     drop_namespace(e2e_env, lab)
     started = labcheck(e2e_env, "start", "08")
-    assert started.returncode == 0, started.stderr
+    assert started.returncode == ExitStatus.PASSED, started.stderr
     for step in ("open-baseline", "default-deny"):
         solved = labcheck(e2e_env, "solve", "08", "--step", step)
-        assert solved.returncode == 0, solved.stderr
+        assert solved.returncode == ExitStatus.PASSED, solved.stderr
     _config, name = cluster_config(lab.cluster)
     yield lab, e2e_env, kube_context(name)
     drop_namespace(e2e_env, lab)
@@ -58,7 +59,7 @@ def _wait_for_endpoint(env, context, service: str, seconds: float = 60) -> None:
 def _check(env, step: str, wait: str | None = None) -> dict:
     args = ["check", "08", "--step", step, "--output", "json"] + (["--wait", wait] if wait else [])
     done = labcheck(env, *args)
-    assert done.returncode in (0, 1), done.stderr
+    assert done.returncode in (ExitStatus.PASSED, ExitStatus.FAILED), done.stderr
     document = json.loads(done.stdout)
     steps = document["steps"] if isinstance(document, dict) and "steps" in document else document
     return (steps[0] if isinstance(steps, list) else steps)["checks"][0]
@@ -101,7 +102,7 @@ def test_a_server_that_does_not_listen_is_down_not_blocked(lab08):
     finally:
         _kubectl(env, context, "delete", "pod", "db", "--wait=true")
         solved = labcheck(env, "solve", "08", "--step", "open-baseline")
-        assert solved.returncode == 0, solved.stderr
+        assert solved.returncode == ExitStatus.PASSED, solved.stderr
         _kubectl(env, context, "wait", "--for=condition=Ready", "pod/db", "--timeout=120s")
 
 
@@ -113,4 +114,4 @@ def test_deleting_the_policy_opens_the_cells_again(lab08):
         assert check["status"] == "PASS", check  # retried while kube-router drops its rules
     finally:
         solved = labcheck(env, "solve", "08", "--step", "default-deny")
-        assert solved.returncode == 0, solved.stderr
+        assert solved.returncode == ExitStatus.PASSED, solved.stderr

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from labcheck.errors import ExitStatus
 from labcheck.loader import all_labs
-from labcheck.toolchain import cluster_config, kube_context
-
-
-def labcheck(env, *args, timeout=900):
-    done = subprocess.run([sys.executable, "-m", "labcheck", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
-    print(f"$ labcheck {' '.join(args)} -> {done.returncode}\n{done.stdout}{done.stderr}")
-    return done
-
-
-def drop_namespace(env, lab):
-    _config, name = cluster_config(lab.cluster)
-    subprocess.run(["kubectl", "--context", kube_context(name), "delete", "namespace", lab.namespace,
-                    "--ignore-not-found", "--wait=true", "--timeout=180s"], env=env, capture_output=True)
+from tests.e2e.conftest import drop_namespace, labcheck
 
 
 @pytest.fixture
@@ -33,7 +19,7 @@ def lab01(e2e_env, cleanup_clusters, tmp_path):
     lab = next(lab for lab in all_labs() if lab.id == "01")
     drop_namespace(e2e_env, lab)
     started = labcheck(e2e_env, "start", "01")
-    assert started.returncode == 0, started.stderr
+    assert started.returncode == ExitStatus.PASSED, started.stderr
     yield lab, e2e_env
     drop_namespace(e2e_env, lab)
 
@@ -42,12 +28,12 @@ def test_learner_journey_lab01(lab01, tmp_path):
     _lab, e2e_env = lab01
     # Before anything is applied, the current step fails and says why.
     before = labcheck(e2e_env, "check", "--wait", "0")
-    assert before.returncode == 1
+    assert before.returncode == ExitStatus.FAILED
     assert "FAIL  pod-exists" in before.stdout and "likely cause" in before.stdout
 
-    assert labcheck(e2e_env, "solve", "01", "--step", "create-pod").returncode == 0
+    assert labcheck(e2e_env, "solve", "01", "--step", "create-pod").returncode == ExitStatus.PASSED
     after = labcheck(e2e_env)  # bare `labcheck`: checks the current step, advances on PASS
-    assert after.returncode == 0, after.stdout
+    assert after.returncode == ExitStatus.PASSED, after.stdout
     assert "step 2/6" in after.stdout
 
     status = labcheck(e2e_env, "status")
@@ -55,18 +41,18 @@ def test_learner_journey_lab01(lab01, tmp_path):
 
     evidence = tmp_path / "evidence.json"
     recorded = labcheck(e2e_env, "check", "01", "--step", "1", "--record", str(evidence), "--output", "json")
-    assert recorded.returncode == 0
+    assert recorded.returncode == ExitStatus.PASSED
     assert json.loads(recorded.stdout)["status"] == "PASS"
     regraded = labcheck(e2e_env, "check", "--from", str(evidence))
-    assert regraded.returncode == 0
+    assert regraded.returncode == ExitStatus.PASSED
 
 
 @pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)
 def test_each_step_fails_before_and_passes_after_its_solution(lab, e2e_env, cleanup_clusters):
-    assert labcheck(e2e_env, "start", lab.id).returncode == 0
+    assert labcheck(e2e_env, "start", lab.id).returncode == ExitStatus.PASSED
     try:
         proof = labcheck(e2e_env, "selftest", lab.id, timeout=2400)
-        assert proof.returncode == 0, proof.stdout
+        assert proof.returncode == ExitStatus.PASSED, proof.stdout
         assert proof.stdout.count("ok    ") >= 2 * len(lab.steps)
     finally:
         drop_namespace(e2e_env, lab)

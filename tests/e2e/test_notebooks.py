@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from labcheck.errors import ExitStatus
 from labcheck.loader import all_labs
 from labcheck.pages import parse_page, to_notebook
 from tests.conftest import REPO
-from tests.e2e.test_labs import drop_namespace, labcheck
+from tests.e2e.conftest import drop_namespace, labcheck
 
 ARTIFACTS = Path(os.environ.get("LABCHECK_ARTIFACTS") or REPO / "tests" / "artifacts") / "notebooks"
 CELL_TIMEOUT = 600  # seconds; a check waits for Pods, a start may create a cluster
@@ -36,7 +37,7 @@ def test_lab_page_runs_as_a_notebook(lab, e2e_env, cleanup_clusters, tmp_path, m
     from nbclient.exceptions import CellExecutionError
 
     started = labcheck(e2e_env, "start", lab.id)
-    assert started.returncode == 0, started.stderr
+    assert started.returncode == ExitStatus.PASSED, started.stderr
     # The page starts from an empty namespace, as a learner does; its first cell
     # (`labcheck start`) makes the namespace again.
     drop_namespace(e2e_env, lab)

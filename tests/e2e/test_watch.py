@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from labcheck.errors import ExitStatus
 from scripts.benchmark_watch import CONTEXT, SOLUTION, reaction_trial
 
 NAMESPACE = "lab01-watch-e2e"
@@ -26,7 +27,7 @@ def watch_env(e2e_env, cleanup_clusters, tmp_path):
     env = {**e2e_env, "LABCHECK_STATE_DIR": str(tmp_path / "state")}  # progress of its own
     started = subprocess.run([sys.executable, "-m", "labcheck", "start", "01"], env=env, capture_output=True,
                              text=True, timeout=900)
-    assert started.returncode == 0, started.stderr
+    assert started.returncode == ExitStatus.PASSED, started.stderr
     subprocess.run(["kubectl", "--context", CONTEXT, "create", "namespace", NAMESPACE], env=env, capture_output=True)
     yield env
     subprocess.run(["kubectl", "--context", CONTEXT, "delete", "namespace", NAMESPACE, "--wait=false"], env=env,
@@ -40,7 +41,7 @@ def test_watch_shows_pass_soon_after_apply_and_stops_on_ctrl_c(watch_env):
     assert "FAIL  pod-exists" in trial.output and "PASS  pod-exists" in trial.output
     assert "Lab 01 · step 2/6" in trial.output  # moved on by itself
     assert trial.apply_to_pass < 10  # a sanity bound; the figure itself is printed
-    assert trial.exit_code == 130
+    assert trial.exit_code == ExitStatus.INTERRUPTED
     assert trial.output.strip().splitlines()[-1] == "labcheck: interrupted"
     assert "Traceback" not in trial.output
     status = subprocess.run([sys.executable, "-m", "labcheck", "status"], env=watch_env, capture_output=True,
@@ -86,6 +87,6 @@ def test_watch_on_a_terminal_redraws_in_place_and_ctrl_c_stops_it(watch_env):
     finally:
         os.close(fd)
     shown = seen.decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 130
+    assert os.waitstatus_to_exitcode(status) == ExitStatus.INTERRUPTED
     assert "\x1b[" in shown  # cursor movement: the checklist is redrawn in place, not appended
     assert "Traceback" not in shown

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labcheck.checks.python_check import load_lab_functions
+from labcheck.checks.kinds.python import load_lab_functions
 from labcheck.loader import find_lab
 
 

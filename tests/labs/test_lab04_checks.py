@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from labcheck.checks import CheckContext, run_check
 from labcheck.checks.outcome import Status
-from labcheck.checks.python_check import load_lab_functions
+from labcheck.checks.kinds.python import load_lab_functions
 from labcheck.loader import find_lab
 from tests.conftest import FakeCluster, ok
 
@@ -132,24 +132,37 @@ def test_one_replica_is_not_several(checks):
     assert "replicas: 3" in result.cause and "made unready" in result.cause
 
 
-def test_readiness_probe_on_a_closed_port_fails_at_once(checks):
-    closed = {**PROBE, "httpGet": {"path": "/ready", "port": 8080}}
-    pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, probe=closed) for p in PODS]
-    result = graded("deploy-replicas", "replicas-ready", [deployment(ready=0), *pods])
+def unhealthy(p, count, message="Readiness probe failed: Get \"http://10.244.1.2:8080/ready\": dial tcp "
+              "10.244.1.2:8080: connect: connection refused"):
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{p['metadata']['name']}.unhealthy", "namespace": NS},
+            "involvedObject": {"kind": "Pod", "name": p["metadata"]["name"], "fieldPath": "spec.containers{nginx}"},
+            "reason": "Unhealthy", "type": "Warning", "message": message, "count": count,
+            "lastTimestamp": "2026-11-21T10:00:30Z"}
+
+
+CLOSED = {**PROBE, "httpGet": {"path": "/ready", "port": 8080}, "failureThreshold": 3}
+
+
+@pytest.mark.parametrize("started", ["long-ago", "just-now"])
+def test_readiness_probe_the_kubelet_has_judged_failing_fails_at_once(checks, started):
+    # The kubelet's count decides, not the Pods' age: the same verdict on a fast and on a slow machine.
+    when = seconds_ago(3600) if started == "long-ago" else seconds_ago(0)
+    pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, probe=CLOSED, started=when) for p in PODS]
+    result = graded("deploy-replicas", "replicas-ready", [deployment(ready=0), *pods, *(unhealthy(p, 3) for p in pods)])
     assert reported_at_once(result), result
     assert "readiness probe (HTTP GET port 8080 path /ready) has not passed" in result.cause
-    assert "it declares port 80" in result.cause and "kept failing past its threshold" in result.cause
+    assert "it declares port 80" in result.cause and "nothing listens on port 8080" in result.cause
 
 
-def test_readiness_probe_of_default_period_failing_for_long_fails_at_once(checks):
-    # Period 10 s x 3 failures: the kubelet's own threshold is far off, but nginx is ready within seconds.
-    closed = {"httpGet": {"path": "/", "port": 8080}}
-    started = seconds_ago(30)
-    pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, probe=closed, started=started)
-            for p in PODS]
-    result = graded("deploy-replicas", "replicas-ready", [deployment(ready=0), *pods])
-    assert reported_at_once(result), result
-    assert "has run for over 20 s and is still not ready" in result.cause and "port 8080" in result.cause
+@pytest.mark.parametrize("started", ["long-ago", "just-now"])
+def test_readiness_probe_failing_fewer_times_than_its_threshold_is_waited_for(checks, started):
+    when = seconds_ago(3600) if started == "long-ago" else seconds_ago(0)
+    pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, probe=CLOSED, started=when) for p in PODS]
+    outcome, _ = run(checks, "replicas_ready", [deployment(ready=0), *pods, *(unhealthy(p, 2) for p in pods)],
+                     min_replicas=3, min_ready=2)
+    assert outcome.status == Status.FAIL and not outcome.final, text(outcome)
+    assert "has not passed" in outcome.cause and "kubelet" not in outcome.cause
 
 
 def test_replicas_that_just_started_are_waited_for(checks):
@@ -160,7 +173,8 @@ def test_replicas_that_just_started_are_waited_for(checks):
 
 def test_two_ready_and_one_made_unready_long_ago_are_enough(checks):
     pods = [*PODS[:2], pod("webserver-7d9-ccccc", "10.244.2.4", ready=False)]
-    outcome, _ = run(checks, "replicas_ready", [deployment(ready=2), *pods])
+    made_unready = unhealthy(pods[2], 1, "Readiness probe failed: HTTP probe failed with statuscode: 503")
+    outcome, _ = run(checks, "replicas_ready", [deployment(ready=2), *pods, made_unready])
     assert outcome.status == Status.PASS, text(outcome)
 
 
@@ -294,11 +308,51 @@ def test_recorded_pods_may_keep_one_made_unready_later(checks):
     assert outcome.status == Status.PASS, text(outcome)
 
 
-def test_a_replaced_pod_is_not_an_unready_one(checks):
-    pods = [*PODS[:2], pod("webserver-7d9-ddddd", "10.244.2.9", created="2026-11-21T10:05:00Z")]
-    outcome, _ = run(checks, "one_replica_unready", [service(), *pods], service="webserver")
+def owned(p, replica_set="webserver-7d9"):
+    p = {**p, "metadata": {**p["metadata"], "ownerReferences": [
+        {"kind": "ReplicaSet", "name": replica_set, "controller": True}]}}
+    return p
+
+
+def rs_event(message, at="2026-11-21T10:00:00Z", replica_set="webserver-7d9"):
+    reason = "SuccessfulCreate" if message.startswith("Created") else "SuccessfulDelete"
+    return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"ev-{message[-5:]}-{at}", "namespace": NS},
+            "involvedObject": {"kind": "ReplicaSet", "name": replica_set}, "reason": reason, "message": message,
+            "lastTimestamp": at}
+
+
+CREATED = [rs_event(f"Created pod: {p['metadata']['name']}") for p in PODS]
+
+
+@pytest.mark.parametrize("replaced_after", [2, 600], ids=["replaced-2s-later", "replaced-10min-later"])
+@pytest.mark.parametrize("order", ["oldest-first", "newest-first"])
+def test_a_replaced_pod_is_not_an_unready_one(checks, replaced_after, order):
+    # Whatever the machine's speed (the replacement 2 s or 10 min younger) and the order the API lists
+    # the Events in, the ReplicaSet's own record says a Pod it made is gone and another took its place.
+    later = f"2026-11-21T10:{replaced_after // 60:02d}:{replaced_after % 60:02d}Z"
+    replacement = owned(pod("webserver-7d9-ddddd", "10.244.2.9", created=later))
+    events = [*CREATED, rs_event("Created pod: webserver-7d9-ddddd", at=later)]
+    if order == "newest-first":
+        events.reverse()
+    pods = [owned(PODS[0]), owned(PODS[1]), replacement]
+    outcome, _ = run(checks, "one_replica_unready", [service(), *pods, *events], service="webserver")
     assert outcome.status == Status.FAIL
-    assert "none is unready" in outcome.summary and "deleting a Pod" in outcome.cause
+    assert "none is unready" in outcome.summary and "deleting a Pod does not make it unready" in outcome.cause
+    assert "webserver-7d9-ddddd replaced webserver-7d9-ccccc" in outcome.cause
+
+
+def test_pods_the_replica_set_scaled_down_itself_were_not_deleted_by_hand(checks):
+    pods = [owned(PODS[0]), owned(PODS[1]), owned(PODS[2])]
+    events = [*CREATED, rs_event("Created pod: webserver-7d9-zzzzz"), rs_event("Deleted pod: webserver-7d9-zzzzz")]
+    outcome, _ = run(checks, "one_replica_unready", [service(), *pods, *events], service="webserver")
+    assert outcome.status == Status.FAIL and "deleting a Pod" not in outcome.cause
+    assert "make one replica unready" in outcome.cause
+
+
+def test_pods_of_the_same_age_with_no_deletion_get_the_plain_advice(checks):
+    pods = [owned(p) for p in PODS]
+    outcome, _ = run(checks, "one_replica_unready", [service(), *pods, *CREATED], service="webserver")
+    assert outcome.status == Status.FAIL and "deleting a Pod" not in outcome.cause
 
 
 NAT = f"""\

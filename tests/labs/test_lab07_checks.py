@@ -7,7 +7,7 @@ import json
 import sys
 
 from labcheck.checks.outcome import Status
-from labcheck.checks.python_check import load_lab_functions
+from labcheck.checks.kinds.python import load_lab_functions
 from labcheck.loader import find_lab
 
 load_lab_functions(find_lab("07").folder)

@@ -7,9 +7,9 @@ import sys
 
 from labcheck.checks.context import CheckContext
 from labcheck.checks.outcome import Status
-from labcheck.checks.python_check import load_lab_functions
+from labcheck.checks.kinds.python import load_lab_functions
 from labcheck.loader import find_lab
-from labcheck.model import check_kind, check_spec
+from labcheck.model import check_kind
 from tests.conftest import FakeCluster
 
 LAB = find_lab("08")
@@ -44,7 +44,7 @@ def test_missing_namespace_says_how_it_is_made():
 
 def test_every_step_is_graded_by_a_matrix_with_both_kinds_of_cell_after_the_baseline():
     for step in LAB.steps:
-        matrices = [check_spec(c) for c in step.checks if check_kind(c) == "matrix"]
+        matrices = [c.spec for c in step.checks if check_kind(c) == "matrix"]
         assert len(matrices) == 1, step.id
         values = {v for row in matrices[0].expect.values() for v in row.values()}
         assert values == ({"open"} if step.id == "open-baseline" else
@@ -52,7 +52,7 @@ def test_every_step_is_graded_by_a_matrix_with_both_kinds_of_cell_after_the_base
 
 
 def test_the_monitoring_clients_live_in_a_namespace_derived_from_the_graded_one():
-    spec = check_spec(LAB.steps[0].checks[0])
+    spec = LAB.steps[0].checks[0].spec
     assert spec.clients["monitor"].namespace == "$LAB_NAMESPACE-monitoring"
     assert "monitor" in spec.expect
 

@@ -1,42 +1,24 @@
 """The check kinds and the engine, over an in-memory cluster."""
 
-from pathlib import Path
-
 from labcheck.checks import CheckContext, run_check
 from labcheck.checks.outcome import Status
-from labcheck.checks.probe import http_command, interpret
+from labcheck.checks.commands import http_command, interpret
 from labcheck.engine import run_step
 from labcheck.errors import ClusterUnavailable
 from labcheck.loader import find_lab
-from labcheck.model import Lab
-from tests.conftest import FakeCluster, ok, pod
-
-
-def make_lab(checks: list[dict]) -> Lab:
-    lab = Lab.model_validate({
-        "format": 1, "id": "99", "title": "t", "summary": "s", "cluster": "single-node", "namespace": "lab01",
-        "steps": [{"id": "s", "title": "step", "checks": checks, "hints": ["h"],
-                   "solution": {"commands": ["true"]}, "unsolved_fails": [checks[0]["id"]]}],
-    })
-    lab._folder = Path("/nonexistent/99-test")
-    return lab
-
-
-def run(checks, cluster):
-    lab = make_lab(checks)
-    return run_step(lab, lab.steps[0], cluster, wait=0)
+from tests.conftest import FakeCluster, grade_checks, make_lab, ok, pod
 
 
 POD_ASSERT = {"id": "pod", "title": "pod", "assert": {"kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web"}}}}
 
 
 def test_assert_passes_on_partial_match():
-    result = run([POD_ASSERT], FakeCluster([pod("web", labels={"app": "web", "extra": "x"})]))
+    result = grade_checks([POD_ASSERT], FakeCluster([pod("web", labels={"app": "web", "extra": "x"})]))
     assert result.status == Status.PASS
 
 
 def test_assert_on_missing_object_lists_what_is_there():
-    result = run([POD_ASSERT], FakeCluster([pod("webb")]))
+    result = grade_checks([POD_ASSERT], FakeCluster([pod("webb")]))
     check = result.checks[0]
     assert check.status == Status.FAIL
     assert "does not exist" in check.summary and "webb" in check.observed
@@ -44,13 +26,13 @@ def test_assert_on_missing_object_lists_what_is_there():
 
 
 def test_assert_finds_object_in_default_namespace():
-    result = run([POD_ASSERT], FakeCluster([pod("web", namespace="default")]))
+    result = grade_checks([POD_ASSERT], FakeCluster([pod("web", namespace="default")]))
     assert "exists in namespace default, not lab01" in result.checks[0].cause
 
 
 def test_assert_mismatch_names_field_and_pod_cause():
     waiting = pod("web", labels={"app": "api"}, running=False, waiting_reason="ImagePullBackOff")
-    check = run([POD_ASSERT], FakeCluster([waiting])).checks[0]
+    check = grade_checks([POD_ASSERT], FakeCluster([waiting])).checks[0]
     assert check.status == Status.FAIL
     assert "metadata.labels.app: expected 'web', found 'api'" in check.summary
     assert "ImagePullBackOff" in check.cause and "kind load" in check.cause
@@ -58,15 +40,15 @@ def test_assert_mismatch_names_field_and_pod_cause():
 
 def test_checks_after_a_failure_are_skipped():
     absent = {"id": "gone", "title": "gone", "absent": {"kind": "Pod", "metadata": {"name": "x"}}}
-    result = run([POD_ASSERT, absent], FakeCluster([]))
+    result = grade_checks([POD_ASSERT, absent], FakeCluster([]))
     assert [c.status for c in result.checks] == [Status.FAIL, Status.SKIP]
     assert "pod did not pass" in result.checks[1].summary
 
 
 def test_absent():
     absent = {"id": "gone", "title": "gone", "absent": {"kind": "Pod", "metadata": {"name": "x"}}}
-    assert run([absent], FakeCluster([])).status == Status.PASS
-    check = run([absent], FakeCluster([pod("x")])).checks[0]
+    assert grade_checks([absent], FakeCluster([])).status == Status.PASS
+    check = grade_checks([absent], FakeCluster([pod("x")])).checks[0]
     assert check.status == Status.FAIL and "still exists" in check.summary
 
 
@@ -78,7 +60,7 @@ class Broken(FakeCluster):
 
 
 def test_unreachable_api_is_error_not_fail():
-    result = run([POD_ASSERT], Broken())
+    result = grade_checks([POD_ASSERT], Broken())
     assert result.status == Status.ERROR
     assert "unreachable" in result.checks[0].summary
 
@@ -86,7 +68,7 @@ def test_unreachable_api_is_error_not_fail():
 def test_probe_http_passes_and_keeps_evidence():
     probe = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://localhost:80"},
                                                "expect": {"contains": "Welcome"}}}
-    result = run([probe], FakeCluster([pod("web")], exec_answer=lambda where, cmd: ok("<h1>Welcome to nginx!</h1>")))
+    result = grade_checks([probe], FakeCluster([pod("web")], exec_answer=lambda where, cmd: ok("<h1>Welcome to nginx!</h1>")))
     check = result.checks[0]
     assert check.status == Status.PASS
     assert check.evidence[0]["command"][0] == "sh" and check.evidence[0]["exit_code"] == 0
@@ -96,7 +78,7 @@ def test_probe_failure_explains_connection_refused():
     probe = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://10.244.0.9:8080"}}}
     answer = lambda where, cmd: ok(stderr="curl: (7) Failed to connect to 10.244.0.9 port 8080: Connection refused",
                                    returncode=7)
-    check = run([probe], FakeCluster([pod("web")], exec_answer=answer)).checks[0]
+    check = grade_checks([probe], FakeCluster([pod("web")], exec_answer=answer)).checks[0]
     assert check.status == Status.FAIL
     assert "no HTTP response" in check.summary and "exit code 7" in check.observed
     assert "nothing listens" in check.cause
@@ -104,7 +86,7 @@ def test_probe_failure_explains_connection_refused():
 
 def test_probe_into_missing_pod_is_fail():
     probe = {"id": "p", "title": "p", "probe": {"exec": {"pod": "web", "command": ["true"]}}}
-    check = run([probe], FakeCluster([])).checks[0]
+    check = grade_checks([probe], FakeCluster([])).checks[0]
     assert check.status == Status.FAIL and "does not exist" in check.summary
 
 
@@ -112,7 +94,7 @@ def test_blocked_probe_needs_a_block_and_a_control_that_gets_through():
     probe = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http://db"}, "expect": {"blocked": True},
                                                "control": {"pod": "admin"}}}
     pods = [pod("web"), pod("admin")]
-    through = run([probe], FakeCluster(pods, exec_answer=lambda w, c: ok("hello\nLABCHECK-HTTP-STATUS 200\n")))
+    through = grade_checks([probe], FakeCluster(pods, exec_answer=lambda w, c: ok("hello\nLABCHECK-HTTP-STATUS 200\n")))
     assert through.status == Status.FAIL and "should be blocked" in through.checks[0].summary
 
     def dropped_for_web(where, cmd):
@@ -120,7 +102,7 @@ def test_blocked_probe_needs_a_block_and_a_control_that_gets_through():
             return ok(stderr="curl: (28) Connection timed out after 4001 ms", returncode=28)
         return ok("hello\nLABCHECK-HTTP-STATUS 200\n")
 
-    dropped = run([probe], FakeCluster(pods, exec_answer=dropped_for_web))
+    dropped = grade_checks([probe], FakeCluster(pods, exec_answer=dropped_for_web))
     assert dropped.status == Status.PASS and "admin got through" in dropped.checks[0].summary
 
 
@@ -128,7 +110,7 @@ def test_node_probe_runs_on_the_pods_node():
     probe = {"id": "n", "title": "n", "probe": {"node": {"pod": "web", "command": ["ip", "netns"]},
                                                "expect": {"contains": "cni-"}}}
     cluster = FakeCluster([pod("web", node="netlabs-worker")], exec_answer=lambda w, c: ok("cni-1234 (id: 0)"))
-    assert run([probe], cluster).status == Status.PASS
+    assert grade_checks([probe], cluster).status == Status.PASS
     assert ("node", "netlabs-worker", ("ip", "netns")) in cluster.calls
 
 

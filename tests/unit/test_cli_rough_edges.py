@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from labcheck import actions, doctor, toolchain
+from labcheck.errors import ExitStatus
 from labcheck.loader import find_lab
-from tests.conftest import FakeCluster, call_main, run_labcheck
-from tests.unit.test_cli import ARTICLE_POD
+from tests.conftest import ARTICLE_POD, FakeCluster, call_main, run_labcheck
 
 
 def write_progress(env: dict[str, str], data) -> Path:
@@ -49,7 +49,7 @@ def test_a_broken_progress_file_is_one_clear_line(isolated_env, capsys, content,
     for command in (["check"], ["hint"], ["status"], ["start", "01"]):
         code, _out, err = call_main(capsys, *command)
         line = one_line(err)
-        assert code == 3, (command, err)
+        assert code == ExitStatus.CANNOT_GRADE, (command, err)
         assert line.startswith(f"labcheck: progress file {path}: {named}") and "move it aside" in line, line
     assert path.read_text() == before  # never overwritten
 
@@ -57,7 +57,7 @@ def test_a_broken_progress_file_is_one_clear_line(isolated_env, capsys, content,
 def test_a_progress_entry_missing_keys_is_filled_in(isolated_env):
     write_progress(isolated_env, {"current_lab": "01", "labs": {"01": {}}})
     done = run_labcheck("hint", env=isolated_env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == ExitStatus.PASSED, done.stderr
     assert "Step 1: Create the two-container Pod" in done.stdout
 
 
@@ -82,18 +82,19 @@ def test_the_quick_check_of_a_progress_file_reads_as_the_model_does(tmp_path, mo
 @pytest.mark.parametrize("command", ["check", "watch", "hint", "solve", "reset"])
 def test_an_unknown_step_is_still_a_usage_error(isolated_env, capsys, command):
     code, _out, err = call_main(capsys, command, "01", "--step", "99")
-    assert code == 2 and "no step '99'" in one_line(err)
+    assert code == ExitStatus.USAGE and "no step '99'" in one_line(err)
 
 
 def test_a_stray_key_error_is_an_internal_error_not_a_usage_error(monkeypatch, capsys, isolated_env):
     import labcheck.cli as cli
+    import labcheck.session as session
 
     def broken() -> None:
         raise KeyError("current_step")
 
-    monkeypatch.setattr(cli, "_lab_for", lambda ref: broken())
+    monkeypatch.setattr(session, "lab_for", lambda ref: broken())
     code, _out, err = call_main(capsys, "hint")
-    assert code == 3
+    assert code == ExitStatus.CANNOT_GRADE
     assert one_line(err) == "labcheck: internal error: KeyError: 'current_step' (run with --debug for details)"
 
 
@@ -103,7 +104,7 @@ def test_a_stray_key_error_is_an_internal_error_not_a_usage_error(monkeypatch, c
 def test_debug_works_after_the_subcommand_too(isolated_env):
     for args in (["check", "01", "--debug"], ["check", "--debug", "01"]):
         done = run_labcheck(*args, env=isolated_env)
-        assert done.returncode == 3, done.stderr
+        assert done.returncode == ExitStatus.CANNOT_GRADE, done.stderr
         assert "Traceback" in done.stderr and "ClusterUnavailable" in done.stderr
 
 
@@ -112,7 +113,7 @@ def test_debug_works_after_the_subcommand_too(isolated_env):
 
 def test_reset_without_a_terminal_asks_for_yes(isolated_env):
     done = run_labcheck("reset", "01", env=isolated_env)  # stdin is not a terminal
-    assert done.returncode == 2
+    assert done.returncode == ExitStatus.USAGE
     line = one_line(done.stderr)
     assert "--yes" in line and "interrupted" not in line and "namespace lab01" in line
 
@@ -134,7 +135,7 @@ def test_hint_neither_starts_a_lab_nor_moves_a_step(isolated_env):
                 "labs": {"01": {"current_step": 3, "passed": {"create-pod": "t1", "containers-ready": "t2"}}}}
     write_progress(isolated_env, progress)
     for args in (["hint"], ["hint", "--step", "1"], ["hint", "--all", "--step", "5"]):
-        assert run_labcheck(*args, env=isolated_env).returncode == 0
+        assert run_labcheck(*args, env=isolated_env).returncode == ExitStatus.PASSED
     saved = read_progress(isolated_env)
     assert saved["current_lab"] == "01"
     assert {k: saved["labs"]["01"][k] for k in ("current_step", "passed")} == progress["labs"]["01"]
@@ -224,6 +225,7 @@ def namespace(name: str, uid: str) -> dict:
 def fake_start(monkeypatch, isolated_env):
     """`labcheck start` with kind, kubectl and the API faked; returns a setter for the cluster's objects."""
     import labcheck.cli as cli
+    import labcheck.session as session
 
     kind = FakeKind(docker_images={"nginx:1.27", "curlimages/curl:8.11.1"})
     monkeypatch.setattr(toolchain.Kind, "find", classmethod(lambda cls: kind))
@@ -232,7 +234,7 @@ def fake_start(monkeypatch, isolated_env):
     monkeypatch.setattr(toolchain, "prepare_command", lambda: "bash clusters/prepare.sh")
     cluster = FakeCluster([])
     cluster.kind = kind
-    monkeypatch.setattr(cli, "_live_cluster", lambda lab, context: cluster)
+    monkeypatch.setattr(session, "live_cluster", lambda lab, context: cluster)
     return cluster
 
 
@@ -240,7 +242,7 @@ def test_start_recreates_a_listed_cluster_whose_nodes_stopped(fake_start, capsys
     fake_start.kind.stopped = ["netlabs-control-plane"]
     fake_start.objects = [namespace("kube-system", "uid-1")]
     code, _out, err = call_main(capsys, "start", "01")
-    assert code == 0, err
+    assert code == ExitStatus.PASSED, err
     assert fake_start.kind.loaded[:2] == ["deleted netlabs", "created netlabs"]
     assert "its nodes netlabs-control-plane had stopped" in " ".join(err.split())
 
@@ -248,14 +250,14 @@ def test_start_recreates_a_listed_cluster_whose_nodes_stopped(fake_start, capsys
 def test_start_reuses_a_running_cluster(fake_start, capsys):
     fake_start.objects = [namespace("kube-system", "uid-1")]
     code, _out, err = call_main(capsys, "start", "01")
-    assert code == 0 and "Reusing kind cluster netlabs" in " ".join(err.split())
+    assert code == ExitStatus.PASSED and "Reusing kind cluster netlabs" in " ".join(err.split())
     assert "deleted netlabs" not in fake_start.kind.loaded
 
 
 def test_start_says_which_lab_image_docker_lacks_and_how_to_get_it(fake_start, capsys):
     fake_start.objects = [namespace("kube-system", "uid-1")]
     code, out, err = call_main(capsys, "start", "01")
-    assert code == 0, err
+    assert code == ExitStatus.PASSED, err
     text = " ".join(err.split())
     assert "Docker has no image busybox:1.36, so it was not loaded into cluster netlabs" in text
     assert "`docker pull busybox:1.36`" in text and "`bash clusters/prepare.sh` builds them" in text
@@ -271,7 +273,7 @@ def start_on(fake_start, capsys, env, objects):
     write_progress(env, PROGRESS_AT_STEP_3)
     fake_start.objects = objects
     code, out, err = call_main(capsys, "start", "01")
-    assert code == 0, err
+    assert code == ExitStatus.PASSED, err
     return read_progress(env)["labs"]["01"], out, " ".join(err.split())
 
 
@@ -312,5 +314,5 @@ def test_evidence_naming_an_unknown_lab_or_step_cannot_be_graded(isolated_env, t
     path = tmp_path / "evidence.json"
     path.write_text(json.dumps({"format": "labcheck-evidence", "version": 1, "calls": [], **meta}))
     done = run_labcheck("check", "--from", str(path), env=isolated_env)
-    assert done.returncode == 3
+    assert done.returncode == ExitStatus.CANNOT_GRADE
     assert said in one_line(done.stderr)

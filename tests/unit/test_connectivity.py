@@ -11,10 +11,9 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from labcheck.checks.outcome import Status
-from labcheck.model import Matrix
-from labcheck.render.text import matrix_table
-from tests.conftest import FakeCluster, ok, pod
-from tests.unit.test_checks import run
+from labcheck.checks.kinds.matrix import Matrix
+from labcheck.render.text import table_of
+from tests.conftest import FakeCluster, grade_checks, make_lab, ok, pod
 
 NS = "lab01"
 IPS = {"frontend": "10.244.0.10", "backend": "10.244.0.11", "db": "10.244.0.12", "monitor": "10.244.0.13"}
@@ -83,7 +82,7 @@ def matrix(expect, **extra):
 
 def grade(expect, table=None, control=None, objects=None, delay=0.0):
     cluster = FakeCluster(world() if objects is None else objects, exec_answer=answering(table or {}, control, delay))
-    return run([matrix(expect)], cluster).checks[0], cluster
+    return grade_checks([matrix(expect)], cluster).checks[0], cluster
 
 
 def cells(check):
@@ -117,7 +116,7 @@ def test_client_namespace_follows_the_graded_namespace():
             return super().exec_in_pod(namespace, pod_name, container, command, timeout)
 
     cluster = Recording(world(), exec_answer=answering({}))
-    assert run([matrix({"monitor": {"backend:8080": "open"}})], cluster).status == Status.PASS
+    assert grade_checks([matrix({"monitor": {"backend:8080": "open"}})], cluster).status == Status.PASS
     assert seen == [(f"{NS}-monitoring", "monitor")]
 
 
@@ -153,9 +152,9 @@ def test_a_lab_cause_replaces_only_the_generic_mismatch_cause():
     spec = matrix({"monitor": {"backend:8080": "open"}})
     spec["cause"] = "label the monitoring namespace"
     cluster = FakeCluster(world(), exec_answer=answering({("monitor", "backend"): REFUSED}))
-    assert run([spec], cluster).checks[0].cause == "label the monitoring namespace"
+    assert grade_checks([spec], cluster).checks[0].cause == "label the monitoring namespace"
     cluster = FakeCluster(world(), exec_answer=answering({("monitor", "backend"): NO_NAME}))
-    assert "cannot resolve" in run([spec], cluster).checks[0].cause
+    assert "cannot resolve" in grade_checks([spec], cluster).checks[0].cause
 
 
 # --- what is not blocked -------------------------------------------------------------------------
@@ -201,7 +200,6 @@ def test_missing_client_pod_is_a_fail_that_waits_not_an_error():
 
 def test_server_pod_that_cannot_start_fails_at_once():
     from labcheck.engine import run_step
-    from tests.unit.test_checks import make_lab
 
     stuck = pod("db", namespace=NS, running=False, waiting_reason="ImagePullBackOff")
     objects = [o for o in world() if o["metadata"]["name"] != "db" or o["kind"] != "Pod"] + [stuck]
@@ -249,7 +247,7 @@ def test_the_table_shows_expected_and_observed():
     check, _ = grade({"frontend": {"backend:8080": "blocked", "db:6379": "blocked"}},
                      {("frontend", "backend"): REFUSED})
     console = Console(width=120, record=True, color_system=None)
-    console.print(matrix_table(next(e for e in check.evidence if e["kind"] == "matrix")))
+    console.print(table_of(check.table))
     text = console.export_text()
     assert re.search(r"frontend\s+│\s+blocked\s+│\s+open \(want blocked\)", text), text
     assert "frontend:80" not in text  # a column without cells is left out
@@ -273,7 +271,7 @@ def test_a_target_needs_an_address():
 
 
 def test_batch_output_is_split_per_cell_even_when_jobs_finish_out_of_order():
-    from labcheck.checks.connectivity import batch_command, split_batch
+    from labcheck.checks.kinds.matrix import batch_command, split_batch
 
     scripts = ["echo a", "echo b", "exit 7"]
     command = batch_command(scripts)
@@ -289,7 +287,7 @@ def test_batch_output_is_split_per_cell_even_when_jobs_finish_out_of_order():
 def test_batch_command_runs_in_a_real_shell():
     import subprocess
 
-    from labcheck.checks.connectivity import batch_command, split_batch
+    from labcheck.checks.kinds.matrix import batch_command, split_batch
     from labcheck.cluster.base import ExecResult
 
     scripts = ["echo out; echo err >&2; exit 3", "printf 'no newline'", "sleep 0.2; echo late"]

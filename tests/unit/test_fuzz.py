@@ -25,6 +25,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from labcheck.errors import ExitStatus
 from tests.conftest import REPO, call_main
 
 LAB01 = REPO / "labs" / "01-pod-shared-network"
@@ -43,8 +44,7 @@ def fresh_evidence() -> dict[str, str]:
     from labcheck.cluster.recorded import RecordingCluster
     from labcheck.engine import run_step
     from labcheck.loader import find_lab
-    from tests.conftest import FakeCluster
-    from tests.unit.test_cli import ARTICLE_POD
+    from tests.conftest import ARTICLE_POD, FakeCluster
 
     lab = find_lab("01")
     folder = Path(tempfile.mkdtemp(prefix="labcheck-fuzz-"))
@@ -223,12 +223,12 @@ def test_lint_survives_generated_lab_files(tmp_path, capsys):
 
     def judge(how: str, code: int, out: str) -> None:
         if how == "valid":
-            assert code == 0, out
-        if code == 4:  # each problem is one file:line: message
+            assert code == ExitStatus.PASSED, out
+        if code == ExitStatus.INVALID_LAB:  # each problem is one file:line: message
             assert out.strip() and all(":" in line for line in out.strip().splitlines()), out
 
     codes = fuzz(lab_files(), path, ["lint", str(path)], (0, 4), capsys, judge)
-    assert codes[0] and codes[4]
+    assert codes[ExitStatus.PASSED] and codes[ExitStatus.INVALID_LAB]
 
 
 # --- evidence files ---------------------------------------------------------------------------
@@ -272,10 +272,10 @@ def test_check_from_survives_generated_evidence_files(tmp_path, capsys, isolated
 
     def judge(how: str, code: int, out: str) -> None:
         if how == "valid-fresh":
-            assert code in (0, 1), out  # evidence the current checks recorded always grades
+            assert code in (ExitStatus.PASSED, ExitStatus.FAILED), out  # evidence the current checks recorded always grades
 
     codes = fuzz(evidence_files(), path, ["check", "--from", str(path)], (0, 1, 3), capsys, judge)
-    assert codes[0] and codes[1] and codes[3]  # the cases reach grading: passes, failures and errors
+    assert codes[ExitStatus.PASSED] and codes[ExitStatus.FAILED] and codes[ExitStatus.CANNOT_GRADE]  # the cases reach grading: passes, failures and errors
 
 
 # --- what the fuzzing found, pinned ---------------------------------------------------------
@@ -290,7 +290,7 @@ def test_a_damaged_answer_in_evidence_is_an_error_naming_it(tmp_path, capsys, is
     path.write_text(json.dumps(document))
     code, out, _err = call_main(capsys, "check", "--from", str(path))
     out = " ".join(out.split())
-    assert code == 3
+    assert code == ExitStatus.CANNOT_GRADE
     assert f"the evidence file's answer to {read_pod['op']}(" in out and "is damaged (a list of the wrong shape)" in out
 
 
@@ -303,7 +303,7 @@ def test_lint_messages_stay_on_one_line(tmp_path):
     path = folder / "lab.yaml"
     path.write_text(LAB_TEXT.replace("    title: Two containers share a volume",
                                      '    title: Two containers share a volume\n    "x\\x1ey\\u2028": 1'))
-    problems = [str(p) for p in lint([path])]
+    problems = [str(p) for p in lint([path]) if p.severity == "error"]
     assert len(problems) == 1 and len(problems[0].splitlines()) == 1
     assert problems[0].endswith(r"steps.4.x\x1ey\u2028: unknown field")
 
@@ -320,5 +320,5 @@ def test_hostile_lab_files_are_one_problem(tmp_path, text, said):
     folder.mkdir(parents=True)
     path = folder / "lab.yaml"
     path.write_bytes(text.encode("latin-1") if "\xe9" in text else text.encode())
-    problems = [str(p) for p in lint([path])]
+    problems = [str(p) for p in lint([path]) if p.severity == "error"]
     assert len(problems) == 1 and said in problems[0], problems

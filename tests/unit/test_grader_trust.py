@@ -13,9 +13,8 @@ from pydantic import ValidationError
 
 from labcheck.checks.matching import mismatches
 from labcheck.checks.outcome import Status
-from labcheck.model import Probe
-from tests.conftest import FakeCluster, ok, pod
-from tests.unit.test_checks import run
+from labcheck.checks.kinds.probe import Probe
+from tests.conftest import FakeCluster, grade_checks, make_lab, ok, pod
 
 ANSWER = {"id": "answer", "title": "answer", "cause": "record it with kubectl create configmap answer ...",
           "assert": {"kind": "ConfigMap", "metadata": {"name": "answer"}, "data": {"address": {"$exists": True}}}}
@@ -31,20 +30,20 @@ def configmap(name, namespace="lab01", **meta):
 
 def test_author_cause_wins_when_the_object_is_simply_not_made_yet():
     # kube-root-ca.crt exists in every namespace: it must not trigger "check metadata.name".
-    check = run([ANSWER], FakeCluster([configmap("kube-root-ca.crt")])).checks[0]
+    check = grade_checks([ANSWER], FakeCluster([configmap("kube-root-ca.crt")])).checks[0]
     assert check.status == Status.FAIL
     assert check.cause == ANSWER["cause"]
 
 
 def test_similar_name_gets_the_metadata_name_advice():
-    check = run([ANSWER], FakeCluster([configmap("answers")])).checks[0]
+    check = grade_checks([ANSWER], FakeCluster([configmap("answers")])).checks[0]
     assert "'answers'" in check.cause and "metadata.name" in check.cause
 
 
 def test_pod_made_by_a_deployment_is_told_a_bare_pod_is_wanted():
     made = pod("web-7d9f8-x2x", labels={"app": "web"})
     made["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": "web-7d9f8"}]
-    check = run([{"id": "pod", "title": "pod", "assert": {"kind": "Pod", "metadata": {"name": "web"}}}],
+    check = grade_checks([{"id": "pod", "title": "pod", "assert": {"kind": "Pod", "metadata": {"name": "web"}}}],
                 FakeCluster([made])).checks[0]
     assert "made by ReplicaSet web-7d9f8" in check.cause and "kind: Pod" in check.cause
     assert "metadata.name" not in check.cause
@@ -54,10 +53,9 @@ def test_pod_made_by_a_deployment_is_told_a_bare_pod_is_wanted():
 
 
 def test_missing_object_the_learner_makes_is_reported_without_waiting():
-    lab_check = run([ANSWER], FakeCluster([]))  # wait=0 in `run`; use a real wait below
+    lab_check = grade_checks([ANSWER], FakeCluster([]))  # wait=0 in `grade_checks`; use a real wait below
     assert lab_check.checks[0].status == Status.FAIL
     from labcheck.engine import run_step
-    from tests.unit.test_checks import make_lab
 
     lab = make_lab([ANSWER])
     result = run_step(lab, lab.steps[0], FakeCluster([]), wait=5)
@@ -66,7 +64,6 @@ def test_missing_object_the_learner_makes_is_reported_without_waiting():
 
 def test_image_that_cannot_be_pulled_fails_at_once():
     from labcheck.engine import run_step
-    from tests.unit.test_checks import make_lab
 
     stuck = pod("web", running=False, waiting_reason="ImagePullBackOff")
     lab = make_lab([{"id": "up", "title": "up",
@@ -76,22 +73,33 @@ def test_image_that_cannot_be_pulled_fails_at_once():
 
 
 def test_readiness_failing_past_its_threshold_is_final_before_it_is_not():
+    from labcheck.checks.context import CheckContext
     from labcheck.checks.diagnose import pod_cause
 
     unready = pod("web", ready=False)
     unready["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"port": 8080}, "periodSeconds": 2}
-    started = datetime(2026, 11, 21, 10, 0, 0, tzinfo=timezone.utc)
-    early = pod_cause(unready, now=started + timedelta(seconds=3))
-    late = pod_cause(unready, now=started + timedelta(seconds=30))
-    assert not early.final and late.final
-    assert "port 8080" in late.text and "past its threshold" in late.text
+
+    def failed(times):
+        return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"e{times}", "namespace": "lab01"},
+                "involvedObject": {"kind": "Pod", "name": "web", "uid": "uid-web", "fieldPath": "spec.containers{app}"},
+                "reason": "Unhealthy", "message": "Readiness probe failed: HTTP probe failed with statuscode: 404",
+                "count": times}
+
+    early = pod_cause(unready, CheckContext(FakeCluster([unready, failed(1)]), "lab01"))
+    late = pod_cause(unready, CheckContext(FakeCluster([unready, failed(3)]), "lab01"))
+    # An Event about an earlier Pod of the same name does not count for this one.
+    other = failed(5)
+    other["involvedObject"]["uid"] = "uid-earlier-web"
+    earlier = pod_cause(unready, CheckContext(FakeCluster([unready, other]), "lab01"))
+    assert not early.final and late.final and not earlier.final
+    assert "port 8080" in late.text and "fail 3 times or more (it answers HTTP 404)" in late.text
 
 
 def test_service_selecting_nothing_says_zero_endpoints():
     service = {"apiVersion": "v1", "kind": "Service",
                "metadata": {"name": "web", "namespace": "lab01"},
                "spec": {"selector": {"app": "wbe"}, "ports": [{"port": 80}]}}
-    check = run([{"id": "svc", "title": "svc",
+    check = grade_checks([{"id": "svc", "title": "svc",
                   "assert": {"kind": "Service", "metadata": {"name": "web"}, "spec": {"clusterIP": "1.2.3.4"}}}],
                 FakeCluster([service, pod("web-1", labels={"app": "web"})])).checks[0]
     assert "0 endpoints" in check.cause and "app=wbe matches no Pod" in check.cause and "app=web" in check.cause
@@ -105,7 +113,7 @@ def test_command_missing_from_image_is_fail_not_error_or_success():
                                                           "command": ["readlink", "/proc/self/ns/net"]}}}
     missing = ok(stderr="`readlink` is not in container app's image", returncode=127)
     missing.extra["not_started"] = True
-    check = run([probe], FakeCluster([pod("web")], exec_answer=lambda w, c: missing)).checks[0]
+    check = grade_checks([probe], FakeCluster([pod("web")], exec_answer=lambda w, c: missing)).checks[0]
     assert check.status == Status.FAIL
     assert "`readlink` is not in the image" in check.summary
 
@@ -121,7 +129,7 @@ def _blocked_with(target_answer, control_answer=None):
         if where.startswith("admin/"):
             return control_answer or ok("hi\nLABCHECK-HTTP-STATUS 200\n")
         return target_answer
-    return run([BLOCKED], FakeCluster([pod("web"), pod("admin")], exec_answer=answer)).checks[0]
+    return grade_checks([BLOCKED], FakeCluster([pod("web"), pod("admin")], exec_answer=answer)).checks[0]
 
 
 def test_missing_client_is_not_blocked():
@@ -161,7 +169,7 @@ HTTP = {"id": "p", "title": "p", "probe": {"http": {"pod": "web", "url": "http:/
 
 
 def _http(result, probe=HTTP):
-    return run([probe], FakeCluster([pod("web")], exec_answer=lambda w, c: result)).checks[0]
+    return grade_checks([probe], FakeCluster([pod("web")], exec_answer=lambda w, c: result)).checks[0]
 
 
 def test_curl_404_fails():
@@ -211,6 +219,6 @@ def test_probe_targets_follow_the_graded_namespace():
     probe = {"id": "p", "title": "p", "probe": {"dns": {"pod": "web", "name": "db.$LAB_NAMESPACE.svc"},
                                                "expect": {"contains": "db"}}}
     cluster = FakeCluster([pod("web")], exec_answer=lambda w, c: ok("10.96.0.9 db.lab01.svc.cluster.local"))
-    assert run([probe], cluster).status == Status.PASS
+    assert grade_checks([probe], cluster).status == Status.PASS
     command = next(call for call in cluster.calls if call[0] == "exec")[3]
     assert "db.lab01.svc" in command[-1] and "$LAB_NAMESPACE" not in command[-1]

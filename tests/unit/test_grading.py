@@ -22,7 +22,7 @@ from junitparser import Error, Failure, JUnitXml
 
 from labcheck.checks.outcome import Status
 from labcheck.cluster.recorded import RecordingCluster
-from labcheck.errors import UsageError
+from labcheck.errors import ExitStatus, UsageError
 from labcheck.grading import batch, outputs, records, report, roster, store, submission
 from labcheck.grading.pool import run_pool
 from labcheck.loader import find_lab
@@ -241,7 +241,7 @@ def test_the_evidence_decides_not_a_verdict_in_the_file(signed_class, tmp_path):
 def test_a_submission_for_another_lab_is_refused_with_one_line(signed_class, tmp_path):
     edited = _edited(signed_class / "learner003.json", tmp_path / "lab02.json", lambda d: d.update(lab="02"))
     done = run_labcheck("grade", "01", str(edited), "-o", str(tmp_path / "out"))
-    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert done.returncode == ExitStatus.CANNOT_GRADE and "Traceback" not in done.stderr
     row = next(csv.DictReader(io.StringIO((tmp_path / "out" / "grades.csv").read_text())))
     assert row["status"] == "ERROR" and row["note"] == "this is a submission for lab 02, not lab 01"
 
@@ -313,7 +313,7 @@ def test_hostile_files_become_error_rows_never_a_crash_or_a_write_outside(tmp_pa
     before = {p for p in tmp_path.rglob("*")}
     done = run_labcheck("grade", "01", str(submissions), "-o", str(out), "--max-submission-mb", "1",
                         "--format", "csv,json,junit,gradescope", timeout=120)
-    assert done.returncode == 3, done.stderr
+    assert done.returncode == ExitStatus.CANNOT_GRADE, done.stderr
     assert "Traceback" not in done.stderr + done.stdout and "internal error" not in done.stderr
     # Each file's result; files that say they are mallory's are one learner in the gradebook.
     results = {Path(r["source"]).name: r for r in store.ResultStore(out / "results.jsonl").read().values()}
@@ -363,7 +363,7 @@ def test_resume_after_kills_at_random_points_gives_the_same_results(tmp_path):
     started = time.monotonic()
     clean = subprocess.run(command + ["-o", str(tmp_path / "clean")], capture_output=True, text=True, timeout=300)
     duration = time.monotonic() - started
-    assert clean.returncode == 0, clean.stderr
+    assert clean.returncode == ExitStatus.PASSED, clean.stderr
     expected = _stable_outputs(tmp_path / "clean")
 
     rng = random.Random(int(os.environ.get("LABCHECK_TEST_SEED", time.time())))
@@ -378,13 +378,13 @@ def test_resume_after_kills_at_random_points_gives_the_same_results(tmp_path):
             run.wait(timeout=60)
             kills += 1
             continue
-        assert run.returncode == 0, run.stderr.read()
+        assert run.returncode == ExitStatus.PASSED, run.stderr.read()
         if kills:
             break
         shutil.rmtree(out)  # it finished before any kill landed: start over
     else:
         final = subprocess.run(command + ["-o", str(out), "--resume"], capture_output=True, text=True, timeout=300)
-        assert final.returncode == 0, final.stderr
+        assert final.returncode == ExitStatus.PASSED, final.stderr
     assert kills >= 1
     assert _stable_outputs(out) == expected
     kept = store.ResultStore(out / "results.jsonl").read()
@@ -423,7 +423,7 @@ def test_shards_are_disjoint_and_merge_into_the_same_gradebook(signed_class, tmp
     assert sorted(seen) == sorted(whole.records)
     done = run_labcheck("grade", "01", "--merge", str(shared), "-o", str(tmp_path / "merged"),
                         "--format", "csv,json")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == ExitStatus.PASSED, done.stderr
     assert (tmp_path / "merged" / "grades.csv").read_text() == (tmp_path / "whole" / "grades.csv").read_text()
 
 
@@ -496,7 +496,7 @@ def test_hung_and_unreachable_clusters_are_error_rows(isolated_env, tmp_path):
                         env={**isolated_env, "KUBECONFIG": str(kubeconfig)})
     assert time.monotonic() - started < 60
     server.close()
-    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert done.returncode == ExitStatus.CANNOT_GRADE and "Traceback" not in done.stderr
     rows = {r["learner"]: r for r in csv.DictReader(io.StringIO((tmp_path / "out" / "grades.csv").read_text()))}
     assert rows["hana"]["status"] == "ERROR" and "not finished within 3 s" in rows["hana"]["note"]
     assert rows["dov"]["status"] == "ERROR" and "unreachable" in rows["dov"]["note"]
@@ -579,12 +579,12 @@ def test_a_submission_is_redacted_and_signed(tmp_path):
 
 def test_submit_needs_a_learner_id(isolated_env):
     done = run_labcheck("submit", "01", env=isolated_env)
-    assert done.returncode == 2 and "--learner" in done.stderr
+    assert done.returncode == ExitStatus.USAGE and "--learner" in done.stderr
 
 
 def test_only_chosen_steps_are_graded(signed_class, tmp_path):
     done = run_labcheck("grade", "01", str(signed_class), "--step", "2", "--step", "create-pod", "-o", str(tmp_path))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == ExitStatus.PASSED, done.stderr
     header = next(csv.reader((tmp_path / "grades.csv").open()))
     assert header[3:5] == ["1-create-pod", "2-containers-ready"] and header[5] == "total"
 

@@ -109,11 +109,12 @@ def test_the_table_in_docs_instructors_is_the_one_a_run_gives():
         "the table is out of date: paste `python -m labcheck.grading.gradable` between the markers"
 
 
-def test_the_run_finds_node_and_host_steps():
-    assert gradable.needs(find_lab("01")) == {**{s.id: set() for s in LAB.steps[:5]}, "pause-container": {"node"}}
-    found = gradable.needs(find_lab("05"))
-    assert [len(needs) for needs in found.values()] == [1, 1, 0, 1]
-    assert set().union(*found.values()) == {"host"}
+def test_a_run_finds_the_needs_the_checks_declare():
+    assert gradable.observed(LAB) == {**{s.id: set() for s in LAB.steps[:5]}, "pause-container": {"node"}}
+    found = gradable.observed(find_lab("05"))
+    assert [len(needs) for needs in found.values()] == [1, 1, 0, 1] and set().union(*found.values()) == {"host"}
+    for lab in all_labs():  # what the table is made from holds against what grading does
+        assert gradable.declared(lab) == gradable.observed(lab), lab.id
 
 
 # --- RoleBindings from a roster ---------------------------------------------------------------------

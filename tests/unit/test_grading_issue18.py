@@ -228,7 +228,7 @@ def test_the_budget_holds_bytes_in_flight_not_workers():
 @pytest.mark.parametrize("kind", ["real", "many Pods", "unknown fields", "long strings"])
 def test_what_a_file_reserves_covers_what_grading_it_takes(tmp_path, kind):
     """The memory budget is only as good as the estimate: measure grading each kind of file."""
-    from labcheck.checks.python_check import load_lab_functions
+    from labcheck.checks.kinds.python import load_lab_functions
     from labcheck.grading.pool import Budget
 
     load_lab_functions(LAB.folder)

@@ -10,7 +10,7 @@ from labcheck import __version__
 from labcheck.cluster.live import _KNOWN_KINDS
 from labcheck.grading.commands import grade_command
 from labcheck.loader import all_labs, clusters_dir
-from labcheck.model import AbsentCheck, AssertCheck
+from labcheck.model import check_kind
 
 GRADING = clusters_dir() / "grading"
 READ = {"get", "list", "watch"}
@@ -37,8 +37,7 @@ def kinds_labs_read() -> set[tuple[str, str]]:
     for lab in all_labs():
         for step in lab.steps:
             for check in step.checks:
-                pattern = check.assert_ if isinstance(check, AssertCheck) else (
-                    check.absent if isinstance(check, AbsentCheck) else None)
+                pattern = check.spec if check_kind(check) in ("assert", "absent") else None
                 if pattern is not None:
                     found.add((pattern.apiVersion, pattern.kind))
         code = lab.folder / "checks.py"
@@ -46,8 +45,10 @@ def kinds_labs_read() -> set[tuple[str, str]]:
             text = code.read_text()
             for kind, version in re.findall(r"ctx\.(?:get|list)\(\s*\"(\w+)\"(?:[^)]*api_version=\"([^\"]+)\")?", text):
                 found.add((version or "v1", kind))
-            # list(kind, api_version, ...) may name the version positionally
-            for kind, version in re.findall(r"ctx\.list\(\s*\"(\w+)\"\s*,\s*\"([\w./]+)\"", text):
+            # list(kind, api_version, ...) and get(kind, name, api_version) may name the version positionally
+            positional = re.findall(r"ctx\.list\(\s*\"(\w+)\"\s*,\s*\"([\w./]+)\"", text) + re.findall(
+                r"ctx\.get\(\s*\"(\w+)\"\s*,\s*[^,()]+,\s*\"([\w./]+)\"", text)
+            for kind, version in positional:
                 found.discard(("v1", kind))
                 found.add((version, kind))
     return found

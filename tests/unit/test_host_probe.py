@@ -10,9 +10,8 @@ from labcheck.cluster.recorded import RecordedCluster, RecordingCluster
 from labcheck.engine import run_step
 from labcheck.errors import NotGradableHere
 from labcheck.grading.roster import ReadOnceCluster
-from labcheck.model import Probe
-from tests.conftest import FakeCluster, ok
-from tests.unit.test_checks import make_lab, run
+from labcheck.checks.kinds.probe import Probe
+from tests.conftest import FakeCluster, grade_checks, make_lab, ok
 
 
 def host_probe(target: dict, expect: dict | None = None) -> dict:
@@ -24,7 +23,7 @@ def host_probe(target: dict, expect: dict | None = None) -> dict:
 
 def test_host_url_probe_runs_on_this_machine_and_judges_the_status():
     cluster = FakeCluster([], exec_answer=lambda where, cmd: ok("Served by web-1\nLABCHECK-HTTP-STATUS 200\n"))
-    result = run([host_probe({"url": "http://localhost:30080/"}, {"contains": "Served by"})], cluster)
+    result = grade_checks([host_probe({"url": "http://localhost:30080/"}, {"contains": "Served by"})], cluster)
     assert result.status == Status.PASS
     assert cluster.calls[0][0] == "host" and "localhost:30080" in " ".join(cluster.calls[0][1])
     assert "from this machine" in result.checks[0].summary
@@ -32,22 +31,22 @@ def test_host_url_probe_runs_on_this_machine_and_judges_the_status():
 
 def test_host_url_probe_fails_on_an_error_status_and_explains_a_refusal():
     served = FakeCluster([], exec_answer=lambda where, cmd: ok("oops\nLABCHECK-HTTP-STATUS 503\n"))
-    assert "HTTP 503" in run([host_probe({"url": "http://localhost:30080/"})], served).checks[0].summary
+    assert "HTTP 503" in grade_checks([host_probe({"url": "http://localhost:30080/"})], served).checks[0].summary
     refused = FakeCluster([], exec_answer=lambda where, cmd: ok(
         stderr="curl: (7) Failed to connect to localhost port 30080: Connection refused", returncode=7))
-    check = run([host_probe({"url": "http://localhost:30080/"})], refused).checks[0]
+    check = grade_checks([host_probe({"url": "http://localhost:30080/"})], refused).checks[0]
     assert check.status == Status.FAIL and "nothing listens" in check.cause
 
 
 def test_host_without_a_client_is_an_error_not_the_learners_fail():
     missing = FakeCluster([], exec_answer=lambda where, cmd: ok(stderr="sh: curl: not found", returncode=127))
-    check = run([host_probe({"url": "http://localhost:30080/"})], missing).checks[0]
+    check = grade_checks([host_probe({"url": "http://localhost:30080/"})], missing).checks[0]
     assert check.status == Status.ERROR and "install curl" in check.summary
 
 
 def test_host_command_probe_is_judged_by_exit_code_and_output():
     cluster = FakeCluster([], exec_answer=lambda where, cmd: ok("172.18.0.1 dev br-1 lladdr 02:42:ac:12:00:03\n"))
-    passed = run([host_probe({"command": ["ip", "neigh"]}, {"contains": "lladdr"})], cluster)
+    passed = grade_checks([host_probe({"command": ["ip", "neigh"]}, {"contains": "lladdr"})], cluster)
     assert passed.status == Status.PASS and cluster.calls == [("host", ("ip", "neigh"))]
 
 

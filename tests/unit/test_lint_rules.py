@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from labcheck.checks.matching import mismatches
-from labcheck.lint_rules import OPERATORS
+from labcheck.errors import ExitStatus
+from labcheck.lint.patterns import OPERATORS
 from labcheck.loader import lint
-from tests.conftest import REPO, run_labcheck
-from tests.unit.test_lint import copy_lab, edit, line_of
+from tests.conftest import REPO, copy_lab, edit, line_of, run_labcheck
 
 FIRST_HINTS = "    hints:\n      - Save the Pod"
 
@@ -38,7 +38,7 @@ TYPO_CHECK = """\
 
 
 def found(path: Path) -> set[tuple[int, str]]:
-    return {(p.line, p.message) for p in lint([path])}
+    return {(p.line, p.message) for p in lint([path]) if p.severity == "error"}
 
 
 def test_probe_needs_exactly_one_target(tmp_path):
@@ -241,7 +241,7 @@ def test_schema_and_semantic_problems_are_reported_in_one_pass(tmp_path):
     path = with_checks(tmp_path, TYPO_CHECK)
     edit(path, "cluster: single-node", "cluster: 7")  # a schema error
     edit(path, "unsolved_fails: [pod-exists]", "unsolved_fails: [pod-exist]")  # a reference error
-    problems = lint([path])
+    problems = [p for p in lint([path]) if p.severity == "error"]
     messages = [p.message for p in problems]
     assert "cluster: Input should be a valid string" in messages
     assert any("unknown operator $exist" in m for m in messages)
@@ -256,7 +256,7 @@ def test_lint_cli_prints_file_and_line_and_exits_4(tmp_path):
         assert: {kind: Pod, metadata: {name: web}, stauts: {phase: Running}}
 """)
     done = run_labcheck("lint", str(path))
-    assert done.returncode == 4 and "Traceback" not in done.stderr
+    assert done.returncode == ExitStatus.INVALID_LAB and "Traceback" not in done.stderr
     assert done.stdout.strip().endswith(
         f"lab.yaml:{line_of(path, 'stauts')}: Pod has no field stauts (did you mean status?)")
 
@@ -279,7 +279,7 @@ def test_offline_schema_reads_what_the_client_models_say():
     code = """if True:
         import json
         import kubernetes.client as k8s
-        from labcheck.cluster.live import client_schema
+        from labcheck.lint.k8s_schema import client_schema
         schema = client_schema()
         models = ["V1Pod", "V1PodSpec", "V1Container", "V1ContainerStatus", "V1Deployment", "V1Service",
                   "V1ServicePort", "V1NetworkPolicy", "V1EndpointSlice", "CoreV1Event", "V1ObjectMeta"]
@@ -294,7 +294,7 @@ def test_offline_schema_reads_what_the_client_models_say():
 
 def test_lint_stays_light_and_does_not_import_the_kubernetes_client():
     code = ("import sys, time; t = time.perf_counter(); from labcheck.loader import lint, lab_files; "
-            "assert lint(lab_files()) == []; print(time.perf_counter() - t, 'kubernetes' in sys.modules)")
+            "assert [p for p in lint(lab_files()) if p.severity == 'error'] == []; print(time.perf_counter() - t, 'kubernetes' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     seconds, imported = done.stdout.split()
     assert imported == "False"

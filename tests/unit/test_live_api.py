@@ -1,7 +1,7 @@
 """LiveCluster's reads (objects, discovery, logs, kubeconfig) against a fake API server.
 
 The server is real HTTP on 127.0.0.1, so the kubernetes client, urllib3 and
-live.py's error mapping all run as they do against a cluster.
+cluster.live's error mapping all run as they do against a cluster.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 
 from labcheck.cluster import live
 from labcheck.cluster.live import LiveCluster
-from labcheck.errors import ClusterUnavailable, TargetUnavailable
+from labcheck.errors import ClusterUnavailable, ExitStatus, TargetUnavailable
 from tests.conftest import pod
-from tests.fake_kube import NAMESPACE, Hang, api, cluster, status_body  # noqa: F401 (fixtures)
+from tests.fake_kube import NAMESPACE, Hang, status_body
 
 POD_PATH = f"/api/v1/namespaces/{NAMESPACE}/pods/web"
 
@@ -94,14 +94,14 @@ def test_a_stopped_server_is_unreachable(api, cluster):
 
 
 def test_a_server_that_never_answers_times_out(api, cluster, monkeypatch):
-    monkeypatch.setattr(live, "_REQUEST_TIMEOUT", (0.5, 0.5))
+    monkeypatch.setattr(live.client, "_REQUEST_TIMEOUT", (0.5, 0.5))
     api.routes[POD_PATH] = Hang()
     with pytest.raises(ClusterUnavailable, match="unreachable: timed out"):
         cluster.get("v1", "Pod", NAMESPACE, "web")
     assert api.paths().count(POD_PATH) == 1  # asked once: no silent retries multiplying the wait
 
 
-# --- discovery of kinds live.py does not know ------------------------------------------
+# --- discovery of kinds cluster.live does not know ------------------------------------------
 
 
 def test_an_unknown_core_kind_is_found_in_the_api_v1_resource_list(api, cluster):
@@ -330,7 +330,7 @@ def test_a_one_shot_check_imports_only_what_it_uses(api, tmp_path):
            "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     exit_code, modules = json.loads(done.stderr.strip().splitlines()[-1])
-    assert exit_code == 1, done.stdout + done.stderr  # FAIL: the fake cluster has no Pod
+    assert exit_code == ExitStatus.FAILED, done.stdout + done.stderr  # FAIL: the fake cluster has no Pod
     assert any(request.path.startswith("/api/v1/namespaces/lab01/pods") for request in api.requests)
     for heavy in ("requests", "dateutil.parser", "kubernetes.config", "kubernetes.client.models.v1_pod",
                   "labcheck.grading", "labcheck.cluster.recorded"):

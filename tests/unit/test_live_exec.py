@@ -16,7 +16,7 @@ from websocket import WebSocketConnectionClosedException
 from labcheck.cluster import live
 from labcheck.errors import ClusterUnavailable, TargetUnavailable
 from tests.conftest import pod
-from tests.fake_kube import NAMESPACE, Drop, FakeExecStream, Hang, api, cluster, status_body  # noqa: F401 (fixtures)
+from tests.fake_kube import NAMESPACE, Drop, FakeExecStream, Hang, status_body
 
 POD_PATH = f"/api/v1/namespaces/{NAMESPACE}/pods/web"
 EXEC_PATH = f"{POD_PATH}/exec"
@@ -270,7 +270,7 @@ def test_real_exec_whose_connection_is_cut_before_the_handshake_is_cluster_unava
 
 def test_real_exec_whose_handshake_never_comes_is_cluster_unavailable(api, cluster, web, monkeypatch):
     # The client opens the websocket without a timeout; the grader must not hang with it.
-    monkeypatch.setattr(live, "_REQUEST_TIMEOUT", (0.3, 0.3))
+    monkeypatch.setattr(live.client, "_REQUEST_TIMEOUT", (0.3, 0.3))
     api.routes[EXEC_PATH] = Hang()
     started = time.monotonic()
     with pytest.raises(ClusterUnavailable, match="the API did not open the stream in time"):

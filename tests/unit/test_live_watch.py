@@ -56,7 +56,7 @@ def scripted_cluster(monkeypatch, api):
     import kubernetes.client
 
     monkeypatch.setattr(kubernetes.client, "ApiClient", lambda *args, **kwargs: api)
-    monkeypatch.setattr(live.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(live.client.time, "sleep", lambda seconds: None)
     cluster = live.LiveCluster.__new__(live.LiveCluster)
     cluster.context, cluster.server, cluster._api = "kind-test", "https://127.0.0.1:6443", api
     cluster._resources = dict(live._KNOWN_KINDS)

@@ -13,11 +13,11 @@ import pytest
 from rich.console import Console
 
 from labcheck.checks.outcome import Status
-from labcheck.errors import ClusterUnavailable
+from labcheck.errors import ClusterUnavailable, ExitStatus
 from labcheck.loader import find_lab
+from labcheck.checks.kinds.base import NETWORK_PATH
 from labcheck.model import Lab
 from labcheck.watch import (
-    NETWORK_KINDS,
     POD,
     CachedAnswers,
     LiveView,
@@ -108,12 +108,13 @@ def counting_exec(answer="hello"):
 
 def test_watched_kinds_follow_the_step_checks():
     lab01 = find_lab("01")
-    assert watched_kinds(lab01.step("create-pod")) == [POD]
-    # Step 3 probes from the sidecar: the packet path's kinds are watched too.
-    assert watched_kinds(lab01.step("sidecar-reaches-nginx")) == [
-        POD, ("v1", "Service"), ("discovery.k8s.io/v1", "EndpointSlice"),
-        ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "ConfigMap")]
-    assert watched_kinds(make_lab([[PROBE]]).steps[0]) == [POD, *NETWORK_KINDS]
+    # Each check's kind says what it reads: an assert its own kind, a probe the packet's path,
+    # a python function what it declares (or the usual kinds: the path, ConfigMaps, Deployments).
+    assert watched_kinds(make_lab([[WEB_POD]]), make_lab([[WEB_POD]]).steps[0]) == [POD]
+    probing = make_lab([[PROBE]])
+    assert watched_kinds(probing, probing.steps[0]) == [*NETWORK_PATH]
+    assert watched_kinds(lab01, lab01.step("sidecar-reaches-nginx")) == [*NETWORK_PATH, ("v1", "ConfigMap"),
+                                                                         ("apps/v1", "Deployment")]
 
 
 # --- when it grades and what it asks (a fake clock, no threads) ----------------------
@@ -324,19 +325,23 @@ def test_the_api_going_away_ends_the_watch_with_cluster_unavailable():
 
 
 class InterruptingCluster(EventfulCluster):
-    """Presses Ctrl-C (a real SIGINT to the main thread) once the watch is up."""
+    """Presses Ctrl-C (a real SIGINT to the main thread) once the watches are up: once, however
+    many kinds the step watches (a second press would land in whatever runs next)."""
+
+    pressed = threading.Lock()
 
     def watch(self, api_version, kind, namespace):
         yield {"type": "SYNCED", "object": None}
         time.sleep(0.3)
-        _thread.interrupt_main()
+        if self.pressed.acquire(blocking=False):
+            _thread.interrupt_main()
         yield from super().watch(api_version, kind, namespace)
 
 
 def run_cli(monkeypatch, capsys, cluster, *args):
-    from labcheck import cli
+    from labcheck import cli, session
 
-    monkeypatch.setattr(cli, "_live_cluster", lambda lab, context: cluster)
+    monkeypatch.setattr(session, "live_cluster", lambda lab, context: cluster)
     with pytest.raises(SystemExit) as exited:
         cli.main(["watch", "01", "--step", "1", *args])
     captured = capsys.readouterr()
@@ -344,8 +349,10 @@ def run_cli(monkeypatch, capsys, cluster, *args):
 
 
 def test_ctrl_c_exits_130_with_one_line(isolated_env, monkeypatch, capsys):
-    code, out, err = run_cli(monkeypatch, capsys, InterruptingCluster([]))
-    assert code == 130
+    cluster = InterruptingCluster([])
+    cluster.pressed = threading.Lock()
+    code, out, err = run_cli(monkeypatch, capsys, cluster)
+    assert code == ExitStatus.INTERRUPTED
     assert err.strip().splitlines()[-1] == "labcheck: interrupted"
     assert "Traceback" not in out + err
     assert "FAIL  pod-exists" in out  # it did grade before it was stopped
@@ -358,7 +365,7 @@ def test_lost_api_exits_3_with_one_line(isolated_env, monkeypatch, capsys):
             raise ClusterUnavailable("Kubernetes API at https://127.0.0.1:1 unreachable: connection refused")
 
     code, _out, err = run_cli(monkeypatch, capsys, Lost([]))
-    assert code == 3
+    assert code == ExitStatus.CANNOT_GRADE
     assert err.strip().splitlines()[-1] == ("labcheck: Kubernetes API at https://127.0.0.1:1 unreachable: "
                                             "connection refused")
 

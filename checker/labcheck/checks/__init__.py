@@ -1,40 +1,28 @@
-"""The check vocabulary. A check's `kind` in lab.yaml names its module here
-(the table is `CHECK_REGISTRY` in model.py):
-
-    assert -> assert_object.py    absent -> absent.py
-    probe  -> probe.py            python -> python_check.py (+ the lab's checks.py)
-    matrix -> connectivity.py
-
-Every module has `evaluate(spec, ctx, lab_folder) -> Outcome`.
+"""Running checks. What each kind of check is and does is in `kinds/` (one module per
+key a lab.yaml can use: `assert:` -> kinds/assert_.py, `probe:` -> kinds/probe.py, ...);
+this module runs one check of any kind, re-trying a FAIL until the check's timeout
+while the cluster converges, and turns what goes wrong into a result.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 
 from ..errors import ClusterUnavailable, NotGradableHere, TargetUnavailable
-from ..model import CHECK_REGISTRY, check_kind, check_spec
 from .context import CheckContext
+from .kinds import kind_of
 from .outcome import CheckResult, Outcome, Status
 
 _INTERVAL = 0.5  # seconds between attempts while a check waits for the cluster to converge
 
 
-def default_timeout(kind: str) -> float:
-    return CHECK_REGISTRY[kind].default_timeout
-
-
-def _evaluator(kind: str):
-    module = importlib.import_module(f"{__name__}.{CHECK_REGISTRY[kind].module}")
-    return module.evaluate
-
-
 def _attempt(check, ctx: CheckContext, lab_folder: Path) -> Outcome:
     ctx.evidence = []
+    ctx.reached = set()
+    kind = kind_of(check)
     try:
-        outcome = _evaluator(check_kind(check))(check_spec(check), ctx, lab_folder)
+        outcome = kind.evaluate(check.spec, ctx, lab_folder)
     except NotGradableHere as exc:
         outcome = Outcome.not_gradable(str(exc))
     except TargetUnavailable as exc:
@@ -45,6 +33,12 @@ def _attempt(check, ctx: CheckContext, lab_folder: Path) -> Outcome:
     except Exception as exc:  # a bug in a lab's check function: the grader cannot judge
         outcome = Outcome.error(f"check raised {type(exc).__name__}: {exc}")
     outcome.evidence = ctx.evidence + outcome.evidence
+    undeclared = ctx.reached - set(kind.needs(check.spec, lab_folder))
+    if undeclared:  # graders that cannot reach a node or the host must be able to tell beforehand
+        where = " and ".join(sorted(undeclared))
+        outcome = Outcome.error(f"check {check.id} ran a command on a {where} without declaring it: "
+                                f"its function needs @register(needs=({', '.join(map(repr, sorted(undeclared)))},))",
+                                evidence=outcome.evidence)
     return outcome
 
 
@@ -53,13 +47,13 @@ def run_check(check, ctx: CheckContext, lab_folder: Path, *, wait: float | None 
 
     A FAIL marked `final` is reported at once: the state cannot converge without the learner.
     """
-    kind = check_kind(check)
+    kind = kind_of(check)
     if ctx.cluster.replay:
         timeout = 0.0
     elif wait is not None:
         timeout = wait
     else:
-        timeout = check.timeout if check.timeout is not None else default_timeout(kind)
+        timeout = check.timeout if check.timeout is not None else kind.default_timeout
     started = time.monotonic()
     attempts = 0
     while True:
@@ -72,8 +66,8 @@ def run_check(check, ctx: CheckContext, lab_folder: Path, *, wait: float | None 
         ctx.refresh()
     if outcome.status == Status.FAIL and check.cause and (not outcome.cause or outcome.cause_generic):
         outcome.cause = check.cause
-    return CheckResult.from_outcome(check.id, check.title, kind, outcome,
+    return CheckResult.from_outcome(check.id, check.title, kind.name, outcome,
                                     duration=round(time.monotonic() - started, 3), attempts=attempts)
 
 
-__all__ = ["CheckContext", "CheckResult", "Outcome", "Status", "run_check", "default_timeout"]
+__all__ = ["CheckContext", "CheckResult", "Outcome", "Status", "run_check"]

@@ -15,7 +15,39 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 _MISSING = object()
+
+
+class ObjectPattern(BaseModel):
+    """A partial Kubernetes object: every field given must match, others are ignored.
+
+    With `metadata.name` the named object is read; without it every object of
+    the kind in the lab namespace is a candidate and one match is enough.
+    """
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    apiVersion: str = "v1"
+    kind: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def fields(self) -> dict[str, Any]:
+        """The fields to match, without apiVersion and kind."""
+        data = self.model_dump(exclude={"apiVersion", "kind"})
+        if not data.get("metadata"):
+            data.pop("metadata", None)
+        return data
+
+    @property
+    def name(self) -> str | None:
+        return self.metadata.get("name")
+
+
+def pattern_watches(pattern: ObjectPattern, lab_folder: Any = None) -> tuple[tuple[str, str], ...]:
+    """What a check on a partial object watches: its own kind."""
+    return ((pattern.apiVersion, pattern.kind),)
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,7 @@ def _learner_of(task: Task, options: Options) -> str:
 
 
 def run(options: Options, tasks: list[Task], progress: Progress | None = None) -> Outcome:
-    from ..checks.python_check import load_lab_functions
+    from ..checks.kinds.python import load_lab_functions
 
     lab, steps = options.lab, options.steps
     progress = progress or Progress()

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_CANNOT_GRADE, EXIT_PASSED, UsageError
+from ..errors import ExitStatus, UsageError
 
 
 def _consoles():
-    from ..cli import err, out
+    from ..console import err, out
 
     return out, err
 
@@ -42,7 +42,7 @@ def _course_key(path: Path | None):
 def submit_command(lab_ref=None, learner=None, learner_name="", course_key=None, out_path=None, context=None,
                    namespace=None) -> None:
     """Grade every step of a lab on your cluster and write the submission file to hand in."""
-    from ..cli import _lab_for, _live_cluster
+    from ..session import lab_for, live_cluster
     from . import submission
 
     out, err = _consoles()
@@ -53,8 +53,8 @@ def submit_command(lab_ref=None, learner=None, learner_name="", course_key=None,
     if namespace and not submission.NAMESPACE.match(namespace):
         raise UsageError(f"{namespace!r} is not a namespace name")
     key = _course_key(course_key)
-    lab = _lab_for(lab_ref)
-    cluster = _live_cluster(lab, context)
+    lab = lab_for(lab_ref)
+    cluster = live_cluster(lab, context)
     path = out_path or Path(f"submission-lab{lab.id}-{learner}.json")
 
     def shown(result) -> None:
@@ -72,7 +72,7 @@ def submit_command(lab_ref=None, learner=None, learner_name="", course_key=None,
     click.echo(f"Wrote {path}: {passed}/{len(results)} steps pass, {signed}. Hand this file in.")
     if key is None:
         click.echo("Your instructor may require a signed submission: run again with --course-key FILE.", err=True)
-    sys.exit(EXIT_PASSED)
+    sys.exit(ExitStatus.PASSED)
 
 
 def _formats(values: tuple[str, ...]) -> list[str]:
@@ -222,7 +222,7 @@ def grade_command(lab_ref, sources, roster=None, context=None, in_cluster=False,
         click.echo(f"Join the shards with: labcheck grade {lab.id} --merge {options.out}", err=True)
     # A shard's exit code tells the Job whether its work is done: ERROR rows are results, and a
     # failing exit would only make Kubernetes retry them. Elsewhere ERROR rows ask for a look (3).
-    sys.exit(EXIT_CANNOT_GRADE if outcome.count("ERROR") and not options.shard else EXIT_PASSED)
+    sys.exit(ExitStatus.CANNOT_GRADE if outcome.count("ERROR") and not options.shard else ExitStatus.PASSED)
 
 
 def _rules(expected, due, late_penalty, anonymize, salt, key, roster):

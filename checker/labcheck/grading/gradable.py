@@ -1,13 +1,14 @@
-"""Which steps a grader can grade from where it runs: the table in docs/instructors.md, from a run.
+"""Which steps a grader can grade from where it runs: the table in docs/instructors.md.
 
 A step needs a node when one of its checks runs a command on a node (`docker
 exec` into a kind node), and the learner's machine when one sends traffic from
-it (a node port, a load balancer's address). This module finds out by grading
-each lab's recorded solved evidence through a cluster that refuses the one or
-the other, as the grader's seam does where it cannot reach them: the steps that
-come back "not gradable here" are the ones that need it. The table is made
-from that run, never written by hand (tests/unit/test_grading_gradable.py
-holds docs/instructors.md to it):
+it (a node port, a load balancer's address). Each check kind declares what a
+check needs (`needs`); the table is made from those declarations, never written
+by hand. `observed` proves them by a run: it grades each lab's recorded solved
+evidence through a cluster that refuses the one or the other, as the grader's
+seam does where it cannot reach them, and the steps that come back "not
+gradable here" are the ones that need it. tests/unit/test_grading_gradable.py
+holds both to each other and docs/instructors.md to the table:
 
     python -m labcheck.grading.gradable          prints the table
 """
@@ -20,7 +21,7 @@ from ..checks.outcome import Status
 from ..errors import NotGradableHere
 from ..model import Lab
 
-NODE, HOST = "node", "host"
+from ..checks.kinds.base import HOST, NODE
 
 
 class Refusing:
@@ -48,8 +49,16 @@ class Refusing:
         return self.inner.exec_on_host(command, timeout)
 
 
-def needs(lab: Lab) -> dict[str, set[str]]:
-    """Step id -> what it needs of NODE and HOST, from the step's recorded solved evidence."""
+def declared(lab: Lab) -> dict[str, set[str]]:
+    """Step id -> what its checks declare they need of NODE and HOST."""
+    from ..checks.kinds import kind_of
+
+    return {step.id: set().union(*(kind_of(check).needs(check.spec, lab.folder) for check in step.checks))
+            for step in lab.steps}
+
+
+def observed(lab: Lab) -> dict[str, set[str]]:
+    """Step id -> what it turned out to need of NODE and HOST, grading its recorded solved evidence."""
     from ..cluster.recorded import RecordedCluster
     from ..engine import run_step
     from ..selftest import evidence_path
@@ -76,7 +85,7 @@ def table(labs: list[Lab]) -> str:
              "| live in a Pod (Indexed Job), or learners' own clusters (context rows) |",
              "|---|---|---|---|---|---|"]
     for lab in labs:
-        found = needs(lab)
+        found = declared(lab)
         node = [s.id for s in lab.steps if NODE in found[s.id]]
         host = [s.id for s in lab.steps if HOST in found[s.id]]
         total = len(lab.steps)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..model import Lab, check_kind, check_spec
+from ..model import Lab, check_kind
 from .roster import Learner
 
 SERVICE_ACCOUNT = ("labcheck-grading", "labcheck-grader")
@@ -23,15 +23,14 @@ EXEC_ROLE = "labcheck-grader-exec"
 
 def derived_namespaces(lab: Lab, namespace: str) -> list[str]:
     """The namespaces a lab's checks run commands or read logs in, for a learner graded in `namespace`."""
-    from ..checks.probe import in_namespace
+    from ..checks.commands import in_namespace
 
     found = [namespace]
     for step in lab.steps:
         for check in step.checks:
             if check_kind(check) != "matrix":
                 continue
-            spec = check_spec(check)
-            for client in spec.clients.values():
+            for client in check.spec.clients.values():
                 if client.namespace:
                     found.append(in_namespace(client.namespace, namespace))
     return list(dict.fromkeys(found))

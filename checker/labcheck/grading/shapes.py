@@ -5,7 +5,7 @@ a list of objects, labels a map of strings. Evidence is data a learner hands in,
 so an answer no API server could have given (a string where an object belongs)
 is refused when the file is read, with the field's path, rather than reaching a
 check and crashing it. The shapes are the installed kubernetes client's models
-(`cluster.live.client_schema()`, read as text; the client is not imported).
+(`lint.k8s_schema.client_schema()`, read as text; the client is not imported).
 
 Fields the client does not know are let through (a newer API server adds
 fields); kinds it does not know (custom resources) get the shape every object
@@ -163,7 +163,7 @@ def shapes() -> Shapes:
     global _shapes
     with _shapes_lock:
         if _shapes is None:
-            from ..cluster.live import client_schema
+            from ..lint.k8s_schema import client_schema
 
             _shapes = Shapes(client_schema())
         return _shapes

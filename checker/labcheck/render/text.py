@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from ..checks.outcome import CheckResult, Status, StepResult
+from ..checks.outcome import CheckResult, Status, StepResult, Table
 
 _STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "magenta", Status.SKIP: "dim"}
 
@@ -44,42 +44,35 @@ def _evidence_lines(result: CheckResult) -> list[str]:
     return lines
 
 
-def matrix_table(item: dict):
-    """A connectivity matrix (evidence `kind: matrix`) as a table: clients down, targets across."""
-    from rich.table import Table
+def table_of(table: Table):
+    """A check's table (plain data from its result) as a rich table: green as expected, red not."""
+    from rich.table import Table as RichTable
 
-    cells = {(c["client"], c["target"]): c for c in item.get("cells", [])}
-    targets = [t for t in item.get("targets", []) if any(k[1] == t for k in cells)]
-    table = Table(title="connectivity: expected / observed", title_justify="left", show_lines=False, padding=(0, 1))
-    table.add_column("from \\ to", style="bold")
-    for target in targets:
-        table.add_column(escape(target))
-    for client in item.get("clients", []):
-        if not any(k[0] == client for k in cells):
-            continue
-        row = []
-        for target in targets:
-            cell = cells.get((client, target))
-            if cell is None:
-                row.append("[dim]·[/dim]")
-            elif cell.get("as_expected"):
-                row.append(f"[green]{escape(cell['observed'])}[/green]")
-            else:
-                row.append(f"[red]{escape(cell['observed'])} (want {escape(cell['expected'])})[/red]")
-        table.add_row(escape(client), *row)
-    return table
+    drawn = RichTable(title=escape(table.title), title_justify="left", show_lines=False, padding=(0, 1))
+    drawn.add_column(escape(table.corner), style="bold")
+    for column in table.columns:
+        drawn.add_column(escape(column))
+    for row in table.rows:
+        cells = []
+        for cell in row.cells:
+            style = {True: "green", False: "red", None: "dim"}[cell.ok]
+            cells.append(f"[{style}]{escape(cell.text)}[/{style}]")
+        drawn.add_row(escape(row.label), *cells)
+    return drawn
 
 
 def render_text(step: StepResult, console: Console, *, step_count: int, verbose: bool = False) -> None:
     console.print(f"[bold]Lab {step.lab_id} · step {step.step_number}/{step_count} · {escape(step.step_title)}[/bold]")
+    if step.regression is not None:
+        # The likely root comes first: what broke earlier explains what fails now.
+        console.print(f"  [yellow]{escape(str(step.regression))}[/yellow]", highlight=False)
     width = max((len(c.check_id) for c in step.checks), default=10)
     for result in step.checks:
         console.print(check_line(result, width), highlight=False)
-        for item in result.evidence:
-            if item.get("kind") == "matrix" and result.status != Status.SKIP:
-                from rich.padding import Padding
+        if result.table is not None and result.status != Status.SKIP:
+            from rich.padding import Padding
 
-                console.print(Padding(matrix_table(item), (0, 0, 0, 8), expand=False))
+            console.print(Padding(table_of(result.table), (0, 0, 0, 8), expand=False))
         if verbose:
             for line in _evidence_lines(result):
                 console.print(line, highlight=False)

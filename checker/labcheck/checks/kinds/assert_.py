@@ -1,14 +1,29 @@
-"""`assert:` — a partial object that must exist in the lab namespace."""
+"""`assert:` — a partial object that must exist in the lab namespace (kind `assert`).
+
+Fields given must match (`checks/matching.py`: values, lists without order, `$`
+operators); fields not given are ignored. A FAIL says which fields differ and,
+from the object's state, why (a Pod that cannot start, a Service selecting nothing).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
-from ..model import ObjectPattern
-from .context import CheckContext
-from .diagnose import Cause, missing_object, object_cause, service_selects_nothing
-from .matching import mismatches
-from .outcome import Outcome
+from pydantic import Field
+
+from ...lint.patterns import lint_pattern
+from ..context import CheckContext
+from ..diagnose import Cause, missing_object, object_cause, service_selects_nothing
+from ..matching import ObjectPattern, mismatches, pattern_watches
+from ..outcome import Outcome
+from ..spec import CheckBase
+from .base import CheckKind
+
+
+class AssertCheck(CheckBase):
+    kind: ClassVar[str] = "assert"
+    spec: ObjectPattern = Field(alias="assert")
 
 _SHOWN = 4  # mismatches listed in a message; the rest are counted
 
@@ -27,7 +42,7 @@ def describe_mismatches(found) -> str:
 def _cause(ctx: CheckContext, obj: dict) -> Cause:
     if obj.get("kind") == "Service":
         return service_selects_nothing(ctx, obj) or Cause(None)
-    return object_cause(obj)
+    return object_cause(obj, ctx)
 
 
 def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
@@ -77,3 +92,6 @@ def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None 
         cause=cause.text,
         final=cause.final,
     )
+
+
+KIND = CheckKind("assert", AssertCheck, evaluate, default_timeout=10.0, state_only=True, lint=lint_pattern, watches=pattern_watches)

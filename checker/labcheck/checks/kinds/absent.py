@@ -1,13 +1,23 @@
-"""`absent:` — no object matching the partial object may exist."""
+"""`absent:` — no object matching the partial object may exist (kind `absent`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
-from ..model import ObjectPattern
-from .context import CheckContext
-from .matching import mismatches
-from .outcome import Outcome
+from pydantic import Field
+
+from ..context import CheckContext
+from ..matching import ObjectPattern, mismatches, pattern_watches
+from ..outcome import Outcome
+from ..spec import CheckBase
+from ...lint.patterns import lint_pattern
+from .base import CheckKind
+
+
+class AbsentCheck(CheckBase):
+    kind: ClassVar[str] = "absent"
+    spec: ObjectPattern = Field(alias="absent")
 
 
 def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
@@ -28,3 +38,6 @@ def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None 
         observed=names,
         cause="it is being deleted: wait for it to go" if deleting else f"delete it: kubectl delete {pattern.kind.lower()} {names.split(', ')[0]}",
     )
+
+
+KIND = CheckKind("absent", AbsentCheck, evaluate, default_timeout=20.0, state_only=True, lint=lint_pattern, watches=pattern_watches)

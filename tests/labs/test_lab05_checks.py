@@ -6,7 +6,7 @@ import sys
 
 from labcheck.checks import CheckContext
 from labcheck.checks.outcome import Status
-from labcheck.checks.python_check import load_lab_functions
+from labcheck.checks.kinds.python import load_lab_functions
 from labcheck.loader import find_lab
 from tests.conftest import FakeCluster, ok
 

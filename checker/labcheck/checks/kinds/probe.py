@@ -15,122 +15,146 @@ answers nobody are each reported as what they are.
 from __future__ import annotations
 
 import re
-import shlex
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar, Iterator
 
-from ..cluster.base import ExecResult
-from ..errors import TargetUnavailable
-from ..model import Probe
-from .context import CheckContext
-from .outcome import Outcome
+from pydantic import Field, model_validator
 
-USER_AGENT = "labcheck-probe"
-STATUS_MARK = "LABCHECK-HTTP-STATUS"
-NO_CLIENT = "neither curl nor wget is in this container's image"
-
-
-def http_script(url: str, timeout: float, body: bool = True) -> str:
-    """A shell line that fetches a URL and reports its status (curl through -w, wget through the
-    headers -S prints), with the body before it or, body=False, thrown away.
-
-    Images differ: the curl image has curl, busybox has wget. It uses what is there.
-    """
-    seconds = max(1, int(timeout) - 1)
-    quoted = shlex.quote(url)
-    curl_out, wget_out = ("", "-") if body else ("-o /dev/null ", "/dev/null")
-    return (f"if command -v curl >/dev/null 2>&1; then "
-            f"curl -sS -m {seconds} -A {USER_AGENT} {curl_out}-w '\\n{STATUS_MARK} %{{http_code}}\\n' {quoted}; "
-            f"elif command -v wget >/dev/null 2>&1; then wget -S -T {seconds} -U {USER_AGENT} -O {wget_out} {quoted}; "
-            f"else echo \"{NO_CLIENT}\" >&2; exit 127; fi")
+from ...cluster.base import ExecResult
+from ...errors import TargetUnavailable
+from ..commands import (
+    blocking_kind,
+    command_missing,
+    dns_command,
+    http_answer,
+    http_command,
+    in_namespace,
+    interpret,
+)
+from ..context import CheckContext, exec_evidence
+from ..outcome import Outcome
+from ..spec import CheckBase, Strict
+from .base import HOST, NETWORK_PATH, NODE, POD, ApiKind, CheckKind, Finding, LintEnv, Location
 
 
-def http_command(url: str, timeout: float) -> list[str]:
-    return ["sh", "-c", http_script(url, timeout)]
+class _InPod(Strict):
+    pod: str = Field(description="name of the Pod to run in")
+    container: str | None = Field(None, description="container name; default: the Pod's first container")
 
 
-def dns_command(name: str) -> list[str]:
-    quoted = shlex.quote(name)
-    return ["sh", "-c", f"if command -v getent >/dev/null 2>&1; then getent hosts {quoted}; else nslookup {quoted}; fi"]
+class ExecProbe(_InPod):
+    """Run a command inside a container of a Pod. In every probe, `$LAB_NAMESPACE` stands for
+    the namespace being graded."""
+
+    command: list[str] = Field(min_length=1)
 
 
-@dataclass
-class HttpAnswer:
-    status: int | None  # None: no HTTP response at all
-    body: str
+class HttpProbe(_InPod):
+    """Fetch a URL from inside a container (curl if present, else wget); judged by the HTTP status."""
+
+    url: str
 
 
-def http_answer(result: ExecResult) -> HttpAnswer:
-    """The HTTP status and body from curl's or wget's output."""
-    body = result.stdout
-    mark = re.search(rf"\n?{STATUS_MARK} (\d{{3}})\n?$", body)
-    if mark:
-        code = int(mark.group(1))
-        return HttpAnswer(code if code else None, body[: mark.start()])
-    statuses = re.findall(r"HTTP/\d(?:\.\d)? (\d{3})", result.stderr)
-    if statuses:
-        return HttpAnswer(int(statuses[-1]), body)
-    if result.returncode == 0 and not result.timed_out:
-        return HttpAnswer(200, body)  # a wget that does not print headers succeeds only on 2xx
-    return HttpAnswer(None, body)
+class DnsProbe(_InPod):
+    """Resolve a name from inside a container (nslookup or getent)."""
+
+    name: str
 
 
-# (pattern in output, likely cause). First match wins.
-_CAUSES: list[tuple[str, str]] = [
-    (r"connection refused", "connection refused: the address answers but nothing listens on that port "
-                            "(wrong port, or the server is not running)"),
-    (r"could not resolve host|bad address|can't resolve|NXDOMAIN|server can't find|Name or service not known"
-     r"|unable to resolve",
-     "the name does not resolve: check the Service name and namespace, and that CoreDNS runs"),
-    (r"timed out|timeout|operation too slow", "no answer in time: the address is wrong, unreachable, or "
-                                              "traffic to it is dropped"),
-    (r"no route to host|network is unreachable|host is unreachable", "no route to that address from here"),
-    (r"empty reply|connection reset", "the connection opened and was cut: the server is not speaking HTTP there"),
-    (r"error 4\d\d|error 5\d\d|server returned error|HTTP/1\.[01] [45]\d\d",
-     "the server answered with an HTTP error status"),
-    (r"not found|no such file|executable file not found|is not in container", "the command is not in this container's image"),
-]
-
-_CURL_EXIT = {6: "could not resolve host", 7: "connection refused", 28: "timed out", 52: "empty reply",
-              56: "connection reset", 22: "server returned error"}
+class LogsProbe(_InPod):
+    """Read what a container printed: what the workload itself saw."""
 
 
-def command_missing(result: ExecResult) -> bool:
-    return result.returncode in (126, 127) or bool(result.extra.get("not_started"))
+class NodeProbe(Strict):
+    """Run a command on a kind node container (network namespaces, veths, routes, crictl)."""
+
+    node: str | None = Field(None, description="node name; or give `pod` for the node that runs it")
+    pod: str | None = None
+    command: list[str] = Field(min_length=1)
 
 
-def interpret(result: ExecResult) -> str | None:
-    """The likely cause of a failed probe command, from its output and exit code."""
-    if result.timed_out:
-        return "the command did not finish in time: nothing answered (wrong address, or packets dropped)"
-    if command_missing(result):
-        return "the command is not in this container's image"
-    text = f"{result.stdout}\n{result.stderr}".lower()
-    for pattern, cause in _CAUSES:
-        if re.search(pattern.lower(), text):
-            return cause
-    hint = _CURL_EXIT.get(result.returncode)
-    if hint:
-        for pattern, cause in _CAUSES:
-            if re.search(pattern.lower(), hint):
-                return cause
-    return None
+class HostProbe(Strict):
+    """Run a command, or fetch a URL (curl if present, else wget), on the machine labcheck runs
+    on: a client outside the cluster, as for a NodePort or a load balancer's address."""
+
+    url: str | None = None
+    command: list[str] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _url_or_command(self) -> "HostProbe":
+        if (self.url is None) == (self.command is None):
+            raise ValueError("a host probe needs exactly one of url, command")
+        return self
 
 
-def _blocking_kind(result: ExecResult) -> str | None:
-    """'timed out' or 'rejected' when the failure looks like a policy at work, else None."""
-    text = f"{result.stdout}\n{result.stderr}".lower()
-    if result.timed_out or result.returncode == 28 or re.search(r"timed out|timeout|operation too slow", text):
-        return "timed out"
-    if result.returncode in (7, 56) or re.search(
-            r"connection refused|connection reset|no route to host|host is unreachable|network is unreachable", text):
-        return "rejected"
-    return None
+class Expect(Strict):
+    exit_code: int | None = Field(
+        0, description="required exit code; null accepts any. Not used for http probes unless given"
+    )
+    status: int | list[int] | None = Field(
+        None, description="http probes: required HTTP status (or one of a list); default any 2xx or 3xx"
+    )
+    contains: str | None = Field(None, description="output must contain this text")
+    not_contains: str | None = None
+    matches: str | None = Field(None, description="output must match this regular expression")
+    blocked: bool = Field(
+        False,
+        description="the connection must be blocked (timed out or rejected) while `control` reaches the same target",
+    )
 
 
-def in_namespace(text: str, namespace: str) -> str:
-    """`$LAB_NAMESPACE` in a probe stands for the namespace being graded (any learner's, any case's)."""
-    return text.replace("${LAB_NAMESPACE}", namespace).replace("$LAB_NAMESPACE", namespace)
+class Control(Strict):
+    """A client that is allowed to reach the probe's target: proof the target is up."""
+
+    pod: str
+    container: str | None = None
+
+
+PROBE_TARGETS = ("exec", "http", "dns", "logs", "node", "host")
+
+
+class Probe(Strict):
+    """A network fact observed from a container, a node or this machine: exactly one of
+    exec/http/dns/logs/node/host."""
+
+    exec: ExecProbe | None = None
+    http: HttpProbe | None = None
+    dns: DnsProbe | None = None
+    logs: LogsProbe | None = None
+    node: NodeProbe | None = None
+    host: HostProbe | None = None
+    expect: Expect = Field(default_factory=Expect)
+    control: Control | None = Field(
+        None, description="for `blocked`: run the same probe from this allowed client; it must get through"
+    )
+    attempt_timeout: float = Field(10, gt=0, description="seconds one attempt may take")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "Probe":
+        given = [kind for kind in PROBE_TARGETS if getattr(self, kind) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(f"a probe needs exactly one of {', '.join(PROBE_TARGETS)} (found: {found})")
+        if self.expect.blocked:
+            if self.control is None:
+                raise ValueError("`expect: {blocked: true}` needs `control:`, an allowed client that must reach "
+                                 "the same target (otherwise a crashed server would look blocked)")
+            if given[0] not in ("http", "exec"):
+                raise ValueError("`blocked` applies to http and exec probes")
+        return self
+
+    def target(self) -> tuple[str, Any]:
+        for kind in PROBE_TARGETS:
+            value = getattr(self, kind)
+            if value is not None:
+                return kind, value
+        raise ValueError("probe has no target")
+
+
+
+class ProbeCheck(CheckBase):
+    kind: ClassVar[str] = "probe"
+    spec: Probe = Field(alias="probe")
 
 
 def is_http(probe: Probe) -> bool:
@@ -187,8 +211,6 @@ def _shown(probe: Probe, result: ExecResult) -> str:
 
 
 def _evidence(ctx: CheckContext, result: ExecResult) -> list[dict]:
-    from .context import exec_evidence
-
     return [exec_evidence(result)]
 
 
@@ -261,7 +283,7 @@ def _blocked(probe: Probe, ctx: CheckContext) -> Outcome:
             cause="no NetworkPolicy blocks this traffic (or the policy does not select this Pod or port)",
             evidence=evidence,
         )
-    kind = _blocking_kind(result)
+    kind = blocking_kind(result)
     if kind is None:
         return Outcome.failed(
             f"`{shown}` {where} failed, but not the way a block fails",
@@ -343,3 +365,59 @@ def _expected_text(probe: Probe) -> str:
     if expect.matches:
         parts.append(f"output matching /{expect.matches}/")
     return ", ".join(parts) or "the command to run"
+
+
+# --- what the kind says about itself ------------------------------------------------
+
+
+def lint(probe: Any, at: Location, env: LintEnv) -> Iterator[Finding]:
+    if not isinstance(probe, dict):
+        return
+    # How many targets a probe has is the schema's to say (model.Probe); what it expects is said here.
+    targets = [t for t in PROBE_TARGETS if probe.get(t) is not None]
+    expect = probe.get("expect", {})
+    if not isinstance(expect, dict):
+        return
+    matches = expect.get("matches")
+    if isinstance(matches, str):
+        try:
+            re.compile(matches)
+        except re.error as exc:
+            yield at + ("expect", "matches"), f"expect.matches is not a valid regular expression: {exc}"
+    for key in ("contains", "matches"):
+        if expect.get(key) == "":
+            yield at + ("expect", key), f"expect.{key} is empty, so every output satisfies it"
+    if expect.get("not_contains") == "":
+        yield at + ("expect", "not_contains"), "expect.not_contains is empty, so every output fails it"
+    # What the probe demands of the outcome. exit_code defaults to 0; an http probe
+    # always demands a good HTTP status (2xx/3xx unless `status` says which); a logs
+    # probe has no exit code of its own, so only what it demands of the text counts.
+    demands = {key for key, value in expect.items() if value is not None and value is not False and value != ""}
+    if "exit_code" not in expect:
+        demands.add("exit_code")
+    host = probe.get("host")
+    if targets == ["http"] or (targets == ["host"] and isinstance(host, dict) and host.get("url") is not None):
+        demands.add("status")
+    if targets == ["logs"]:
+        demands.discard("exit_code")
+    if len(targets) == 1 and not demands:
+        what = "the logs can be read" if targets == ["logs"] else "the command runs"
+        yield (at + ("expect",) if "expect" in probe else at,
+               f"this probe expects nothing, so it passes whenever {what}: give expect.contains, "
+               f"not_contains or matches" + ("" if targets == ["logs"] else ", or an exit_code"))
+
+
+def watches(probe: Probe, lab_folder: Path) -> tuple[ApiKind, ...]:
+    # A command's answer can change with anything on a packet's path; logs and node facts
+    # change with the Pods they are read from or run beside.
+    target = probe.target()[0]
+    return NETWORK_PATH if target in ("exec", "http", "dns", "host") else (POD,)
+
+
+def needs(probe: Probe, lab_folder: Path) -> frozenset[str]:
+    target = probe.target()[0]
+    return frozenset({NODE} if target == "node" else {HOST} if target == "host" else ())
+
+
+KIND = CheckKind("probe", ProbeCheck, evaluate, default_timeout=5.0, parallel=True, lint=lint,
+                 watches=watches, needs=needs)

@@ -23,14 +23,77 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
-from ..cluster.base import ExecResult
-from ..model import Matrix, MatrixClient, MatrixTarget
-from .context import CheckContext, exec_evidence
-from .diagnose import pod_cause
-from .outcome import Outcome
-from .probe import STATUS_MARK, _blocking_kind, command_missing, http_script, in_namespace, interpret
+from pydantic import Field, model_validator
+
+from ...cluster.base import ExecResult
+from ..commands import STATUS_MARK, blocking_kind, command_missing, http_script, in_namespace, interpret
+from ..context import CheckContext, exec_evidence
+from ..diagnose import pod_cause
+from ..outcome import Outcome, Table, TableCell, TableRow
+from ..spec import CheckBase, Identifier, Strict
+from .base import NETWORK_PATH, NODE, ApiKind, CheckKind
+
+class MatrixClient(Strict):
+    """A row of a connectivity matrix: the Pod the connections start from."""
+
+    pod: str
+    container: str | None = Field(None, description="container with curl (or wget for http); default: the first")
+    namespace: str | None = Field(None, description="default: the graded namespace; may use $LAB_NAMESPACE")
+
+
+class MatrixTarget(Strict):
+    """A column of a connectivity matrix: a server Pod and one of its ports."""
+
+    pod: str | None = Field(None, description="the server Pod; the cell connects to its IP unless `service` is given")
+    service: str | None = Field(None, description="connect through this Service's DNS name (so DNS is part of the path)")
+    namespace: str | None = Field(None, description="default: the graded namespace; may use $LAB_NAMESPACE")
+    port: int = Field(ge=1, le=65535)
+    protocol: Literal["http", "tcp"] = Field(
+        "http", description="http: any HTTP answer gets through; tcp: an opened TCP connection gets through")
+
+    @model_validator(mode="after")
+    def _addressed(self) -> "MatrixTarget":
+        if self.pod is None and self.service is None:
+            raise ValueError("a matrix target needs `pod`, `service` or both")
+        return self
+
+
+class Matrix(Strict):
+    """Who reaches whom on which port: every cell is a probe from a client (row) to a target (column).
+
+    A cell expected `open` passes when the connection gets through. A cell expected
+    `blocked` passes only when the connection is rejected or times out while the
+    control -- the same connection made from the node the server runs on, which
+    NetworkPolicy engines always let through -- gets through: proof the server is up.
+    """
+
+    clients: dict[Identifier, MatrixClient] = Field(min_length=1)
+    targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9:.-]*$")], MatrixTarget] = Field(min_length=1)
+    expect: dict[str, dict[str, Literal["open", "blocked"]]] = Field(
+        description="client -> target -> open|blocked; a cell left out is not probed")
+    attempt_timeout: float = Field(3, gt=0, description="seconds one connection may take")
+
+    @model_validator(mode="after")
+    def _cells_named(self) -> "Matrix":
+        for client, row in self.expect.items():
+            if client not in self.clients:
+                raise ValueError(f"expect names client {client!r}, not among clients ({', '.join(self.clients)})")
+            for target in row:
+                if target not in self.targets:
+                    raise ValueError(f"expect names target {target!r}, not among targets "
+                                     f"({', '.join(self.targets)})")
+        if not any(self.expect.values()):
+            raise ValueError("a matrix needs at least one expected cell")
+        return self
+
+
+
+class MatrixCheck(CheckBase):
+    kind: ClassVar[str] = "matrix"
+    spec: Matrix = Field(alias="matrix")
+
 
 #: Execs (one per client row, one per node) of one matrix run at once.
 MAX_PARALLEL = 16
@@ -215,7 +278,7 @@ def _judge(cell: Cell, target: _Target, result: ExecResult) -> None:
     elif result.returncode == 6 or _DNS_FAILURE.search(text):
         cell.observed, cell.detail = NO_DNS, _first_line(result)
     else:
-        kind = _blocking_kind(result)
+        kind = blocking_kind(result)
         if kind is None:
             cell.observed, cell.detail = FAILED, interpret(result) or _first_line(result)
         else:
@@ -298,9 +361,30 @@ def observe(spec: Matrix, ctx: CheckContext) -> tuple[list[Cell], _Plan]:
 
 
 def matrix_evidence(spec: Matrix, cells: list[Cell]) -> dict[str, Any]:
-    """The matrix as plain data: renderers draw it, instructors read it in JSON."""
+    """The matrix as plain data, for instructors reading the JSON and for grading it again."""
     return {"kind": "matrix", "clients": list(spec.clients), "targets": list(spec.targets),
             "cells": [{**asdict(c), "as_expected": c.as_expected} for c in cells]}
+
+
+def matrix_table(spec: Matrix, cells: list[Cell]) -> Table:
+    """Expected vs observed, clients down, targets across; cells not probed are left blank."""
+    probed = {(c.client, c.target): c for c in cells}
+    targets = [t for t in spec.targets if any(k[1] == t for k in probed)]
+    rows = []
+    for client in spec.clients:
+        if not any(k[0] == client for k in probed):
+            continue
+        row = []
+        for target in targets:
+            cell = probed.get((client, target))
+            if cell is None:
+                row.append(TableCell("·"))
+            elif cell.as_expected:
+                row.append(TableCell(cell.observed, True))
+            else:
+                row.append(TableCell(f"{cell.observed} (want {cell.expected})", False))
+        rows.append(TableRow(client, row))
+    return Table("connectivity: expected / observed", "from \\ to", targets, rows)
 
 
 def _names(cells: list[Cell]) -> str:
@@ -338,6 +422,7 @@ def evaluate(spec: Matrix, ctx: CheckContext, lab_folder: Path | None = None) ->
     except _NotReady as exc:
         return Outcome.failed(str(exc), cause=exc.cause, final=exc.final)
     evidence = [matrix_evidence(spec, cells)]
+    table = matrix_table(spec, cells)
     counts = {OPEN: 0, BLOCKED: 0}
     for cell in cells:
         counts[cell.expected] += 1
@@ -345,14 +430,29 @@ def evaluate(spec: Matrix, ctx: CheckContext, lab_folder: Path | None = None) ->
     no_client = [c for c in cells if c.observed == NO_CLIENT]
     if no_client:
         return Outcome.error(f"cannot judge {_names(no_client)}: {no_client[0].detail} "
-                             "(the client needs curl; wget is enough for http targets)", evidence=evidence)
+                             "(the client needs curl; wget is enough for http targets)", evidence=evidence, table=table)
     wrong = [c for c in cells if not c.as_expected]
     if not wrong:
-        return Outcome.passed(f"all {shape} as expected", evidence=evidence)
+        return Outcome.passed(f"all {shape} as expected", evidence=evidence, table=table)
     cause, generic = _cause(wrong, plan)
     return Outcome.failed(
         f"{len(wrong)} of {len(cells)} cells differ: "
         + "; ".join(f"{c.name} expected {c.expected}, observed {c.observed}" for c in wrong),
         expected="; ".join(f"{c.name} {c.expected}" for c in wrong),
         observed="; ".join(f"{c.name} {c.observed} ({c.detail})" for c in wrong),
-        cause=cause, cause_generic=generic, evidence=evidence)
+        cause=cause, cause_generic=generic, evidence=evidence, table=table)
+
+
+def watches(spec: Matrix, lab_folder: Path) -> tuple[ApiKind, ...]:
+    # Who may reach whom is decided by the policies, the labels they select on (Pods,
+    # Namespaces) and, for cells through a Service, its endpoints and DNS.
+    return (*NETWORK_PATH, ("v1", "Namespace"))
+
+
+def needs(spec: Matrix, lab_folder: Path) -> frozenset[str]:
+    # A blocked cell is proven by a control connection from the server's node.
+    blocked = any(expected == BLOCKED for row in spec.expect.values() for expected in row.values())
+    return frozenset({NODE} if blocked else ())
+
+
+KIND = CheckKind("matrix", MatrixCheck, evaluate, default_timeout=10.0, watches=watches, needs=needs)
