@@ -41,8 +41,9 @@ sys.path.insert(0, str(REPO))
 LABCHECK = [sys.executable, "-m", "labcheck"]
 
 
-def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
-    """(seconds, peak RSS in MB, exit code, stderr) of one command, its RSS from wait4.
+def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str, float]:
+    """(seconds, peak RSS in MB, exit code, stderr, CPU seconds) of one command, its RSS and CPU from wait4.
+    The CPU time says what the wall time would be on an idle machine (grading is one interpreter's work).
 
     A child's ru_maxrss counts what it shared with this process before exec, so this process stays
     small: it never imports labcheck, and the submissions are made by another process (`make`)."""
@@ -52,7 +53,7 @@ def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, int, s
     _pid, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss / 1024, process.returncode, stderr
+    return elapsed, usage.ru_maxrss / 1024, process.returncode, stderr, usage.ru_utime + usage.ru_stime
 
 
 def make(code: str) -> None:
@@ -81,9 +82,10 @@ def offline(count: int, jobs: int | None, work: Path, env: dict[str, str]) -> No
                            "--format", "csv,json,junit,gradescope,canvas,moodle",
                            "--html", str(work / f"{name}.html")]
         args += ["--jobs", str(jobs)] if jobs else []
-        seconds, rss, code, stderr = measured(args, env)
-        print(f"offline, {what}: graded in {seconds:.2f} s (target <= 5 s), peak RSS {rss:.0f} MB "
-              f"(target <= 150 MB), exit {code}")
+        seconds, rss, code, stderr, cpu = measured(args, env)
+        load = os.getloadavg()[0]
+        print(f"offline, {what}: graded in {seconds:.2f} s (target <= 5 s; {cpu:.2f} s of CPU, load {load:.1f} on "
+              f"{os.cpu_count()} cores), peak RSS {rss:.0f} MB (target <= 150 MB), exit {code}")
         summary = [line for line in stderr.splitlines() if " learners (" in line]
         print("  " + (summary[-1] if summary else stderr.strip()[-300:]))
 
@@ -155,7 +157,7 @@ def live(count: int, jobs: int | None, work: Path, env: dict[str, str], keep: bo
         args = LABCHECK + ["grade", "01", "--roster", str(roster), "--context", context, "-o", str(work / "live"),
                            "--format", "csv,json,junit,gradescope"]
         args += ["--jobs", str(jobs)] if jobs else []
-        seconds, rss, code, stderr = measured(args, env)
+        seconds, rss, code, stderr, _cpu = measured(args, env)
         print(f"live: {count} learners graded in {seconds:.2f} s (target <= 30 s), peak RSS {rss:.0f} MB "
               f"(target <= 150 MB), exit {code}")
         print("  " + stderr.strip().splitlines()[-2] if stderr.strip() else "")
