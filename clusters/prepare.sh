@@ -19,7 +19,7 @@
 #                runc, crictl, CNI plugins, local-path-provisioner, pause; the
 #                component images and the tarball for `kind build node-image`
 #   4 node       kind base image (mmdebstrap + kind's images/base/files), node image
-#   5 images     lab images (nginx, curl, busybox, redis, node, ghost)
+#   5 images     lab images (nginx, curl, busybox, redis, node, ghost, dnsutils)
 #   6 kube-router  kube-router (k3s's fork of the same tag, wrapper module) and
 #                its image with the CNI plugins it installs on the nodes
 #                (bridge, portmap, host-local, loopback); every lab cluster's
@@ -272,7 +272,7 @@ phase_done "$note"
 
 ########################################################################## 5
 phase images "lab images"
-LAB_IMAGES=(nginx:1.27 curlimages/curl:8.11.1 busybox:1.36 redis:6.0 node:14 ghost:5)
+LAB_IMAGES=(nginx:1.27 curlimages/curl:8.11.1 busybox:1.36 redis:6.0 node:14 ghost:5 registry.k8s.io/e2e-test-images/jessie-dnsutils:1.3)
 LAB_KEY=$(printf '%s\n' "$DEBIAN_SUITE $RECIPE_REVISION" | cat - "$BB_DIR/VERSION" "$TC/build-busybox.sh" "$TC/build-lab-images.sh" "$TC/images/busybox-rootfs.sh" "$TC/mkrootfs.sh" | sha256sum | cut -c1-10)
 lab_tar="$IMAGES/lab-$LAB_KEY.tar" lab_ids="$IMAGES/lab-$LAB_KEY.ids"
 if restore_images "$lab_tar" "$lab_ids"; then

@@ -20,6 +20,16 @@ REPO = Path(__file__).resolve().parent.parent
 LAB01 = REPO / "labs" / "01-pod-shared-network"
 
 
+def missing_tool(message: str, required_variable: str):
+    """A tool a test needs is not installed: fail where tests/run.sh made it required, else skip loudly."""
+    import os
+
+    if os.environ.get(required_variable) == "1":
+        pytest.fail(message)
+    print(f"\nSKIPPING: {message}", file=sys.stderr)
+    pytest.skip(message)
+
+
 class FakeCluster:
     """Objects in a dict and exec answers from a function: the seam without a cluster."""
 

@@ -21,18 +21,27 @@ else
   echo "== no prepared kind toolchain in $cache: the end-to-end tier will be skipped (bash clusters/prepare.sh builds it)"
 fi
 
-# The browser test (tests/docs/test_browser.py) drives Debian's headless Chromium.
-if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
-  export LABCHECK_BROWSER_REQUIRED=1
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "== installing chromium and chromium-driver for the browser test"
-  if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; then
-    export LABCHECK_BROWSER_REQUIRED=1
-  else
-    echo "== could not install chromium: the browser test will be skipped" >&2
+# Debian packages the docs tests use: headless Chromium (tests/docs/test_browser.py)
+# and shellcheck (tests/docs/test_shell.py). Installed when missing and we are root.
+have_browser() { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }
+missing=()
+have_browser || missing+=(chromium chromium-driver)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing ${missing[*]} for the docs tests"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+    echo "== could not install ${missing[*]}: the tests that need them will be skipped" >&2
   fi
+fi
+if have_browser; then
+  export LABCHECK_BROWSER_REQUIRED=1
 else
   echo "== no chromium/chromedriver: the browser test will be skipped (sudo apt-get install chromium chromium-driver)"
+fi
+if command -v shellcheck >/dev/null; then
+  export LABCHECK_SHELLCHECK_REQUIRED=1
+else
+  echo "== no shellcheck: the pages' shell test will be skipped (sudo apt-get install shellcheck)"
 fi
 
 export NO_MKDOCS_2_WARNING=1

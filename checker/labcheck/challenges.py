@@ -225,3 +225,28 @@ def reset(ref: str | None = None) -> None:
         progress.current_challenge = None
     progress.save()
     out.print(f"Challenge {challenge.id} is removed; `labcheck challenge start {challenge.id}` starts it again.")
+
+
+def page_markdown() -> str:
+    """The challenges for the site's Challenges page, made from the challenge files at build time:
+    what each exercises and its symptom in the open, hints and the fix folded (spoilers)."""
+    from .loader import all_challenges, find_lab
+
+    parts = []
+    for lab_id in sorted({c.lab_id for c in all_challenges()}):
+        lab = find_lab(lab_id)
+        parts.append(f"## Lab {lab.id} · {lab.title}\n")
+        for challenge in sorted((c for c in all_challenges() if c.lab_id == lab_id), key=lambda c: c.id):
+            parts.append(f"### {challenge.title} {{#{challenge.id}}}\n")
+            parts.append(f"**{challenge.difficulty}** · {challenge.fault_kind} fault · exercises "
+                         f"{challenge.exercises}\n")
+            parts.append(f"> {challenge.symptom.strip()}\n")
+            parts.append(f"```console\n$ labcheck challenge start {challenge.id}\n```\n")
+            hints = "\n".join(f"    {n}. {text}" for n, text in enumerate(challenge.hints, 1))
+            parts.append(f'??? note "Hints (one at a time: `labcheck challenge hint`)"\n{hints}\n')
+            fix = [*challenge.fix.prepare, *(f"kubectl apply -f {m}" for m in challenge.fix.manifests),
+                   *challenge.fix.commands]
+            shown_fix = "\n".join(f"        {line.strip()}" for line in fix)
+            parts.append(f'??? danger "The fault and the fix (spoiler)"\n    {challenge.explanation.strip()}\n\n'
+                         f"    ```text\n{shown_fix}\n    ```\n")
+    return "\n".join(parts)

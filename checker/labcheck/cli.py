@@ -302,6 +302,8 @@ def reset_command(lab_ref=None, step_ref=None, yes=False) -> None:
                                      err=True, default=False):
         raise UsageError("reset cancelled")
     with err.status(f"Deleting namespace {lab.namespace}..."):
+        if lab.teardown.prepare or lab.teardown.manifests or lab.teardown.commands:
+            actions.perform(lab, lab.teardown, context=context, cluster_name=name)
         actions.delete_namespace(context, lab.namespace)
         actions.ensure_namespace(context, lab.namespace)
         if lab.setup.manifests or lab.setup.commands or lab.setup.prepare:
@@ -351,20 +353,10 @@ def doctor_command() -> None:
 @cli.command("docs")
 @click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 to serve the pages on.")
 def docs_command(port: int) -> None:
-    """Serve the lab pages on http://127.0.0.1:PORT/ (from the project's folder, with the docs extra)."""
-    import importlib.util
-    import subprocess
+    """Serve the lab pages on http://127.0.0.1:PORT/ (the installed pages; a checkout's, live, with the docs extra)."""
+    from .docs_site import serve
 
-    from .loader import labs_dir
-
-    config = next((c for c in (labs_dir().parent / "mkdocs.yml", Path.cwd() / "mkdocs.yml") if c.is_file()), None)
-    if config is None:
-        raise UsageError("the lab pages are not installed here: run `labcheck docs` in the project's folder")
-    if importlib.util.find_spec("mkdocs") is None:
-        raise UsageError("mkdocs is not installed: run `pip install '.[docs]'` in labcheck's environment")
-    err.print(f"Serving the lab pages on http://127.0.0.1:{port}/ (Ctrl-C stops).")
-    sys.exit(subprocess.call([sys.executable, "-m", "mkdocs", "serve", "--config-file", str(config),
-                              "--dev-addr", f"127.0.0.1:{port}"], env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}))
+    sys.exit(serve(port, say=err.print))
 
 
 # --- troubleshooting challenges ------------------------------------------------

@@ -281,7 +281,7 @@ def load_lab(path: Path) -> Lab:
 
 
 def challenge_id(path: Path) -> str:
-    """labs/04-pod-to-service/challenges/wrong-selector/challenge.yaml -> 04-wrong-selector."""
+    """labs/04-pod-to-service/challenges/silent-shop/challenge.yaml -> 04-silent-shop."""
     return f"{path.parent.parent.parent.name[:2]}-{path.parent.name}"
 
 
@@ -290,7 +290,7 @@ def all_challenges(root: Path | None = None) -> list:
 
 
 def find_challenge(ref: str, root: Path | None = None):
-    """A challenge by id ('04-wrong-selector')."""
+    """A challenge by id ('04-silent-shop')."""
     ref = ref.strip().rstrip("/")
     for path in challenge_files(root):
         if challenge_id(path) == ref:

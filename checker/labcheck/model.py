@@ -111,6 +111,10 @@ class Lab(_Strict):
                     "namespace: self-test cases then run one at a time, each after `setup` cleans the node",
     )
     setup: Actions = Field(default_factory=Actions, description="run by `labcheck start` after the namespace exists")
+    teardown: Actions = Field(
+        default_factory=Actions,
+        description="undoes what setup or the steps change outside the lab's namespace (CoreDNS, say): run by "
+                    "`labcheck reset` and by `labcheck start` of another lab on the same cluster; idempotent")
     steps: list[Step] = Field(min_length=1)
 
     _folder: Path | None = PrivateAttr(None)
@@ -187,7 +191,7 @@ class Challenge(_Strict):
 
     format: Literal[1] = Field(description="version of this challenge format")
     id: Annotated[str, Field(pattern=r"^[0-9]{2}-[a-z0-9][a-z0-9-]*$",
-                             description="the lab's id, a dash and a name: 04-wrong-selector")]
+                             description="the lab's id, a dash and a name: 04-silent-shop")]
     title: str
     difficulty: Literal["easy", "medium", "hard"]
     exercises: str = Field(description="what finding the fault exercises (shown before starting)")

@@ -9,7 +9,15 @@ works. The convention a page follows:
   order, without a terminal, and stops at its first failing command;
 - a ```yaml block whose title starts with a file name (title="pod.yaml ...") is
   the file the learner saves; the notebook writes it to that name;
+- a ```bash block followed directly by the line `<!-- output -->` teaches by its
+  output: the site shows "The output is similar to" with what it printed when
+  the project's tests ran the notebook on a real cluster (labcheck.page_outputs);
 - everything else (```console, ```text, prose, diagrams) is there to be read.
+
+A command block is pasted into bash or zsh (macOS's shell) alike, so it keeps
+to what both read the same way: no comments (interactive zsh runs `#` as a
+word) and no unquoted glob characters (zsh stops at a glob that matches no
+file). Quoting for word splitting is shellcheck's job (tests/docs/test_shell.py).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUNNABLE = "bash"
+OUTPUT_MARK = "<!-- output -->"
 # Shell-like languages a reader would expect to run: on a lab page they must be bash or console.
 AMBIGUOUS = {"sh", "shell", "zsh", "shell-session"}
 
@@ -50,6 +59,14 @@ _ASSIGNED = re.compile(r"(?:^|[\s;&|(])(?:export\s+|local\s+)?([A-Za-z_]\w*)=|\b
 _USED = re.compile(r"\$\{?([A-Za-z_]\w*)")
 _SINGLE_QUOTED = re.compile(r"'[^']*'")
 
+# What zsh reads differently from bash (see zsh_problems).
+_HEREDOC = re.compile(r"(?<!<)<<-?\s*(['\"]?)(\w+)\1")
+_QUOTED = re.compile(r"'[^']*'|\"(?:\\.|[^\"\\])*\"|\$'(?:\\.|[^'\\])*'")
+_EXPANSION = re.compile(r"\$\(\([^()]*\)\)|\$\([^()]*\)|\$\{[^{}]*\}|\$[?#@*!$-]")
+_COMMENT = re.compile(r"(?:^|\s)#")
+_GLOB_WORD = re.compile(r"[^\s;|&<>()]*[*?\[][^\s;|&<>()]*")
+_TEST_BRACKETS = {"[", "[[", "]", "]]"}
+
 
 @dataclass
 class Block:
@@ -59,6 +76,7 @@ class Block:
     body: str
     title: str = ""
     line: int = 0  # 1-based line of the opening fence, in the page with snippets expanded
+    shows_output: bool = False  # followed by OUTPUT_MARK: the site shows what it printed
 
     @property
     def runs(self) -> bool:
@@ -80,6 +98,7 @@ class Page:
     path: Path
     title: str
     parts: list[str | Block] = field(default_factory=list)  # prose (markdown text) and blocks, in order
+    stray_marks: list[int] = field(default_factory=list)  # lines of an OUTPUT_MARK that follows no block
 
     @property
     def blocks(self) -> list[Block]:
@@ -133,8 +152,13 @@ def parse_page(path: Path, snippet_base: Path) -> Page:
             lang = words[0].rstrip("}").lower() if words else ""
             title = _TITLE.search(info)
             flush()
+            shows_output = i + 1 < len(lines) and lines[i + 1].strip() == OUTPUT_MARK
             page.parts.append(Block(lang=lang, body="\n".join(body).strip("\n"), title=title["title"] if title else "",
-                                    line=i - len(body)))
+                                    line=i - len(body), shows_output=shows_output))
+            i += 2 if shows_output else 1
+            continue
+        if line.strip() == OUTPUT_MARK:
+            page.stray_marks.append(i + 1)
             i += 1
             continue
         admonition = _ADMONITION.match(line)
@@ -164,7 +188,10 @@ def _inside_admonition(lines: list[str], index: int) -> bool:
 
 def lint_commands(page: Page) -> list[str]:
     """What in a page's command blocks would not run in a notebook (or when pasted), one line each."""
-    problems = []
+    problems = [f"{page.path.name}:{line}: {OUTPUT_MARK} follows no block: put it right under a ```bash block"
+                for line in page.stray_marks]
+    problems += [f"{page.path.name}:{block.line}: {OUTPUT_MARK} under a ```{block.lang} block: only a ```bash "
+                 "block's output is recorded" for block in page.blocks if block.shows_output and not block.runs]
     for block in page.blocks:
         if block.lang in AMBIGUOUS:
             problems.append(f"{page.path.name}:{block.line}: ```{block.lang} block: write ```bash (runs) "
@@ -180,7 +207,41 @@ def lint_commands(page: Page) -> list[str]:
             if unset:
                 problems.append(f"{page.path.name}:{number}: ${unset[0]} is empty in a fresh shell: "
                                 f"set it in this block: {command}")
+    return problems + zsh_problems(page)
+
+
+def zsh_problems(page: Page) -> list[str]:
+    """What in a page's command blocks zsh (macOS's shell) would read differently from bash, one line each."""
+    problems = []
+    for block in page.blocks:
+        if not block.runs:
+            continue
+        for number, line in _shell_code(block):
+            if _COMMENT.search(line):
+                problems.append(f"{page.path.name}:{number}: a comment: interactive zsh runs `#` and what follows "
+                                "as words: say it in the prose")
+            globs = [word for word in _GLOB_WORD.findall(line) if word not in _TEST_BRACKETS]
+            if globs:
+                problems.append(f"{page.path.name}:{number}: unquoted {globs[0]}: zsh stops with 'no matches "
+                                "found' when no file matches: quote it")
     return problems
+
+
+def _shell_code(block: Block):
+    """(line number, line) of a block's shell code: heredoc bodies left out, quoted strings and expansions blanked."""
+    lines, ending = [], None
+    for line in block.body.splitlines():
+        if ending is not None:
+            ending = None if line.strip() == ending else ending
+            lines.append("")
+            continue
+        heredoc = _HEREDOC.search(line)
+        ending = heredoc[2] if heredoc else None
+        lines.append(line)
+    text = "\n".join(lines)
+    for pattern in (_QUOTED, _EXPANSION, _EXPANSION):  # twice: an expansion inside an expansion
+        text = pattern.sub(lambda m: "''" + "\n" * m.group(0).count("\n"), text)
+    yield from enumerate(text.splitlines(), block.line + 1)
 
 
 def _commands(block: Block):
@@ -219,7 +280,7 @@ def to_notebook(page: Page):
         if isinstance(part, str):
             cells.append(v4.new_markdown_cell(_SITE_LINK.sub(r"\1", part)))
         elif part.runs:
-            tags = ["check"] if part.is_check else ["command"]
+            tags = ["check"] if part.is_check else ["command", "output"] if part.shows_output else ["command"]
             cells.append(v4.new_code_cell(f"%%bash\nset -e\n{part.body}", metadata={"tags": tags}))
         elif part.file_name:
             cells.append(v4.new_markdown_cell(f"Save this as `{part.file_name}`:"))

@@ -93,6 +93,7 @@ class SelfTest:
         self.live = LiveCluster(self.context)
         self.run_id = f"{os.getpid() % 10000:04d}"
         self.report = Report()
+        self.written: set[Path] = set()
 
     # --- namespaces --------------------------------------------------------------------
 
@@ -122,9 +123,18 @@ class SelfTest:
         cluster = RecordingCluster(self.live) if self.record else self.live
         result = run_step(self.lab, step, cluster, wait=wait, namespace=namespace)
         if self.record:
-            cluster.save(self.evidence_file(step, case),
-                         {"lab": self.lab.id, "steps": [step.id], "case": case, "namespace": namespace})
+            path = self.evidence_file(step, case)
+            cluster.save(path, {"lab": self.lab.id, "steps": [step.id], "case": case, "namespace": namespace})
+            self.written.add(path)
         return result
+
+    def prune_evidence(self, folder: Path) -> None:
+        """After a full, passing recording: evidence of cases the lab no longer has goes."""
+        if not self.record or not self.report.ok or not folder.is_dir():
+            return
+        for stale in sorted(set(folder.glob("*.json")) - self.written):
+            stale.unlink()
+            self.log(f"note  removed {stale.name}: no such case any more")
 
     def verdict(self, label: str, problems: list[str], seconds: float) -> None:
         with self.report.lock:
@@ -189,6 +199,14 @@ class SelfTest:
             self.drop(namespace)
 
     def run(self) -> Report:
+        try:
+            return self._run()
+        finally:  # what the lab changed outside its namespaces (CoreDNS) is put back
+            done = self.lab.teardown
+            if done.prepare or done.manifests or done.commands:
+                actions.perform(self.lab, done, context=self.context, cluster_name=self.cluster_name)
+
+    def _run(self) -> Report:
         actions.delete_namespaces(self.context, f"{SELFTEST_LABEL}={self.lab.id}")
         cases = [(i, step, chosen) for i, step in enumerate(self.lab.steps)
                  for chosen in [*step.wrong_solutions, *step.alternative_solutions]]
@@ -200,6 +218,7 @@ class SelfTest:
                 self.verdict("main line", [f"{type(exc).__name__}: {exc}"], 0.0)
             for case in cases:
                 self.solution_case(*case)
+            self.prune_evidence(self.lab.folder / "evidence")
             return self.report
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
             futures = [pool.submit(self.solution_case, *case) for case in cases]
@@ -209,6 +228,7 @@ class SelfTest:
                 self.verdict("main line", [f"{type(exc).__name__}: {exc}"], 0.0)
             for future in futures:
                 future.result()
+        self.prune_evidence(self.lab.folder / "evidence")
         return self.report
 
 
@@ -314,10 +334,11 @@ class ChallengeSelfTest(SelfTest):
         if self.challenge.fault_kind == "node":
             for case in cases:  # a node is shared by every case: one at a time
                 self.challenge_case(*case)
-            return self.report
-        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            for future in [pool.submit(self.challenge_case, *case) for case in cases]:
-                future.result()
+        else:
+            with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+                for future in [pool.submit(self.challenge_case, *case) for case in cases]:
+                    future.result()
+        self.prune_evidence(self.challenge.folder / "evidence")
         return self.report
 
 

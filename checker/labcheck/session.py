@@ -24,6 +24,7 @@ def start_lab(lab_ref: str) -> None:
     progress = Progress.load()  # a broken progress file stops here, before minutes of cluster work
     started = time.monotonic()
     context, name = prepare_cluster(lab)
+    undo_other_labs(lab, context, name)
     with err.status(f"Preparing namespace {lab.namespace}..."):
         actions.ensure_namespace(context, lab.namespace)
         actions.set_default_namespace(context, lab.namespace)
@@ -36,6 +37,20 @@ def start_lab(lab_ref: str) -> None:
     err.print(f"kubectl now uses context {context}, namespace {lab.namespace}. "
               f"Ready in {time.monotonic() - started:.0f} s.")
     announce_step(lab, entry["current_step"])
+
+
+def undo_other_labs(lab, context: str, name: str) -> None:
+    """Other labs on this cluster that changed it beyond their namespace (lab 10's CoreDNS) are undone:
+    this lab starts on the cluster as it was made."""
+    from . import actions
+    from .loader import all_labs
+
+    for other in all_labs():
+        done = other.teardown
+        if other.id == lab.id or other.cluster != lab.cluster or not (done.prepare or done.manifests or done.commands):
+            continue
+        with err.status(f"Undoing what lab {other.id} changed outside its namespace..."):
+            actions.perform(other, done, context=context, cluster_name=name)
 
 
 def prepare_cluster(lab) -> tuple[str, str]:

@@ -9,8 +9,8 @@ and the field, never a bare KeyError.
      "labs": {"01": {"current_step": 3, "passed": {"create-pod": "2026-...Z"},
                      "cluster": "<uid of kube-system on the cluster the progress was made on>"}},
      "hints_shown": {"01": {"create-pod": 2}},
-     "current_challenge": "04-wrong-selector",
-     "challenges": {"04-wrong-selector": {"started_at": "...", "seed": "...", "hints": 1,
+     "current_challenge": "04-silent-shop",
+     "challenges": {"04-silent-shop": {"started_at": "...", "seed": "...", "hints": 1,
                                           "fixed_at": null, "gave_up": false, "cluster": "<uid>"}}}
 """
 

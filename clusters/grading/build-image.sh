@@ -37,7 +37,8 @@ print(f"{sys.version_info[0]}.{sys.version_info[1]}", " ".join(tags))
 PY
 )
 echo "building $tag: labcheck $version and its dependencies for CPython $py (${platforms%% *} and older)" >&2
-"$python" -m pip wheel --quiet --no-deps --wheel-dir "$work/wheels" "$repo" >&2
+# The grader serves no pages: HATCH_BUILD_NO_HOOKS leaves the built site (hatch_build.py) out of its wheel.
+HATCH_BUILD_NO_HOOKS=true "$python" -m pip wheel --quiet --no-deps --wheel-dir "$work/wheels" "$repo" >&2
 platform_args=()
 for platform in $platforms; do platform_args+=(--platform "$platform"); done
 "$python" -m pip install --quiet --disable-pip-version-check --no-compile --target "$rootfs/opt/labcheck" \

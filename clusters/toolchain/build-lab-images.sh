@@ -6,7 +6,7 @@
 # stands in for.
 #
 # usage: build-lab-images.sh <image> ...   (default: all)
-#   images: nginx curl busybox redis node ghost
+#   images: nginx curl busybox redis node ghost dnsutils
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export DOCKER_BUILDKIT=0
@@ -202,6 +202,15 @@ CMD ["node"]
 DF
 }
 
+build_dnsutils() {
+  local r="$work/dnsutils"
+  debian "$r" bind9-dnsutils,iputils-ping,iproute2,curl,ca-certificates
+  finish registry.k8s.io/e2e-test-images/jessie-dnsutils:1.3 "$r" <<DF
+$(desc "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.3, the DNS debugging Pod of kubernetes.io (Debian dig, nslookup, host, ping)")
+CMD ["sleep", "infinity"]
+DF
+}
+
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(busybox ghost curl nginx redis node)
+[ ${#targets[@]} -gt 0 ] || targets=(busybox ghost curl nginx redis node dnsutils)
 for t in "${targets[@]}"; do "build_$t"; done

@@ -1,9 +1,11 @@
-"""mkdocs hook: each lab page gets its notebook, a download link to it, and real PASS/FAIL output.
+"""mkdocs hook: each lab page gets its notebook, a download link to it, and real output.
 
 The page stays the only source: the notebook (labs/NN-slug.ipynb in the site)
-is generated from it at build time, and the PASS/FAIL boxes come from the
-lab's recorded evidence, graded again by labcheck (see labcheck.pages and
-labcheck.examples).
+is generated from it at build time, the PASS/FAIL boxes come from the lab's
+recorded evidence, graded again by labcheck, and "The output is similar to"
+under a teaching command is what it printed when the notebook ran on a real
+cluster (docs/outputs/; see labcheck.pages, labcheck.examples and
+labcheck.page_outputs).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from mkdocs.structure.files import File
 
 from labcheck.examples import examples_markdown
 from labcheck.loader import all_labs
+from labcheck import page_outputs
 from labcheck.pages import lint_commands, notebook_json, parse_page
 
 log = logging.getLogger("mkdocs.hooks.labpages")
@@ -52,7 +55,24 @@ def on_files(files, config):
     return files
 
 
+_CHALLENGES = "<!-- challenges: generated from labs/*/challenges/*/challenge.yaml when the site is built -->"
+
+
+def _clone(config) -> str:
+    """How to get the project: git clone of the repository the site was built from, when it is known."""
+    if config.repo_url:
+        folder = config.repo_url.rstrip("/").rsplit("/", 1)[-1]
+        return f"```bash\ngit clone {config.repo_url}.git\ncd {folder}\n```\n"
+    return ("Clone it with `git clone` and the address your instructor gives you, or unpack the copy they give "
+            "you, and open a terminal in its folder.\n")
+
+
 def on_page_markdown(markdown, page, config, files):
+    markdown = markdown.replace("<!-- clone -->\n", _clone(config))
+    if page.file.src_uri == "challenges.md":
+        from labcheck.challenges import page_markdown
+
+        return markdown.replace(_CHALLENGES, page_markdown())
     lab = _labs_by_page().get(page.file.src_uri)
     if lab is None:
         return markdown
@@ -65,6 +85,13 @@ def on_page_markdown(markdown, page, config, files):
         "[Install](../install.md#run-a-lab-in-jupyter)); each cell runs in a fresh shell.\n\n"
     )
     markdown = _H1.sub(lambda m: m.group(0) + download, markdown, count=1)
+
+    page_path = Path(page.file.abs_src_path)
+    recorded = page_outputs.load(Path(config.docs_dir) / "outputs", page_path)
+    markdown, missing = page_outputs.insert(markdown, parse_page(page_path, Path(config.config_file_path).parent),
+                                            recorded)
+    for problem in missing:
+        log.warning("%s", problem)
 
     steps = {step.id: step for step in lab.steps}
 

@@ -1,89 +1,34 @@
-"""Python checks of lab 05: traffic from outside the cluster to a Service.
-
-Each function is named by a `python: {function: ...}` check in lab.yaml.
-
-Requests that prove "from outside" are sent from the machine labcheck runs on
-(`ctx.exec_on_host`): kind's nodes and MetalLB's addresses sit on kind's Docker
-network, which that machine is on. A FAIL that waiting may fix (Pods starting,
-kube-proxy or MetalLB catching up) is not final, and the engine asks again
-within the check's timeout; a FAIL waiting cannot fix (a selector that matches
-no Pod, an address outside the pool, an IP address as a DNS alias) is final.
-"""
+"""Python checks of lab 05 (named by `python: {function: ...}` in lab.yaml): traffic from outside,
+i.e. from the machine labcheck runs on (`ctx.exec_on_host`), on kind's Docker network with the nodes
+and MetalLB's addresses. A FAIL waiting may fix (kube-proxy or MetalLB catching up) is re-tried
+within the check's timeout; one it cannot fix (an address outside the pool, externalTrafficPolicy:
+Local, an IP address as a DNS alias) is final."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from labcheck.lab import (
-    CheckContext,
-    ClusterUnavailable,
-    Outcome,
-    http_answer,
-    http_command,
-    interpret,
-    pod_cause,
-    register,
-)
+from concurrent.futures import ThreadPoolExecutor
 
+from labcheck.lab import (CheckContext, ClusterUnavailable, Outcome, TargetUnavailable, http_answer, http_command,
+                         interpret, objects, register)
 
 METALLB_NAMESPACE = "metallb-system"
 METALLB_POOLS = ("metallb.io/v1beta1", "IPAddressPool")
-# the annotations MetalLB reads for a Service that asks for particular addresses
+# the annotations MetalLB reads for a Service that asks for particular addresses, or a pool
 REQUESTED_IP_ANNOTATIONS = ("metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs")
 POOL_ANNOTATIONS = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
-SERVED_BY = "Served by "
 REQUEST_SECONDS = 4
 UNREACHABLE_NETWORK = (". If it stays so, this machine may not reach kind's Docker network at all (Docker Desktop "
                        "keeps it inside its VM: there only localhost:30080 reaches the cluster)")
-# Kubernetes picks automatic node ports from the upper part of 30000-32767 first and keeps the
-# lowest ports (30000-30085 for the default range) for Services that name one: a port down
-# there was chosen by a person.
+# Kubernetes picks node ports from the upper part of 30000-32767 first and keeps the lowest
+# (30000-30085) for Services that name one: a port down there was chosen by a person.
 CHOSEN_BAND_END = 30086
 
 
-# --- reading the cluster ---------------------------------------------------------------------
-
-
-def _nodes(ctx: CheckContext) -> list[tuple[str, str | None]]:
-    """(name, InternalIP) of every node, by name."""
-    found = []
-    for node in ctx.list("Node"):
-        address = next((a.get("address") for a in node.get("status", {}).get("addresses") or []
-                        if a.get("type") == "InternalIP"), None)
-        found.append((node["metadata"]["name"], address))
-    return sorted(found)
-
-
-def _is_ready(pod: dict) -> bool:
-    conditions = pod.get("status", {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def _live_pods(ctx: CheckContext, selector: dict) -> list[dict]:
-    if not selector:
-        return []
-    labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-    return [p for p in ctx.list("Pod", label_selector=labels) if not p["metadata"].get("deletionTimestamp")]
-
-
-def _service(ctx: CheckContext, name: str, manifest: str) -> tuple[dict | None, Outcome | None]:
-    svc = ctx.get("Service", name)
-    if svc is None:
-        return None, Outcome.failed(f"no Service {name} in namespace {ctx.namespace}", expected=f"Service {name}",
-                                    observed="nothing", cause=f"save {manifest} and `kubectl apply -f {manifest}`",
-                                    final=True)
-    return svc, None
-
-
+# --- shared --------------------------------------------------------------------------------------
 def _first_port(svc: dict) -> dict:
-    ports = svc.get("spec", {}).get("ports") or []
-    return ports[0] if ports else {}
-
-
-def _node_port(ctx: CheckContext, service: str) -> tuple[dict | None, int | None, Outcome | None]:
-    """The Service and the node port of its first port (None when it has none)."""
-    svc, failed = _service(ctx, service, f"{service}.yaml")
-    return svc, (_first_port(svc).get("nodePort") if svc else None), failed
+    return (svc.get("spec", {}).get("ports") or [{}])[0]
 
 
 def _ask_from_host(ctx: CheckContext, url: str) -> tuple[int | None, str, str | None]:
@@ -96,110 +41,82 @@ def _ask_from_host(ctx: CheckContext, url: str) -> tuple[int | None, str, str | 
     return answer.status, answer.body.strip(), None if answer.status else interpret(result)
 
 
-def _served_by(body: str) -> str | None:
+def _served_by(status: int | None, body: str) -> str | None:
     """The Pod named in the webserver's answer ("Served by <pod> (<ip>)")."""
-    match = re.search(r"Served by (\S+)", body)
-    return match.group(1) if match else None
+    return next(iter(re.findall(r"Served by (\S+)", body)), None) if status == 200 else None
 
 
-def _backend_problem(ctx: CheckContext, svc: dict) -> tuple[str, str, bool] | None:
-    """(summary, cause, final) when the Service cannot reach a serving Pod, or None when it should."""
-    name = svc["metadata"]["name"]
-    selector = svc.get("spec", {}).get("selector") or {}
-    pods = _live_pods(ctx, selector)
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(selector.items())) or "none"
+def _target_problem(ctx: CheckContext, svc: dict) -> tuple[str, str] | None:
+    """(summary, cause) when the Service sends to a targetPort (a name resolved in the Pods) where they
+    do not listen, or selects no Pod any more (lab.yaml's endpoints check says why, before)."""
+    pods, name = objects.selected_pods(ctx, svc), objects.name_of(svc)
     if not pods:
-        others = {", ".join(f"{k}={v}" for k, v in sorted((p["metadata"].get("labels") or {}).items()))
-                  for p in ctx.list("Pod") if not p["metadata"].get("deletionTimestamp")}
-        labelled = "; ".join(sorted(others)) or "there are no Pods"
-        return (f"Service {name} selects no Pod (selector {shown})",
-                f"the selector must match the webserver Pods' labels (they carry: {labelled}); "
-                "without a Pod behind it, every node refuses the connection", True)
-    ready = [p for p in pods if _is_ready(p)]
-    if not ready:
-        cause = pod_cause(pods[0], ctx)
-        return (f"none of the {len(pods)} Pod(s) Service {name} selects is ready",
-                cause.text or "wait until the Pods are ready", cause.final)
-    target = _first_port(svc).get("targetPort")
-    if isinstance(target, int):
-        listening = {}
-        for container in pods[0].get("spec", {}).get("containers") or []:
-            ports = [p.get("containerPort") for p in container.get("ports") or []]
-            if ports:
-                listening[container["name"]] = ports
-        if listening and not any(target in ports for ports in listening.values()):
-            where = ", ".join(f"{c} listens on {', '.join(map(str, p))}" for c, p in listening.items())
-            return (f"Service {name} sends to targetPort {target}, where its Pods do not listen",
-                    f"{where}: targetPort must be that port", True)
-    return None
+        return f"Service {name} selects no Pod", "fix its selector: the webserver Pods carry name=webserver"
+    port = _first_port(svc)
+    written, targets = port.get("targetPort", port.get("port")), objects.target_ports(port, pods)
+    listening = {c["name"]: [p["containerPort"] for p in c.get("ports") or [] if p.get("containerPort")]
+                 for c in objects.containers_of(pods[0])}
+    if not targets:
+        return (f"Service {name}'s targetPort {written!r} names no port of its Pods' containers",
+                "a named targetPort must match `ports[].name` in the Pods' containers")
+    if not any(listening.values()) or targets & {p for ports in listening.values() for p in ports}:
+        return None
+    shown = f"{written!r} ({', '.join(map(str, sorted(targets)))})" if isinstance(written, str) else written
+    where = ", ".join(f"{c} listens on {', '.join(map(str, p))}" for c, p in listening.items() if p)
+    return (f"Service {name} sends to targetPort {shown}, where its Pods do not listen",
+            f"{where}: targetPort must be that port")
 
 
-# --- step 1: NodePort ------------------------------------------------------------------------
-
-
-@register
-def replicas_ready(ctx: CheckContext, deployment: str, replicas: int) -> Outcome:
-    obj = ctx.get("Deployment", deployment, api_version="apps/v1")
-    if obj is None:
-        return Outcome.failed(f"no Deployment {deployment} in namespace {ctx.namespace}", observed="nothing",
-                              cause="save webserver.yaml and `kubectl apply -f webserver.yaml`", final=True)
-    pods = _live_pods(ctx, obj["spec"]["selector"].get("matchLabels") or {})
-    ready = [p for p in pods if _is_ready(p)]
-    if len(ready) < replicas:
-        waiting = next((p for p in pods if not _is_ready(p)), None)
-        cause = pod_cause(waiting, ctx) if waiting else None
-        return Outcome.failed(f"{len(ready)} of {replicas} replicas of {deployment} are ready",
-                              expected=f"{replicas} ready Pods", observed=f"{len(pods)} Pods, {len(ready)} ready",
-                              cause=(cause.text if cause and cause.text else "wait a few seconds and check again"),
-                              final=bool(cause and cause.final))
-    placed = ", ".join(f"{p['metadata']['name']} on {p['spec'].get('nodeName')}" for p in ready)
-    return Outcome.passed(f"{len(ready)} replicas of {deployment} are ready", observed=placed)
-
-
-@register(needs=('host',))
-def every_node_answers(ctx: CheckContext, service: str, deployment: str) -> Outcome:
+# --- step 1: NodePort ----------------------------------------------------------------------------
+@register(needs=("host",))
+def every_node_answers(ctx: CheckContext, service: str) -> Outcome:
     """A GET from this machine to each node's InternalIP and the node port reaches a webserver Pod."""
-    svc, node_port, failed = _node_port(ctx, service)
-    if failed:
-        return failed
+    svc = objects.service(ctx, service, made_by=f"{service}.yaml")
+    node_port = _first_port(svc).get("nodePort")
     if not node_port:
-        return Outcome.failed(f"Service {service} has no node port", observed=f"type {svc['spec'].get('type')}",
-                              cause="make it `type: NodePort`", final=True)
-    nodes = _nodes(ctx)
-    if not nodes:
-        raise ClusterUnavailable("the cluster lists no nodes")
+        raise TargetUnavailable(f"Service {service} has no node port", cause="make it `type: NodePort`", final=True)
+    nodes = {name: objects.internal_ip(node) for name, node in sorted(objects.nodes(ctx).items())}
+    if not nodes or not all(nodes.values()):  # not the learner's doing: the grader cannot judge
+        raise ClusterUnavailable("the cluster lists no nodes, or a node without an InternalIP")
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:  # a silent node costs its timeout once, not in turn
+        asked = list(pool.map(lambda ip: _ask_from_host(ctx, f"http://{ip}:{node_port}/"), nodes.values()))
     answers, silent = [], {}
-    for node, address in nodes:
-        if not address:
-            raise ClusterUnavailable(f"node {node} has no InternalIP")
-        status, body, why = _ask_from_host(ctx, f"http://{address}:{node_port}/")
-        pod = _served_by(body) if status == 200 else None
+    for (node, address), (status, body, why) in zip(nodes.items(), asked):
+        pod = _served_by(status, body)
         if pod:
             answers.append(f"{node} ({address}) -> {pod}")
         else:
-            silent.setdefault(f"HTTP {status}" if status else why or "no answer", []).append(f"{node} ({address})")
+            silent.setdefault(f"HTTP {status}" if status else why or "no answer", []).append(node)
+    found, _ports = objects.endpoints(ctx, service)
+    hosts = {e.node for e in found if e.ready and e.node}  # where the ready endpoints run
     if not silent:
-        hosts = {p["spec"].get("nodeName") for p in _live_pods(ctx, svc["spec"].get("selector") or {})}
-        without = [node for node, _ in nodes if node not in hosts]
+        without = [node for node in nodes if node not in hosts]
         note = f"; {', '.join(without)} run(s) no webserver Pod and answered all the same" if without else ""
         return Outcome.passed(f"all {len(nodes)} nodes answered on node port {node_port}{note}",
                               observed="; ".join(answers))
-    observed = "; ".join(f"{', '.join(where)}: {what}" for what, where in silent.items())
-    problem = _backend_problem(ctx, svc)
+    observed = "; ".join(f"{', '.join(f'{n} ({nodes[n]})' for n in where)}: {what}" for what, where in silent.items())
+    expected = f"every node's port {node_port} reaches a webserver Pod"
+    problem = _target_problem(ctx, svc)
     if problem:
-        summary, cause, final = problem
-        return Outcome.failed(summary, expected=f"every node's port {node_port} reaches a webserver Pod",
-                              observed=observed, cause=cause, final=final)
-    count = sum(len(where) for where in silent.values())
-    return Outcome.failed(f"{count} of {len(nodes)} nodes did not answer on node port {node_port}",
+        return Outcome.failed(problem[0], expected=expected, observed=observed, cause=problem[1], final=True)
+    quiet = [node for where in silent.values() for node in where]
+    if svc["spec"].get("externalTrafficPolicy") == "Local" and hosts and not hosts & set(quiet):
+        # kube-proxy drops node-port traffic on a node without a local endpoint: waiting changes nothing.
+        return Outcome.failed(
+            f"{', '.join(quiet)} did not answer on node port {node_port}: Service {service} has "
+            "externalTrafficPolicy: Local, and none of its ready Pods runs there",
+            expected=expected, observed=observed, final=True,
+            cause=f"with externalTrafficPolicy: Local a node hands node-port traffic only to Pods on that node "
+                  f"(so the Pod sees the client's own address) and drops it where there is none; the Pods run on "
+                  f"{', '.join(sorted(hosts))}. Leave externalTrafficPolicy out (Cluster, the default) and every "
+                  "node answers")
+    return Outcome.failed(f"{len(quiet)} of {len(nodes)} nodes did not answer on node port {node_port}",
                           expected="an answer 'Served by <pod>' from every node", observed=observed,
                           cause="kube-proxy may still be writing the rules for the new Service: check again"
-                                + (UNREACHABLE_NETWORK if count == len(nodes) else ""))
+                                + (UNREACHABLE_NETWORK if len(quiet) == len(nodes) else ""))
 
 
-# --- step 2: LoadBalancer --------------------------------------------------------------------
-
-
+# --- step 2: LoadBalancer ------------------------------------------------------------------------
 def _pools(ctx: CheckContext) -> list[dict] | None:
     """MetalLB's address pools, or None when the cluster has no MetalLB API at all."""
     try:
@@ -210,173 +127,116 @@ def _pools(ctx: CheckContext) -> list[dict] | None:
         raise
 
 
-def _pool_ranges(pool: dict) -> list[tuple[ipaddress._BaseAddress, ipaddress._BaseAddress]]:
-    ranges = []
-    for entry in pool.get("spec", {}).get("addresses") or []:
-        try:
-            if "-" in entry:
-                first, last = (ipaddress.ip_address(part.strip()) for part in entry.split("-", 1))
-            else:
-                network = ipaddress.ip_network(entry, strict=False)
-                first, last = network[0], network[-1]
-        except ValueError:
-            continue
-        ranges.append((first, last))
-    return ranges
-
-
 def _pool_of(pools: list[dict], address: str) -> str | None:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    for pool in pools:
-        if any(first.version == ip.version and first <= ip <= last for first, last in _pool_ranges(pool)):
-            return pool["metadata"]["name"]
+    """The pool holding an address (MetalLB's webhook has validated each entry: a CIDR or first-last)."""
+    for pool in pools if _is_ip(address) else []:
+        for first, _, last in (entry.partition("-") for entry in pool.get("spec", {}).get("addresses") or []):
+            ip, network = ipaddress.ip_address(address), ipaddress.ip_network(first.strip(), strict=False)
+            high = ipaddress.ip_address(last.strip()) if last else network[-1]
+            if network[0].version == ip.version and network[0] <= ip <= high:
+                return objects.name_of(pool)
     return None
 
 
 def _pools_shown(pools: list[dict]) -> str:
-    return "; ".join(f"{p['metadata']['name']}: {', '.join(p.get('spec', {}).get('addresses') or [])}"
+    return "; ".join(f"{objects.name_of(p)}: {', '.join(p.get('spec', {}).get('addresses') or [])}"
                      for p in pools) or "no pool"
 
 
-def _metallb_state(ctx: CheckContext) -> tuple[list[dict] | None, str | None]:
-    """(pools, problem): what stops MetalLB from assigning addresses, or None when it can."""
+def _metallb_problem(ctx: CheckContext) -> tuple[list[dict] | None, str | None]:
+    """(pools, problem): what stops MetalLB from assigning and announcing addresses (controller: lab.yaml)."""
     pools = _pools(ctx)
-    controller = ctx.get("Deployment", "controller", "apps/v1", namespace=METALLB_NAMESPACE)
     speaker = ctx.get("DaemonSet", "speaker", "apps/v1", namespace=METALLB_NAMESPACE)
-    if pools is None or controller is None or speaker is None:
+    if pools is None or speaker is None:
         return None, "MetalLB is not installed in this cluster"
+    status = speaker.get("status", {})
     if not pools:
         return pools, "MetalLB has no IPAddressPool, so it has no address to give"
-    if (controller.get("status", {}).get("readyReplicas") or 0) < 1:
-        return pools, "MetalLB's controller (namespace metallb-system) is not ready"
-    status = speaker.get("status", {})
-    if not status.get("desiredNumberScheduled") or status.get("numberReady", 0) < status["desiredNumberScheduled"]:
-        return pools, (f"{status.get('numberReady', 0)} of {status.get('desiredNumberScheduled', 0)} MetalLB "
-                       "speakers are ready")
+    ready, wanted = status.get("numberReady", 0), status.get("desiredNumberScheduled", 0)
+    if not wanted or ready < wanted:
+        return pools, f"{ready} of {wanted} MetalLB speakers are ready"
     return pools, None
-
-
-@register
-def metallb_running(ctx: CheckContext) -> Outcome:
-    pools, problem = _metallb_state(ctx)
-    if problem:
-        return Outcome.failed(problem, expected="MetalLB's controller and speakers ready, with an address pool",
-                              observed=_pools_shown(pools or []),
-                              cause="`labcheck start 05` installs MetalLB and its pool (run it again; it keeps "
-                                    "your work); `kubectl -n metallb-system get pods` shows how it is doing",
-                              final=pools is None or not pools)
-    return Outcome.passed("MetalLB's controller and speakers are ready", observed=_pools_shown(pools))
-
-
-def _requested(svc: dict) -> list[str]:
-    annotations = svc["metadata"].get("annotations") or {}
-    wanted = [ip.strip() for key in REQUESTED_IP_ANNOTATIONS for ip in (annotations.get(key) or "").split(",")
-              if ip.strip()]
-    if svc.get("spec", {}).get("loadBalancerIP"):
-        wanted.append(svc["spec"]["loadBalancerIP"])
-    return wanted
-
-
-def _allocation_events(ctx: CheckContext, service: str) -> list[str]:
-    return [e.get("message", "") for e in ctx.list("Event")
-            if (e.get("involvedObject") or {}).get("kind") == "Service"
-            and (e.get("involvedObject") or {}).get("name") == service and e.get("reason") == "AllocationFailed"]
 
 
 def _why_pending(ctx: CheckContext, svc: dict) -> tuple[str, bool]:
     """Why a LoadBalancer Service has no address yet, and whether waiting can change it."""
-    spec = svc.get("spec", {})
+    spec, annotations = svc.get("spec", {}), svc["metadata"].get("annotations") or {}
     if spec.get("loadBalancerClass"):
         return (f"the Service sets loadBalancerClass {spec['loadBalancerClass']!r}, so MetalLB leaves it to another "
                 "implementation, and there is none: drop loadBalancerClass", True)
-    pools, problem = _metallb_state(ctx)
+    pools, problem = _metallb_problem(ctx)
     if problem:
         return (f"{problem}: nothing can assign the address. `labcheck start 05` installs MetalLB and its pool",
                 pools is None or not pools)
-    outside = [ip for ip in _requested(svc) if _pool_of(pools, ip) is None]
+    requested = [ip.strip() for key in REQUESTED_IP_ANNOTATIONS for ip in (annotations.get(key) or "").split(",")
+                 if ip.strip()] + ([spec["loadBalancerIP"]] if spec.get("loadBalancerIP") else [])
+    outside = [ip for ip in requested if _pool_of(pools, ip) is None]
     if outside:
         return (f"the Service asks for {', '.join(outside)}, which is not in MetalLB's address pool "
                 f"({_pools_shown(pools)}): ask for an address in the pool, or for none and let MetalLB choose", True)
-    annotations = svc["metadata"].get("annotations") or {}
-    names = {p["metadata"]["name"] for p in pools}
-    for key in POOL_ANNOTATIONS:
-        if annotations.get(key) and annotations[key] not in names:
-            return (f"annotation {key} names pool {annotations[key]!r}; MetalLB's pools are {', '.join(sorted(names))}",
-                    True)
-    failures = _allocation_events(ctx, svc["metadata"]["name"])
+    names = sorted(objects.name_of(p) for p in pools)
+    for key in (k for k in POOL_ANNOTATIONS if annotations.get(k) and annotations[k] not in names):
+        return f"annotation {key} names pool {annotations[key]!r}; MetalLB's pools are {', '.join(names)}", True
+    failures = [e.get("message", "") for e in ctx.list("Event") if e.get("reason") == "AllocationFailed"
+                and (e.get("involvedObject") or {}).get("kind") == "Service"
+                and (e.get("involvedObject") or {}).get("name") == objects.name_of(svc)]
     if failures:
         return f"MetalLB could not assign an address: {failures[-1]}", True
     return "MetalLB has not assigned an address yet: check again in a moment", False
 
 
-def _external_ips(svc: dict) -> list[str]:
-    ingress = svc.get("status", {}).get("loadBalancer", {}).get("ingress") or []
-    return [entry.get("ip") for entry in ingress if entry.get("ip")]
-
-
-def _load_balancer(ctx: CheckContext, service: str) -> tuple[dict | None, str | None, Outcome | None]:
-    svc, failed = _service(ctx, service, f"{service}.yaml")
-    if failed:
-        return None, None, failed
+def _load_balancer(ctx: CheckContext, service: str) -> tuple[dict, str]:
+    """The LoadBalancer Service and its external address, or TargetUnavailable saying why there is none."""
+    svc = objects.service(ctx, service, made_by=f"{service}.yaml")
     kind = svc.get("spec", {}).get("type")
     if kind != "LoadBalancer":
-        return svc, None, Outcome.failed(f"Service {service} is of type {kind}", expected="type LoadBalancer",
-                                         observed=f"type {kind}", final=True,
-                                         cause="only a LoadBalancer Service gets an external address")
-    ips = _external_ips(svc)
+        raise TargetUnavailable(f"Service {service} is of type {kind}, not LoadBalancer", final=True,
+                                cause="only a LoadBalancer Service gets an external address: set `type: LoadBalancer`")
+    ips = [e.get("ip") for e in svc.get("status", {}).get("loadBalancer", {}).get("ingress") or [] if e.get("ip")]
     if not ips:
         cause, final = _why_pending(ctx, svc)
-        return svc, None, Outcome.failed(f"Service {service} has no external address (EXTERNAL-IP <pending>)",
-                                         expected="an address in status.loadBalancer.ingress",
-                                         observed="status.loadBalancer is empty", cause=cause, final=final)
-    return svc, ips[0], None
+        raise TargetUnavailable(f"Service {service} has no external address (EXTERNAL-IP <pending>)", cause=cause,
+                                final=final)
+    return svc, ips[0]
 
 
 @register
 def external_ip_assigned(ctx: CheckContext, service: str) -> Outcome:
-    svc, ip, failed = _load_balancer(ctx, service)
-    if failed:
-        return failed
+    svc, ip = _load_balancer(ctx, service)
     pools = _pools(ctx) or []
     pool = _pool_of(pools, ip)
     if pool is None:
-        return Outcome.failed(f"Service {service}'s external address {ip} is not in MetalLB's address pool",
-                              expected=_pools_shown(pools), observed=ip, final=True,
-                              cause="something other than MetalLB set the address; remove it and let MetalLB assign one")
+        return Outcome.failed(f"Service {service}'s external address {ip} is not in MetalLB's address pool "
+                              f"({_pools_shown(pools)})", final=True, observed=ip,
+                              cause="something other than MetalLB set it; remove it and let MetalLB assign one")
     node_port = _first_port(svc).get("nodePort")
     also = f" (and node port {node_port}: a LoadBalancer Service is a NodePort Service too)" if node_port else ""
     return Outcome.passed(f"Service {service} got {ip} from MetalLB's pool {pool}{also}", observed=ip)
 
 
-@register(needs=('host',))
+@register(needs=("host",))
 def external_ip_answers(ctx: CheckContext, service: str) -> Outcome:
-    svc, ip, failed = _load_balancer(ctx, service)
-    if failed:
-        return failed
+    svc, ip = _load_balancer(ctx, service)
     port = _first_port(svc).get("port", 80)
     url = f"http://{ip}/" if port == 80 else f"http://{ip}:{port}/"
     status, body, why = _ask_from_host(ctx, url)
-    pod = _served_by(body) if status == 200 else None
+    pod = _served_by(status, body)
     if pod:
         return Outcome.passed(f"GET {url} from this machine was served by {pod}", observed=body[:200])
-    problem = _backend_problem(ctx, svc)
+    seen = f"HTTP {status}: {body[:120]}" if status else why or "no answer"
+    problem = _target_problem(ctx, svc)
     if problem:
-        summary, cause, final = problem
-        return Outcome.failed(summary, expected=f"GET {url} answered by a webserver Pod",
-                              observed=f"HTTP {status}" if status else why or "no answer", cause=cause, final=final)
+        return Outcome.failed(problem[0], expected=f"GET {url} answered by a webserver Pod", observed=seen,
+                              cause=problem[1], final=True)
+    _pools_found, metallb = _metallb_problem(ctx)
     return Outcome.failed(f"GET {url} from this machine got no answer from a webserver Pod",
-                          expected="'Served by <pod>'", observed=f"HTTP {status}: {body[:120]}" if status else
-                          why or "no answer",
-                          cause="MetalLB's speaker announces the address over ARP a moment after assigning it, "
-                                "and kube-proxy needs a moment for its rules: check again" + UNREACHABLE_NETWORK)
+                          expected="'Served by <pod>'", observed=seen,
+                          cause=f"{metallb}: nothing announces the address" if metallb else
+                          "MetalLB's speaker announces the address over ARP a moment after assigning it, "
+                          "and kube-proxy needs a moment for its rules: check again" + UNREACHABLE_NETWORK)
 
 
-# --- step 3: ExternalName --------------------------------------------------------------------
-
-
+# --- step 3: ExternalName ------------------------------------------------------------------------
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -385,74 +245,24 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _alias(ctx: CheckContext, service: str) -> tuple[dict | None, Outcome | None]:
-    svc, failed = _service(ctx, service, f"{service}.yaml")
-    if failed:
-        return None, failed
-    kind = svc.get("spec", {}).get("type")
-    if kind != "ExternalName":
-        return svc, Outcome.failed(f"Service {service} is of type {kind}", expected="type ExternalName",
-                                   observed=f"type {kind}", final=True,
-                                   cause="set `type: ExternalName` and `externalName: <DNS name>`, with no selector "
-                                         "and no ports needed (delete the Service first if it had a ClusterIP)")
-    return svc, None
-
-
-@register
-def alias_is_externalname(ctx: CheckContext, service: str) -> Outcome:
-    svc, failed = _alias(ctx, service)
-    if failed:
-        return failed
-    name = (svc["spec"].get("externalName") or "").strip()
-    if "://" in name or "/" in name:
-        return Outcome.failed(f"externalName {name!r} is a URL", expected="a DNS name", observed=name, final=True,
-                              cause="externalName is what DNS aliases: a host name only, no scheme, path or port")
-    if _is_ip(name):
-        return Outcome.failed(f"externalName {name} is an IP address", expected="a DNS name", observed=name,
-                              final=True,
-                              cause="a CNAME record can only point at a name, so the cluster's DNS has nothing to "
-                                    "answer; give a DNS name (an IP address needs a Service without selector "
-                                    "and an EndpointSlice of your own)")
-    cluster_ip = svc["spec"].get("clusterIP")
-    if cluster_ip and cluster_ip != "None":
-        return Outcome.failed(f"Service {service} has ClusterIP {cluster_ip}", expected="no ClusterIP",
-                              observed=cluster_ip, final=True,
-                              cause="an ExternalName Service has no virtual IP: delete the Service and apply it again")
-    return Outcome.passed(f"Service {service} is a DNS alias for {name}, with no ClusterIP",
-                          observed=f"type ExternalName, externalName {name}")
-
-
-@register
-def alias_has_no_endpoints(ctx: CheckContext, service: str) -> Outcome:
-    svc, failed = _alias(ctx, service)
-    if failed:
-        return failed
-    slices = ctx.list("EndpointSlice", api_version="discovery.k8s.io/v1",
-                      label_selector=f"kubernetes.io/service-name={service}")
-    if slices:
-        names = ", ".join(s["metadata"]["name"] for s in slices)
-        return Outcome.failed(f"EndpointSlices belong to Service {service}", expected="none",
-                              observed=names, cause="an ExternalName Service has no endpoints; these are left over "
-                                                    "or made by hand: delete them", final=True)
-    return Outcome.passed(f"no EndpointSlice belongs to Service {service}: no Pod, no proxying, only DNS",
-                          observed="no EndpointSlices")
-
-
 def _lookup(output: str) -> tuple[list[str], list[str]]:
     """(CNAME targets, addresses of the answer) from busybox's or bind's nslookup output."""
     canonical = [m.rstrip(".") for m in re.findall(r"canonical name = (\S+)", output)]
-    # the first block names the DNS server (Server:/Address: <ip>#53 or <ip>:53); answers follow
-    answer = output.split("\n\n", 1)[1] if "\n\n" in output else ""
+    answer = output.partition("\n\n")[2]  # the first block names the DNS server (Address: <ip>#53); answers follow
     addresses = re.findall(r"^Address(?: \d+)?:\s*([0-9A-Fa-f.:]+)\s*$", answer, re.MULTILINE)
     return canonical, addresses
 
 
 @register
 def dns_shows_cname(ctx: CheckContext, service: str, pod: str) -> Outcome:
-    svc, failed = _alias(ctx, service)
-    if failed:
-        return failed
-    target = (svc["spec"].get("externalName") or "").strip().rstrip(".")
+    """The alias resolves to a CNAME for externalName (a name: never a URL or an IP), and that to an address."""
+    name = (objects.service(ctx, service, made_by=f"{service}.yaml")["spec"].get("externalName") or "").strip()
+    form = "a URL" if "/" in name else "an IP address" if _is_ip(name) else None
+    if form:
+        return Outcome.failed(f"externalName {name} is {form}", expected="a DNS name", observed=name, final=True,
+                              cause="a CNAME can only point at a DNS name (no scheme, path, port or IP address); an IP "
+                                    "address needs a Service without selector and an EndpointSlice of your own")
+    target = name.rstrip(".")
     fqdn = f"{service}.{ctx.namespace}.svc.cluster.local"
     result = ctx.exec(pod, None, ["nslookup", fqdn], timeout=10)
     if result.returncode in (126, 127):
@@ -460,40 +270,51 @@ def dns_shows_cname(ctx: CheckContext, service: str, pod: str) -> Outcome:
                               cause="use the busybox:1.36 image, as client.yaml does", final=True)
     canonical, addresses = _lookup(result.stdout)
     observed = " ".join(result.stdout.split())[:300]
-    if target.lower() in (c.lower() for c in canonical):
-        if addresses:
-            return Outcome.passed(f"{fqdn} is a CNAME for {target}, which resolves to {', '.join(addresses)}",
-                                  observed=observed)
-        return Outcome.failed(f"{fqdn} is a CNAME for {target}, but {target} does not resolve",
-                              expected=f"an address for {target}", observed=observed, final=True,
-                              cause=f"the cluster's DNS looks up {target!r} exactly as written: search domains "
-                                    "complete the names a client asks for, never a CNAME's target. Give the full "
-                                    "name (for a Service: <name>.<namespace>.svc.cluster.local)")
-    if _is_ip(target):
-        return Outcome.failed(f"{fqdn} does not resolve: externalName {target} is an IP address",
-                              expected=f"a CNAME for {target}", observed=observed, final=True,
-                              cause="a CNAME can only point at a name; give a DNS name")
-    return Outcome.failed(f"{fqdn} has no CNAME for {target} yet", expected=f"canonical name = {target}",
-                          observed=observed, cause="CoreDNS picks up a new Service within seconds: check again")
+    if target.lower() not in (c.lower() for c in canonical):
+        return Outcome.failed(f"{fqdn} has no CNAME for {target} yet", expected=f"canonical name = {target}",
+                              observed=observed, cause="CoreDNS picks up a new Service within seconds: check again")
+    if addresses:
+        return Outcome.passed(f"{fqdn} is a CNAME for {target}, which resolves to {', '.join(addresses)}",
+                              observed=observed)
+    return Outcome.failed(f"{fqdn} is a CNAME for {target}, but {target} does not resolve",
+                          expected=f"an address for {target}", observed=observed, final=True,
+                          cause=f"the cluster's DNS looks up {target!r} exactly as written: search domains "
+                                "complete the names a client asks for, never a CNAME's target. Give the full "
+                                "name (for a Service: <name>.<namespace>.svc.cluster.local)")
 
 
-# --- step 4: a node port published on localhost ------------------------------------------------
+# --- step 4: a node port published on localhost --------------------------------------------------
+def _holder(ctx: CheckContext, port: int) -> dict | None:
+    """The Service anywhere in the cluster that holds a node port, if this grader may look."""
+    try:
+        services = ctx.list("Service", namespace=None)
+    except ClusterUnavailable:  # a grader allowed one namespace only: the advice stays general
+        return None
+    return next((s for s in services if port in [p.get("nodePort") for p in s["spec"].get("ports") or []]), None)
 
 
 @register
 def node_port_published(ctx: CheckContext, service: str, published: int) -> Outcome:
-    _svc, node_port, failed = _node_port(ctx, service)
-    if failed:
-        return failed
-    if node_port != published:
-        where = "(extraPortMappings in clusters/multi-node.yaml)"
-        if isinstance(node_port, int) and node_port < CHOSEN_BAND_END:
-            cause = (f"kind does not publish node port {node_port} of this cluster: it maps only {published} "
-                     f"to your machine's localhost {where}. Set `nodePort: {published}`")
-        else:
-            cause = (f"the Service names no node port, so Kubernetes picked {node_port}; kind maps only "
-                     f"{published} to your machine's localhost {where}. Set `nodePort: {published}` on its port")
-        return Outcome.failed(f"Service {service} uses node port {node_port}", expected=f"nodePort: {published}",
-                              observed=f"nodePort {node_port}", final=True, cause=cause)
-    return Outcome.passed(f"Service {service} uses node port {published}, which kind maps to 127.0.0.1:{published}",
-                          observed=f"nodePort {node_port}")
+    svc = objects.service(ctx, service, made_by=f"{service}.yaml")
+    node_port = _first_port(svc).get("nodePort")
+    if node_port == published:
+        return Outcome.passed(f"Service {service} uses node port {published}, which kind maps to "
+                              f"127.0.0.1:{published}", observed=f"nodePort {node_port}")
+    maps = f"maps only {published} to your machine's localhost (extraPortMappings in clusters/multi-node.yaml)"
+    cause = (f"kind does not publish node port {node_port} of this cluster: it {maps}. Set `nodePort: {published}`"
+             if isinstance(node_port, int) and node_port < CHOSEN_BAND_END else
+             f"the Service names no node port, so Kubernetes picked {node_port}; kind {maps}. "
+             f"Set `nodePort: {published}` on its port")
+    holder = _holder(ctx, published)
+    if holder is not None:  # the API refuses a node port another Service holds: say which, and a way that is free
+        name, namespace = objects.name_of(holder), holder["metadata"].get("namespace")
+        theirs = {objects.name_of(p) for p in objects.selected_pods(ctx, holder)} if namespace == ctx.namespace else ()
+        if theirs and theirs <= {objects.name_of(p) for p in objects.selected_pods(ctx, svc)}:
+            return Outcome.passed(f"Service {name} holds node port {published} for the same Pods as {service}, and "
+                                  f"kind maps it to 127.0.0.1:{published}", observed=f"{name}: nodePort {published}")
+        cause += (f"; but Service {name} in namespace {namespace} holds node port {published}, and a node port "
+                  "belongs to one Service in the whole cluster (the API refuses yours: \"provided port is already "
+                  f"allocated\"). Free it if it is yours (`kubectl -n {namespace} delete service {name}`); if not, "
+                  f"`kubectl port-forward service/{service} 8080:80` reaches the Service on localhost:8080 without it")
+    return Outcome.failed(f"Service {service} uses node port {node_port}", expected=f"nodePort: {published}",
+                          observed=f"nodePort {node_port}", final=True, cause=cause)

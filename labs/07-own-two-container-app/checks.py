@@ -1,10 +1,7 @@
 """Python checks of lab 07: your own images on the node, two containers talking over localhost,
-and a NodePort Service in front of them.
-
-Each function is named by a `python: {function: ...}` check in lab.yaml. A FAIL that the
-cluster may still fix by itself (a container starting, kube-proxy catching up) is returned
-non-final, and the engine asks again within the check's timeout; a FAIL waiting cannot fix
-(a name that does not resolve, a port nothing listens on) is final and reported at once.
+and a NodePort Service in front of them. The app is judged by what it does: its answers, and
+the count in the Pod's own Redis. A FAIL the cluster may still fix by itself (a container
+starting, kube-proxy catching up) is not final: the engine asks again within the check's timeout.
 """
 
 from __future__ import annotations
@@ -12,40 +9,15 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from labcheck.lab import CheckContext, Outcome, TargetUnavailable, pod_cause, register
 
-
-LOCALHOST = ("localhost", "127.0.0.1", "::1")
+from labcheck.lab import CheckContext, Outcome, TargetUnavailable, commands, objects, register, service_selects_nothing
 
 # Two requests, one after the other, each printed as "<status> <body>" on a line of its own.
-_TWO_REQUESTS = """
-const http = require('http');
-function ask(left) {
-  if (left === 0) return;
-  http.get(process.argv[1], (res) => {
-    let body = '';
-    res.on('data', (chunk) => body += chunk);
-    res.on('end', () => { console.log(res.statusCode + ' ' + body.trim()); ask(left - 1); });
-  }).on('error', (err) => { console.log('000 ' + err.message); ask(left - 1); });
-}
-ask(2);
-"""
-
+_TWO_REQUESTS = ("const ask = (n) => n && require('http').get(process.argv[1], (res) => { let body = ''; "
+                 "res.on('data', (chunk) => body += chunk); res.on('end', () => { console.log(res.statusCode + ' ' + "
+                 "body.trim()); ask(n - 1); }); }).on('error', (e) => { console.log('000 ' + e.message); ask(n - 1); }); "
+                 "ask(2);")
 _VISIT = re.compile(r"visit number (\d+)")
-
-
-# --- reading the cluster --------------------------------------------------------------------
-
-
-def _nodes(ctx: CheckContext) -> list[dict]:
-    return sorted(ctx.list("Node"), key=lambda n: n["metadata"]["name"])
-
-
-def _internal_ip(node: dict) -> str | None:
-    for address in node.get("status", {}).get("addresses") or []:
-        if address.get("type") == "InternalIP":
-            return address.get("address")
-    return None
 
 
 def _short(text: str, limit: int = 240) -> str:
@@ -55,92 +27,82 @@ def _short(text: str, limit: int = 240) -> str:
 
 def _reference(image: str) -> str:
     """An image name as containerd lists it: docker.io/library/ or docker.io/ added, a tag always."""
-    name, tag = (image.rsplit(":", 1) + ["latest"])[:2] if ":" in image.split("/")[-1] else (image, "latest")
-    if "/" not in name:
-        name = f"library/{name}"
-    if "." not in name.split("/")[0] and ":" not in name.split("/")[0] and name.split("/")[0] != "localhost":
-        name = f"docker.io/{name}"
-    return f"{name}:{tag}"
+    name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+    first = name.split("/")[0] if "/" in name else ""
+    return f"{'' if '.' in first or ':' in first or first == 'localhost' else 'docker.io/'}" \
+           f"{name if '/' in name else 'library/' + name}:{tag}"
 
 
 def node_images(listing: str) -> dict[str, str]:
     """`crictl images -o json` as {reference: image ID}."""
     try:
-        images = json.loads(listing).get("images") or []
+        return {tag: image.get("id", "") for image in json.loads(listing).get("images") or []
+                for tag in image.get("repoTags") or []}
     except (ValueError, AttributeError):
         return {}
-    found = {}
-    for image in images:
-        for tag in image.get("repoTags") or []:
-            found[tag] = image.get("id", "")
+
+
+def same_image(recorded: str, actual: str) -> bool:
+    """The ID `docker image inspect` prints (sha256:...) or the 12 characters `docker images` shows."""
+    mine = recorded.strip().lower().removeprefix("sha256:")
+    return len(mine) >= 12 and actual.lower().removeprefix("sha256:").startswith(mine)
+
+
+def _ready(ctx: CheckContext, name: str) -> dict:
+    found = objects.pod(ctx, name, running=True)
+    if not objects.is_ready(found):
+        cause, final = objects.why_not_ready(ctx, [found])
+        raise TargetUnavailable(f"Pod {name} is running, not ready", cause=cause, final=final)
     return found
 
 
-def _pod(ctx: CheckContext, name: str) -> tuple[dict | None, Outcome | None]:
-    """The Pod with both containers running, or the FAIL that says why not."""
-    pod = ctx.get("Pod", name)
-    if pod is None:
-        return None, Outcome.failed(f"no Pod {name} in namespace {ctx.namespace}", expected=f"Pod {name}",
-                                    observed="nothing", cause="apply multi-container-pod.yaml", final=True)
-    if pod.get("metadata", {}).get("deletionTimestamp"):
-        return None, Outcome.failed(f"Pod {name} is being deleted", observed="Terminating",
-                                    cause="wait until it is gone, then apply it again")
-    statuses = pod.get("status", {}).get("containerStatuses") or []
-    if pod.get("status", {}).get("phase") != "Running" or not statuses or not all(s.get("ready") for s in statuses):
-        cause = pod_cause(pod, ctx)
-        return None, Outcome.failed(f"Pod {name} is not running with every container ready",
-                                    expected="phase Running, containers ready",
-                                    observed=pod.get("status", {}).get("phase", "unknown"),
-                                    cause=cause.text or "wait a few seconds and check again", final=cause.final)
-    return pod, None
-
-
 def _redis_count(ctx: CheckContext, pod: str, container: str, key: str, after: bool = False) -> int | None:
-    """The counter as Redis holds it (0 when the key is not set yet).
-
-    The reading after the requests is asked with `--raw` (same output): a replay of recorded
-    evidence answers each distinct command once, so before and after must differ.
-    """
+    """The counter as Redis holds it (0 when the key is not set yet). The reading after the requests
+    adds `--raw` (same output): a replay of evidence answers each distinct command once."""
     got = ctx.exec(pod, container, ["redis-cli", *(["--raw"] if after else []), "GET", key])
     if got.returncode != 0:
         raise TargetUnavailable(f"redis-cli in container {container} failed: {_short(got.stderr or got.stdout)}")
     value = got.stdout.strip()
-    if value in ("", "(nil)"):
-        return 0
-    return int(value) if value.isdigit() else None
+    return 0 if value in ("", "(nil)") else int(value) if value.isdigit() else None
 
 
 def _answers(output: str) -> list[tuple[int, str]]:
     """Lines of "<status> <body>" as (status, body); status 0 when no HTTP answer came."""
-    answers = []
-    for line in output.splitlines():
-        head, _, body = line.partition(" ")
-        if head.isdigit():
-            answers.append((int(head), body))
-    return answers
+    return [(int(head), body) for head, _, body in (line.partition(" ") for line in output.splitlines())
+            if head.isdigit()]
 
 
-def _why_redis_unreachable(body: str, host: str | None) -> tuple[str, bool]:
-    """The app's own words on why it could not reach Redis, turned into a cause."""
+def _why_redis_unreachable(body: str) -> tuple[str, bool]:
+    """The app's own words on why it could not reach Redis ("cannot reach Redis at HOST:PORT: ..."),
+    turned into a cause: where it looked is what it says, whatever set it (env, ConfigMap, default)."""
+    where = re.search(r"Redis at (\S+):(\d+)", body)
+    host, port = (where[1], where[2]) if where else ("?", "?")
     if "ENOTFOUND" in body or "EAI_AGAIN" in body:
         return (f"the name {host!r} in REDIS_HOST does not resolve: no Service or host has that name. "
                 "Both containers are in one Pod and share its network, so Redis is at localhost", True)
     if "ECONNREFUSED" in body:
-        return ("nothing listens where REDIS_HOST and REDIS_PORT point: Redis listens on port 6379 of the Pod "
-                "(REDIS_HOST=localhost)", True)
+        return (f"nothing listens at {host}:{port}, where the app looks for Redis: Redis listens on port 6379 "
+                "of the Pod (REDIS_HOST=localhost)", True)
     return ("the app could not reach Redis: see `kubectl logs multi-container-pod -c web-app`", False)
 
 
+def _counted(ctx: CheckContext, pod: str, redis: str, key: str, where: str, ask, silent: str) -> Outcome:
+    """`ask()` sends two requests to the app; judged by its answers and by the count in the Pod's own
+    Redis. `silent` is the cause when no request got an answer at all."""
+    before = _redis_count(ctx, pod, redis, key)
+    answers = _answers(ask().stdout)
+    after = _redis_count(ctx, pod, redis, key, after=True)
+    return _judge_counts(answers, before, after, where, f"GET {key} in container {redis}", silent)
+
+
 def _judge_counts(answers: list[tuple[int, str]], before: int | None, after: int | None, where: str,
-                  host: str | None, redis_where: str) -> Outcome:
+                  redis_where: str, silent: str = "the app did not answer") -> Outcome:
     observed = "; ".join(f"{status} {_short(body, 120)}" for status, body in answers) or "no answer"
     bad = [(status, body) for status, body in answers if status != 200]
     if len(answers) < 2 or bad:
         status, body = bad[0] if bad else (0, "")
-        if status == 503:
-            cause, final = _why_redis_unreachable(body, host)
-        else:
-            cause, final = "the app did not answer: see `kubectl logs multi-container-pod -c web-app`", False
+        cause, final = _why_redis_unreachable(body) if status == 503 else (silent if not status else (
+            f"the app answered HTTP {status}: see `kubectl logs multi-container-pod -c web-app`"), False)
         return Outcome.failed(f"{where} did not answer with a count", expected="two answers with status 200",
                               observed=observed, cause=cause, final=final)
     counts = [int(m.group(1)) if (m := _VISIT.search(body)) else None for _, body in answers]
@@ -159,25 +121,12 @@ def _judge_counts(answers: list[tuple[int, str]], before: int | None, after: int
                           observed=observed)
 
 
-# --- step 1: the images ------------------------------------------------------------------------
-
-
-@register(needs=('node',))
+@register(needs=("node",))
 def images_on_node(ctx: CheckContext, images: dict[str, str], answer: str | None = None) -> Outcome:
     """Every node of the cluster has the images; the recorded image IDs (if asked) are the node's."""
-    nodes = _nodes(ctx)
-    if not nodes:
-        raise TargetUnavailable("the cluster lists no nodes")
-    recorded = None
-    if answer:
-        config = ctx.get("ConfigMap", answer)
-        if config is None:
-            return Outcome.failed(f"no ConfigMap {answer}", expected=f"ConfigMap {answer} with the image IDs",
-                                  observed="nothing", cause="record the IDs `docker image inspect` shows", final=True)
-        recorded = config.get("data") or {}
+    recorded = {key: objects.answer(ctx, answer, key) for key in images} if answer else None
     seen = []
-    for node in nodes:
-        name = node["metadata"]["name"]
+    for name in sorted(objects.nodes(ctx)):
         listing = ctx.exec_on_node(name, ["crictl", "images", "-o", "json"], timeout=20)
         if listing.returncode != 0:
             raise TargetUnavailable(f"crictl images on node {name} failed: {_short(listing.stderr)}")
@@ -190,157 +139,59 @@ def images_on_node(ctx: CheckContext, images: dict[str, str], answer: str | None
                     observed=", ".join(sorted(r for r in present if "myrepo" in r)) or "no myrepo/ image",
                     cause=f"build it, then `kind load docker-image {image} --name <cluster>` copies it into every "
                           "node (a push to a registry would not reach this cluster)", final=True)
-            if recorded is not None:
-                mine = (recorded.get(key) or "").strip()
-                if not mine:
-                    return Outcome.failed(f"ConfigMap {answer} has no key {key}", expected=f"key {key}: the ID of {image}",
-                                          observed=", ".join(sorted(recorded)) or "no keys", final=True,
-                                          cause=f"--from-literal={key}=$(docker image inspect {image} -f '{{{{.Id}}}}')")
-                theirs = present[reference]
-                if mine.removeprefix("sha256:") != theirs.removeprefix("sha256:"):
-                    return Outcome.failed(
-                        f"the {image} on node {name} is not the one you recorded", expected=mine, observed=theirs,
-                        cause="the node has another build: load the image again after each `docker build`, "
-                              "and record the ID of the image you built", final=True)
+            if recorded is not None and not same_image(recorded[key], present[reference]):
+                return Outcome.failed(
+                    f"the {image} on node {name} is not the one you recorded", expected=recorded[key],
+                    observed=present[reference], final=True,
+                    cause="the node has another build: load the image again after each `docker build`, "
+                          "and record the ID of the image you built")
             seen.append(f"{name}: {reference} {present[reference][:19]}")
+    if not seen:
+        raise TargetUnavailable("the cluster lists no nodes")
     return Outcome.passed("every node has the images" + (" you recorded" if recorded is not None else ""),
                           observed="; ".join(seen))
-
-
-# --- step 2: the Pod ----------------------------------------------------------------------------
-
-
-@register
-def pod_running(ctx: CheckContext, pod: str, containers: list[str]) -> Outcome:
-    obj = ctx.get("Pod", pod)
-    if obj is not None:
-        names = [c.get("name") for c in obj.get("spec", {}).get("containers") or []]
-        missing = [c for c in containers if c not in names]
-        if missing:
-            return Outcome.failed(f"Pod {pod} has no container {', '.join(missing)}", expected=", ".join(containers),
-                                  observed=", ".join(names), final=True,
-                                  cause="name the containers as in multi-container-pod.yaml; delete the Pod and apply it again")
-    found, failed = _pod(ctx, pod)
-    if failed:
-        return failed
-    images = ", ".join(f"{c['name']}={c.get('image')}" for c in found["spec"]["containers"])
-    return Outcome.passed(f"Pod {pod} runs with containers {', '.join(containers)}", observed=images)
-
-
-@register
-def env_is_localhost(ctx: CheckContext, pod: str, container: str, variable: str) -> Outcome:
-    obj = ctx.get("Pod", pod)
-    if obj is None:
-        return Outcome.failed(f"no Pod {pod}", observed="nothing", cause="apply multi-container-pod.yaml", final=True)
-    spec = next((c for c in obj["spec"]["containers"] if c.get("name") == container), None)
-    if spec is None:
-        return Outcome.failed(f"Pod {pod} has no container {container}", observed="no such container", final=True)
-    env = {e.get("name"): e.get("value") for e in spec.get("env") or []}
-    value = env.get(variable)
-    if value in LOCALHOST:
-        return Outcome.passed(f"{container} has {variable}={value}", observed=f"{variable}={value}")
-    cause = "the two containers share the Pod's network namespace: Redis is at localhost"
-    if value and ctx.get("Service", value) is None:
-        cause = f"no Service named {value} exists in namespace {ctx.namespace}, and none is needed: {cause}"
-    return Outcome.failed(f"{container}'s {variable} is {value!r}", expected=f"{variable}=localhost",
-                          observed=f"{variable}={value}" if value is not None else f"no {variable}", cause=cause, final=True)
 
 
 @register
 def counts_in_redis(ctx: CheckContext, pod: str, web: str, redis: str, key: str, port: int) -> Outcome:
     """Two requests to the app inside its Pod; each adds one to the key in the Pod's own Redis."""
-    found, failed = _pod(ctx, pod)
-    if failed:
-        return failed
-    spec = next((c for c in found["spec"]["containers"] if c.get("name") == web), {})
-    host = {e.get("name"): e.get("value") for e in spec.get("env") or []}.get("REDIS_HOST")
-    before = _redis_count(ctx, pod, redis, key)
-    asked = ctx.exec(pod, web, ["node", "--dns-result-order=ipv4first", "-e", _TWO_REQUESTS, f"http://localhost:{port}/"], timeout=15)
-    after = _redis_count(ctx, pod, redis, key, after=True)
-    return _judge_counts(_answers(asked.stdout), before, after, f"the app on localhost:{port}", host,
-                         f"GET {key} in container {redis}")
+    _ready(ctx, pod)
+    command = ["node", "--dns-result-order=ipv4first", "-e", _TWO_REQUESTS, f"http://localhost:{port}/"]
+    return _counted(ctx, pod, redis, key, f"the app on localhost:{port}", lambda: ctx.exec(pod, web, command, timeout=15),
+                    "the app did not answer: see `kubectl logs multi-container-pod -c web-app`")
 
 
-# --- step 3: the Service ------------------------------------------------------------------------
-
-
-def _service(ctx: CheckContext, name: str) -> tuple[dict | None, dict | None, Outcome | None]:
-    svc = ctx.get("Service", name)
-    if svc is None:
-        return None, None, Outcome.failed(f"no Service {name} in namespace {ctx.namespace}", observed="nothing",
-                                          cause="apply service.yaml", final=True)
-    ports = svc.get("spec", {}).get("ports") or []
-    return svc, (ports[0] if ports else {}), None
-
-
-@register
-def service_ports(ctx: CheckContext, service: str, port: int, target_port: int) -> Outcome:
-    svc, entry, failed = _service(ctx, service)
-    if failed:
-        return failed
-    spec = svc["spec"]
-    shown = f"type {spec.get('type')}, port {entry.get('port')} -> targetPort {entry.get('targetPort')}"
-    if spec.get("type") != "NodePort":
-        return Outcome.failed(f"Service {service} is of type {spec.get('type')}", expected="type NodePort",
-                              observed=shown, cause="only a NodePort (or LoadBalancer) Service opens a port on the nodes",
-                              final=True)
-    if entry.get("port") != port or entry.get("targetPort") != target_port:
-        return Outcome.failed(f"Service {service} maps {entry.get('port')} -> {entry.get('targetPort')}",
-                              expected=f"port {port} -> targetPort {target_port}", observed=shown, final=True,
-                              cause=f"port is where the Service listens; targetPort is where the Pod listens, and "
-                                    f"web-app listens on {target_port}")
-    return Outcome.passed(f"Service {service}: {shown}, nodePort {entry.get('nodePort')}", observed=shown)
-
-
-def _listening_ports(ctx: CheckContext, pod: str, container: str) -> set[int] | None:
-    """The TCP ports something listens on in the Pod's network namespace (from /proc/net/tcp{,6})."""
-    read = ctx.exec(pod, container, ["cat", "/proc/net/tcp", "/proc/net/tcp6"])
-    if read.returncode != 0 and not read.stdout:
-        return None
-    ports = set()
-    for line in read.stdout.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) > 3 and fields[3] == "0A" and ":" in fields[1]:  # 0A: LISTEN
-            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
-@register(needs=('node',))
+@register(needs=("node",))
 def nodeport_counts(ctx: CheckContext, service: str, pod: str, web: str, redis: str, key: str) -> Outcome:
     """From a node, its InternalIP and the Service's nodePort answer twice, the count growing in Redis."""
-    svc, entry, failed = _service(ctx, service)
-    if failed:
-        return failed
+    svc = objects.service(ctx, service, made_by="service.yaml")
+    entry = objects.service_ports(svc)[0]
     node_port = entry.get("nodePort")
-    if not node_port:
-        return Outcome.failed(f"Service {service} has no nodePort", observed=f"type {svc['spec'].get('type')}",
-                              cause="make it type NodePort", final=True)
-    found, failed = _pod(ctx, pod)
-    if failed:
-        return failed
-    target = entry.get("targetPort")
-    listening = _listening_ports(ctx, pod, web)
-    if isinstance(target, int) and listening is not None and target not in listening:
-        return Outcome.failed(
-            f"nothing in Pod {pod} listens on port {target}, the Service's targetPort",
-            expected=f"a listener on {target}", observed=f"the Pod listens on {', '.join(map(str, sorted(listening)))}",
-            cause="targetPort must be the port the app listens on: 3000", final=True)
-    node = found.get("spec", {}).get("nodeName") or _nodes(ctx)[0]["metadata"]["name"]
-    node_obj = ctx.get("Node", node) or {}
-    address = _internal_ip(node_obj)
+    if not node_port:  # the check before says why
+        raise TargetUnavailable(f"Service {service} has no nodePort (type {svc['spec'].get('type')})", final=True)
+    empty = service_selects_nothing(ctx, svc)
+    if empty:  # its own precondition: no request can reach the Pod, whatever the ports say
+        return Outcome.failed(f"Service {service} selects no Pod", cause=empty.text, final=empty.final)
+    found = _ready(ctx, pod)
+    target = entry.get("targetPort", entry.get("port"))
+    targets = objects.target_ports(entry, [found])
+    if not targets:
+        return Outcome.failed(f"targetPort {target!r} names no port of Pod {pod}", final=True,
+                              cause=f"name web-app's containerPort {target!r}, or give targetPort as the number 3000")
+    listening = commands.listening_ports(ctx.exec(pod, web, commands.LISTENING_COMMAND))
+    if listening is not None and not targets & listening:
+        shown = "/".join(map(str, sorted(targets))) + (f" (targetPort {target})" if isinstance(target, str) else "")
+        return Outcome.failed(f"nothing in Pod {pod} listens on port {shown}, the Service's targetPort", final=True,
+                              observed=f"the Pod listens on {', '.join(map(str, sorted(listening)))}",
+                              cause="targetPort must be the port the app listens on: 3000")
+    node = found["spec"]["nodeName"]
+    address = objects.internal_ip(ctx.get("Node", node) or {})
     if not address:
         raise TargetUnavailable(f"node {node} has no InternalIP")
     url = f"http://{address}:{node_port}/"
-    before = _redis_count(ctx, pod, redis, key)
     # a file of its own per run: other checks may ask the same node at the same time
     script = (f"f=$(mktemp); for i in 1 2; do : > $f; curl -s -m 3 -o $f -w '%{{http_code}} ' {shlex.quote(url)} "
               "|| true; tr '\\n' ' ' < $f; echo; done; rm -f $f")
-    asked = ctx.exec_on_node(node, ["bash", "-c", script], timeout=20)
-    after = _redis_count(ctx, pod, redis, key, after=True)
-    answers = [(0 if status == 0 else status, body) for status, body in _answers(asked.stdout)]
-    outcome = _judge_counts(answers, before, after, f"{address}:{node_port} from node {node}", None,
-                            f"GET {key} in container {redis}")
-    if outcome.status.value == "FAIL" and all(status == 0 for status, _ in answers):
-        outcome.cause = "kube-proxy may still be writing the rules for the new Service: check again in a moment"
-        outcome.final = False
-    return outcome
+    return _counted(ctx, pod, redis, key, f"{address}:{node_port} from node {node}",
+                    lambda: ctx.exec_on_node(node, ["bash", "-c", script], timeout=20),
+                    "no answer: kube-proxy may still be writing the rules for the new Service; check again in a moment")

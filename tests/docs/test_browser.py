@@ -1,10 +1,13 @@
 """The built site in a real browser: Debian's headless Chromium, driven by selenium.
 
 Every page, at desktop width and at 390 px (a phone): no console errors, every
-Mermaid diagram rendered to an SVG (not an error diagram), no code hidden under
-the copy button or cut off at the right. Search finds each lab step by its
-title. Screenshots (full pages, light and dark, and each diagram) are saved
-under tests/artifacts/browser/ (or $LABCHECK_ARTIFACTS/browser/).
+Mermaid diagram rendered to an SVG (not an error diagram), every diagram label
+drawn at 11 px or more at desktop width (a wide diagram is shrunk to fit the
+page, and its labels with it), no code hidden under the copy button or cut off
+at the right. Search finds each lab step by its
+title. Screenshots (full pages, light and dark, and each diagram) and the
+smallest label size of each diagram (label-sizes-*.txt) are saved under
+tests/artifacts/browser/ (or $LABCHECK_ARTIFACTS/browser/).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from labcheck.loader import all_labs
-from tests.conftest import REPO
+from tests.conftest import REPO, missing_tool
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +45,25 @@ return [...document.querySelectorAll('div.mermaid, pre.mermaid')].map(el => {
   const box = svg.getBoundingClientRect();
   return {rendered: true, kind: svg.getAttribute('aria-roledescription'), width: box.width, height: box.height,
           text: svg.textContent.slice(0, 80)};
+});
+"""
+
+# The size each diagram's labels are drawn at on screen: the CSS font size times the scale the SVG is drawn at.
+MIN_LABEL_PX = 11
+LABEL_SIZES = """
+return [...document.querySelectorAll('div.mermaid, pre.mermaid')].map(el => {
+  const svg = el.shadowRoot && el.shadowRoot.querySelector('svg');
+  let px = Infinity, text = '';
+  const walker = document.createTreeWalker(svg, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, parent = node.parentElement;
+    const holder = parent.closest('foreignObject, text');
+    if (!node.data.trim() || !holder || parent.closest('style')) continue;
+    const ctm = holder.getScreenCTM();
+    const size = parseFloat(getComputedStyle(parent).fontSize) * Math.hypot(ctm.a, ctm.b);
+    if (size < px) { px = size; text = node.data.trim(); }
+  }
+  return {px: Math.round(px * 10) / 10, text: text.slice(0, 60)};
 });
 """
 
@@ -83,11 +104,7 @@ def _chromium() -> tuple[str, str] | None:
 def chromium():
     found = _chromium()
     if found is None:
-        message = f"chromium and chromium-driver are not installed: {INSTALL}"
-        if os.environ.get("LABCHECK_BROWSER_REQUIRED") == "1":
-            pytest.fail(message)
-        print(f"\nSKIPPING THE BROWSER TEST: {message}", file=sys.stderr)
-        pytest.skip(message)
+        missing_tool(f"chromium and chromium-driver are not installed: {INSTALL}", "LABCHECK_BROWSER_REQUIRED")
     return found
 
 
@@ -187,16 +204,33 @@ def test_page_renders_cleanly(site, browser, page, form):
     if page.startswith("labs/01-"):
         assert len(diagrams) >= 3, "lab 01 shows the Pod's namespace, the shared volume and the sandbox"
 
+    shots = ARTIFACTS / _name(page)
+    shots.mkdir(parents=True, exist_ok=True)
+    labels = browser.execute_script(LABEL_SIZES)
+    (shots / f"label-sizes-{form}.txt").write_text(
+        "".join(f"diagram {n}: {d['px']} px ({d['text']})\n" for n, d in enumerate(labels, 1)))
+    if form == "desktop":
+        small = [f"diagram {n}: {d['px']} px ({d['text']!r})" for n, d in enumerate(labels, 1) if d["px"] < MIN_LABEL_PX]
+        assert small == [], f"labels smaller than {MIN_LABEL_PX} px at {width} px: the diagram is too wide: {small}"
+
     # Folded boxes (the PASS/FAIL examples) count too: open them all.
     browser.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
     assert browser.execute_script(HIDDEN_CODE) == []
 
-    shots = ARTIFACTS / _name(page)
-    shots.mkdir(parents=True, exist_ok=True)
     schemes = ("default", "slate") if form == "desktop" else ("default",)
     for scheme in schemes:
         browser.execute_script(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
         _screenshots(browser, shots, form, scheme, width)
+
+
+def test_label_sizes_shrink_with_a_diagram_too_wide_for_the_page(site, browser):
+    # A diagram wider than the page is drawn smaller: squeezing one into 200 px shows the measure sees it.
+    page = f"labs/{all_labs()[0].slug}/"
+    _load(browser, site + page, WIDTHS["desktop"])
+    before = browser.execute_script(LABEL_SIZES)[0]["px"]
+    browser.execute_script("document.querySelector('div.mermaid').style.width = '200px'")
+    after = _wait(lambda: [d["px"] for d in browser.execute_script(LABEL_SIZES) if d["px"] < MIN_LABEL_PX])
+    assert before >= MIN_LABEL_PX and after, f"{before} px, then {after} in 200 px"
 
 
 @pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)

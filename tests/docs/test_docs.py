@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from labcheck import page_outputs
 from labcheck.examples import step_examples
 from labcheck.loader import all_labs
 from labcheck.pages import lint_commands, parse_page, to_notebook
@@ -93,6 +94,51 @@ def test_every_step_shows_a_real_pass_and_a_real_fail(lab):
         assert shown == {"PASS", "FAIL"}, f"step {step.id} shows {sorted(shown)}"
 
 
+# The commands whose output teaches most (issue 21): each page marks them, and shows what they printed.
+TEACHING_COMMANDS = {
+    "01": ["kubectl logs multicontainerpod -c nginx-container --tail=4"],
+    "03": ["docker exec \"$WEB_NODE\" ip route"],
+    "04": ["iptables-save -t nat | grep -F \"$NS/webserver\""],
+    "05": ["kubectl get events --field-selector involvedObject.name=webserver-lb", "ip neigh"],
+    "08": ["try \"$NS\" frontend http://backend:8080/"],
+}
+OUTPUTS = REPO / "docs" / "outputs"
+
+
+@pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)
+def test_every_marked_command_shows_what_it_printed_on_a_real_cluster(lab):
+    page = parse_page(page_of(lab), REPO)
+    assert page_outputs.missing(page, page_outputs.load(OUTPUTS, page.path)) == []
+    marked = [block.body for block in page_outputs.marked(page)]
+    for command in TEACHING_COMMANDS.get(lab.id, []):
+        assert any(command in body for body in marked), f"not marked <!-- output -->: {command}"
+
+
+def test_a_marked_command_without_its_recording_fails_the_docs_test(tmp_path):
+    lab = next(lab for lab in all_labs() if lab.id == "01")
+    page = parse_page(page_of(lab), REPO)
+    block = page_outputs.marked(page)[0]
+    recorded = page_outputs.load(OUTPUTS, page.path)
+    assert page_outputs.missing(page, recorded) == []
+    del recorded[block.body]
+    [problem] = page_outputs.missing(page, recorded)
+    assert f"{page.path.name}:{block.line}: no recorded output" in problem
+
+
+@pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.slug)
+def test_page_links_the_kubernetes_concepts_it_teaches(lab):
+    text = page_of(lab).read_text(encoding="utf-8")
+    assert re.search(r"\]\(https://kubernetes\.io/docs/(concepts|reference)/", text), "no link to kubernetes.io's concepts"
+
+
+@pytest.mark.parametrize("lab", all_labs()[:-1], ids=lambda lab: lab.slug)
+def test_whats_next_links_the_next_lab(lab):
+    following = all_labs()[all_labs().index(lab) + 1]
+    text = page_of(lab).read_text(encoding="utf-8")
+    whats_next = text[text.index("## What's next"):]
+    assert f"]({following.slug}.md)" in whats_next, f"What's next does not link lab {following.id}"
+
+
 @pytest.mark.slow
 def test_mkdocs_build_strict_from_any_directory(tmp_path):
     if subprocess.run([sys.executable, "-m", "mkdocs", "--version"], capture_output=True).returncode != 0:
@@ -107,6 +153,8 @@ def test_mkdocs_build_strict_from_any_directory(tmp_path):
         page = (tmp_path / "site" / "labs" / lab.slug / "index.html").read_text()
         assert f'download="{lab.slug}.ipynb"' in page, "the page offers its notebook"
         assert page.count("What PASS and FAIL look like") == len(lab.steps)
+        marked = page_outputs.marked(parse_page(page_of(lab), REPO))
+        assert page.count("The output is similar to:") == len(marked)
         notebook = json.loads((tmp_path / "site" / "labs" / f"{lab.slug}.ipynb").read_text())
         assert sum(cell["cell_type"] == "code" for cell in notebook["cells"]) >= len(lab.steps)
     page = (tmp_path / "site" / "labs" / "01-pod-shared-network" / "index.html").read_text()

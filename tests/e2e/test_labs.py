@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
 from labcheck.errors import ExitStatus
 from labcheck.loader import all_labs
+from labcheck.toolchain import cluster_config, kube_context
 from tests.e2e.conftest import drop_namespace, labcheck
 
 
@@ -56,3 +58,31 @@ def test_each_step_fails_before_and_passes_after_its_solution(lab, e2e_env, clea
         assert proof.stdout.count("ok    ") >= 2 * len(lab.steps)
     finally:
         drop_namespace(e2e_env, lab)
+
+
+def test_a_lab_left_half_done_on_coredns_is_undone_by_the_next_labs_start(e2e_env, cleanup_clusters, tmp_path):
+    """Lab 10 changes CoreDNS, which every lab on the cluster shares: left half-done (the log
+    plugin on, a zone added), it is put back by the start of another lab, and that lab passes."""
+    env = {**e2e_env, "LABCHECK_STATE_DIR": str(tmp_path / "state")}
+    lab10 = next(lab for lab in all_labs() if lab.id == "10")
+    context = kube_context(cluster_config(lab10.cluster)[1])
+
+    def corefile() -> str:
+        return subprocess.run(["kubectl", "--context", context, "-n", "kube-system", "get", "configmap", "coredns",
+                               "-o", "jsonpath={.data.Corefile}"], capture_output=True, text=True, env=env).stdout
+
+    assert labcheck(env, "start", "01").returncode == ExitStatus.PASSED  # any lab 10 leftovers undone first
+    original = corefile()
+    assert labcheck(env, "start", "10").returncode == ExitStatus.PASSED
+    try:
+        for step in ("resolv-conf", "own-zone"):
+            assert labcheck(env, "solve", "10", "--step", step).returncode == ExitStatus.PASSED
+        changed = corefile()
+        assert changed != original and "    log" in changed and "lab10.internal:53" in changed
+        assert labcheck(env, "start", "01").returncode == ExitStatus.PASSED
+        assert corefile() == original
+        proof = labcheck(env, "selftest", "01", timeout=1200)
+        assert proof.returncode == ExitStatus.PASSED, proof.stdout
+    finally:
+        drop_namespace(env, lab10)
+        labcheck(env, "start", "01")

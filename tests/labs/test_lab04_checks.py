@@ -1,11 +1,12 @@
 """Lab 04's diagnoses without a cluster: states that can never converge FAIL at once, with their cause.
 
-The recorded evidence (test_lab_evidence.py) proves the known-wrong solutions
-of lab.yaml on real clusters. These cases add mistakes that lab.yaml does not
-replay: one replica, a named or undeclared targetPort, a readiness probe on a
-closed port, sessionAffinity; and they pin, through the engine with each
-check's timeout from lab.yaml, that a state waiting cannot fix is reported
-after one attempt (a `final` FAIL) while a converging one is asked again.
+The recorded evidence (test_lab_evidence.py) proves the known-wrong and the
+alternative solutions of lab.yaml on real clusters. These cases add states
+that lab.yaml does not replay: one replica, a named or undeclared targetPort,
+a readiness probe on a closed port, sessionAffinity, a selector broken after
+the step that checks it; and they pin, through the engine with each check's
+timeout from lab.yaml, that a state waiting cannot fix is reported after one
+attempt (a `final` FAIL) while a converging one is asked again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 from labcheck.checks import CheckContext, run_check
 from labcheck.checks.outcome import Status
+from labcheck.checks.kinds import kind_of
 from labcheck.checks.kinds.python import load_lab_functions
 from labcheck.loader import find_lab
 from tests.conftest import FakeCluster, ok
@@ -89,12 +91,20 @@ def text(outcome):
     return " ".join(filter(None, [outcome.summary, outcome.expected, outcome.observed, outcome.cause]))
 
 
-def graded(step_id, check_id, objects, reply=lambda where, command: ok()):
-    """The check as `labcheck` runs it: through the engine, with its timeout and args from lab.yaml."""
+def graded(step_id, check_id, objects, reply=lambda where, command: ok(), wait=None):
+    """The check as `labcheck` runs it: through the engine, with its timeout (or `wait`) and args from lab.yaml."""
     lab = find_lab("04")
     check = next(c for c in lab.step(step_id).checks if c.id == check_id)
     ctx = CheckContext(cluster=FakeCluster(objects, exec_answer=reply), namespace=NS)
-    return run_check(check, ctx, lab.folder)
+    return run_check(check, ctx, lab.folder, wait=wait)
+
+
+def evaluated(step_id, check_id, objects, reply=lambda where, command: ok()):
+    """One attempt of a check of any kind, as its Outcome (which says whether it is final)."""
+    lab = find_lab("04")
+    check = next(c for c in lab.step(step_id).checks if c.id == check_id)
+    ctx = CheckContext(cluster=FakeCluster(objects, exec_answer=reply), namespace=NS)
+    return kind_of(check).evaluate(check.spec, ctx, lab.folder)
 
 
 def reported_at_once(result):
@@ -129,7 +139,7 @@ def test_one_replica_is_not_several(checks):
     single = {**deployment(ready=1), "spec": {"replicas": 1, "selector": {"matchLabels": {"name": "webserver"}}}}
     result = graded("deploy-replicas", "replicas-ready", [single, PODS[0]])
     assert reported_at_once(result), result
-    assert "replicas: 3" in result.cause and "made unready" in result.cause
+    assert "replicas: 3" in result.cause and "kubectl scale deployment webserver --replicas 3" in result.cause
 
 
 def unhealthy(p, count, message="Readiness probe failed: Get \"http://10.244.1.2:8080/ready\": dial tcp "
@@ -159,22 +169,22 @@ def test_readiness_probe_the_kubelet_has_judged_failing_fails_at_once(checks, st
 def test_readiness_probe_failing_fewer_times_than_its_threshold_is_waited_for(checks, started):
     when = seconds_ago(3600) if started == "long-ago" else seconds_ago(0)
     pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, probe=CLOSED, started=when) for p in PODS]
-    outcome, _ = run(checks, "replicas_ready", [deployment(ready=0), *pods, *(unhealthy(p, 2) for p in pods)],
-                     min_replicas=3, min_ready=2)
+    outcome = evaluated("deploy-replicas", "replicas-ready", [deployment(ready=0), *pods,
+                                                               *(unhealthy(p, 2) for p in pods)])
     assert outcome.status == Status.FAIL and not outcome.final, text(outcome)
     assert "has not passed" in outcome.cause and "kubelet" not in outcome.cause
 
 
 def test_replicas_that_just_started_are_waited_for(checks):
     pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, started=seconds_ago(0)) for p in PODS]
-    outcome, _ = run(checks, "replicas_ready", [deployment(ready=0), *pods])
+    outcome = evaluated("deploy-replicas", "replicas-ready", [deployment(ready=0), *pods])
     assert outcome.status == Status.FAIL and not outcome.final, text(outcome)
 
 
 def test_two_ready_and_one_made_unready_long_ago_are_enough(checks):
     pods = [*PODS[:2], pod("webserver-7d9-ccccc", "10.244.2.4", ready=False)]
     made_unready = unhealthy(pods[2], 1, "Readiness probe failed: HTTP probe failed with statuscode: 503")
-    outcome, _ = run(checks, "replicas_ready", [deployment(ready=2), *pods, made_unready])
+    outcome = graded("deploy-replicas", "replicas-ready", [deployment(ready=2), *pods, made_unready])
     assert outcome.status == Status.PASS, text(outcome)
 
 
@@ -186,19 +196,19 @@ def test_selector_matching_no_pod_fails_at_once(checks):
 
 
 def test_selector_is_waited_for_while_no_pod_exists_yet(checks):
-    outcome, _ = run(checks, "service_endpoints", [service({"app": "webserver"})], service="webserver")
+    outcome = evaluated("create-service", "endpoints-ready", [service({"app": "webserver"})])
     assert outcome.status == Status.FAIL and not outcome.final
     assert "0 endpoints: selector app=webserver matches no Pod" in outcome.summary
 
 
 def test_endpoints_not_listed_yet_are_waited_for(checks):
-    outcome, _ = run(checks, "service_endpoints", [service(), *PODS, endpoint_slice(PODS[:2])], service="webserver")
+    outcome = evaluated("create-service", "endpoints-ready", [service(), *PODS, endpoint_slice(PODS[:2])])
     assert outcome.status == Status.FAIL and not outcome.final
     assert "do not list its ready Pods yet" in outcome.summary
 
 
 def test_endpoints_pass_when_the_slice_lists_every_ready_pod(checks):
-    outcome, _ = run(checks, "service_endpoints", [service(), *PODS, endpoint_slice(PODS)], service="webserver")
+    outcome = evaluated("create-service", "endpoints-ready", [service(), *PODS, endpoint_slice(PODS)])
     assert outcome.status == Status.PASS, text(outcome)
 
 
@@ -246,6 +256,34 @@ def test_named_target_port_that_names_nothing(checks):
     assert outcome.status == Status.FAIL and "names no port" in outcome.summary
 
 
+def named(p, name="http", number=80):
+    p = {**p, "spec": {**p["spec"], "containers": [{**p["spec"]["containers"][0],
+                                                     "ports": [{"name": name, "containerPort": number}]}]}}
+    return p
+
+
+def test_named_target_port_that_resolves_to_the_listening_port_is_waited_for(checks):
+    # Issue 17: a named targetPort was compared as written ("http" is no port) and failed at once,
+    # though it resolves in every Pod to 80, where nginx listens; only kube-proxy had not caught up.
+    def clusterip_refused(where, command):
+        return refused(where, command) if CLUSTER_IP in command[-1] else ok("Served by webserver-7d9-aaaaa\n")
+
+    pods = [named(p) for p in PODS]
+    outcome, _ = run(checks, "clusterip_answers", [service(target_port="http"), *pods], reply=clusterip_refused,
+                     service="webserver", client="client")
+    assert outcome.status == Status.FAIL and not outcome.final, text(outcome)
+    assert "names no port" not in outcome.summary and "10.244.1.2:80" in outcome.observed
+
+
+def test_named_target_port_that_resolves_elsewhere_names_both(checks):
+    pods = [named(p, "http", 8080) for p in PODS]
+    for p in pods:
+        p["spec"]["containers"][0]["ports"].append({"name": "web", "containerPort": 80})
+    result = graded("create-service", "clusterip-answers", [service(target_port="http"), *pods], reply=refused)
+    assert reported_at_once(result), result
+    assert "forwards to targetPort 'http' (8080)" in result.summary and "10.244.1.2:8080" in result.observed
+
+
 def test_clusterip_answered_by_a_pod_passes(checks):
     def answer(where, command):
         return ok("Served by webserver-7d9-bbbbb (10.244.2.3)\n")
@@ -255,33 +293,27 @@ def test_clusterip_answered_by_a_pod_passes(checks):
     assert outcome.status == Status.PASS and "webserver-7d9-bbbbb" in outcome.summary
 
 
-def dns(where, command):
-    """CoreDNS as the client sees it: names in NS resolve, names in other namespaces do not."""
-    if command == ["cat", "/etc/resolv.conf"]:
-        return ok(f"search {NS}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\n")
-    script = command[-1]
-    known = "default" not in script
-    if "getent" in script:
-        return ok(f"{CLUSTER_IP}  webserver.{NS}.svc.cluster.local\n") if known else ok("", returncode=2)
-    if known:
-        return ok("Served by webserver-7d9-aaaaa (10.244.1.2)\n")
-    return ok("", returncode=6, stderr="curl: (6) Could not resolve host")
-
-
 def test_dns_names_in_another_namespace(checks):
     answer = configmap("answer-dns-names", short="webserver", namespaced="webserver.default",
                        fqdn="webserver.default.svc.cluster.local")
-    result = graded("dns-names", "names-reach-service", [service(), *PODS, answer], reply=dns)
+    result = graded("dns-names", "namespaced-name-recorded", [service(), *PODS, answer])
     assert reported_at_once(result), result
-    assert f"in namespace default, but Service webserver is in namespace {NS}" in result.summary
+    assert f"Service webserver's name in namespace default (but Service webserver is in namespace {NS})" in result.cause
 
 
-def test_dns_names_of_the_right_namespace_pass(checks):
-    answer = configmap("answer-dns-names", short="webserver", namespaced=f"webserver.{NS}",
-                       fqdn=f"webserver.{NS}.svc.cluster.local.")
-    outcome, _ = run(checks, "dns_names_reach_service", [service(), *PODS, answer], reply=dns,
-                     service="webserver", client="client", answer="answer-dns-names")
-    assert outcome.status == Status.PASS, text(outcome)
+@pytest.mark.parametrize("fqdn", [f"webserver.{NS}.svc.cluster.local", f"webserver.{NS}.svc.cluster.local.",
+                                  f" webserver.{NS}.svc.cluster.local\n"])
+def test_dns_names_of_the_right_namespace_pass_in_any_form(checks, fqdn):
+    answer = configmap("answer-dns-names", short="webserver\n", namespaced=f"webserver.{NS}", fqdn=fqdn)
+    for check_id in ("short-name-recorded", "namespaced-name-recorded", "fqdn-recorded"):
+        result = graded("dns-names", check_id, [service(), *PODS, answer])
+        assert result.status == Status.PASS, result
+
+
+def test_names_recorded_under_each_others_keys_are_named(checks):
+    answer = configmap("answer-dns-names", short=f"webserver.{NS}", namespaced="webserver", fqdn="webserver")
+    result = graded("dns-names", "short-name-recorded", [service(), *PODS, answer])
+    assert result.status == Status.FAIL and "is one of Service webserver's DNS names, not webserver" in result.cause
 
 
 def test_requests_answered_by_one_pod_name_session_affinity(checks):
@@ -295,17 +327,22 @@ def test_requests_answered_by_one_pod_name_session_affinity(checks):
 
 def test_recorded_pods_from_one_pod_ip(checks):
     answer = configmap("answer-served-by", pods="webserver-7d9-aaaaa ")
-    outcome, _ = run(checks, "answer_names_replicas", [service(), *PODS, answer], service="webserver",
-                     answer="answer-served-by", key="pods")
-    assert outcome.status == Status.FAIL and "not to one Pod's IP" in outcome.cause
+    result = graded("load-balancing", "answer-names-replicas", [service(), *PODS, answer])
+    assert reported_at_once(result) and "not to one Pod's IP" in result.cause
 
 
-def test_recorded_pods_may_keep_one_made_unready_later(checks):
+def test_recorded_pod_ip_instead_of_a_name_is_named_for_what_it_is(checks):
+    answer = configmap("answer-served-by", pods="webserver-7d9-aaaaa,webserver-7d9-bbbbb,10.244.2.4")
+    result = graded("load-balancing", "answer-names-replicas", [service(), *PODS, answer])
+    assert reported_at_once(result) and "10.244.2.4 (Pod webserver-7d9-ccccc's IP (status.podIP))" in result.cause
+
+
+@pytest.mark.parametrize("separator", [" ", ",", "\n", ", "])
+def test_recorded_pods_may_keep_one_made_unready_later(checks, separator):
     pods = [*PODS[:2], pod("webserver-7d9-ccccc", "10.244.2.4", ready=False)]
-    answer = configmap("answer-served-by", pods=" ".join(p["metadata"]["name"] for p in PODS))
-    outcome, _ = run(checks, "answer_names_replicas", [service(), *pods, answer], service="webserver",
-                     answer="answer-served-by", key="pods")
-    assert outcome.status == Status.PASS, text(outcome)
+    answer = configmap("answer-served-by", pods=separator.join(p["metadata"]["name"] for p in PODS))
+    result = graded("load-balancing", "answer-names-replicas", [service(), *pods, answer])
+    assert result.status == Status.PASS, result
 
 
 def owned(p, replica_set="webserver-7d9"):
@@ -396,3 +433,35 @@ def test_kube_proxy_rules_not_written_yet_are_waited_for(checks):
                      key="svc-chain")
     assert outcome.status == Status.FAIL and not outcome.final
     assert "no KUBE-SERVICES rule" in outcome.summary
+
+
+def test_a_selector_broken_after_step_2_is_said_as_such_and_step_2_leads(checks):
+    # Issue 17: steps 1-4 passed, then a typo in the Service's selector. Step 5 used to say "all 0 Pods
+    # of Service webserver are ready: none is unready ... make one replica unready".
+    from labcheck.engine import run_step
+
+    lab = find_lab("04")
+    typo = service({"name": "webservr"})
+    client = {**pod("client", "10.244.1.9", labels={}), "metadata": {"name": "client", "namespace": NS}}
+    answers = [configmap("answer-dns-names", short="webserver", namespaced=f"webserver.{NS}",
+                         fqdn=f"webserver.{NS}.svc.cluster.local"),
+               configmap("answer-served-by", pods=" ".join(p["metadata"]["name"] for p in PODS))]
+    objects = [deployment(), typo, client, *PODS, endpoint_slice([]), *answers, *NODES]
+    result = run_step(lab, lab.step("readiness"), FakeCluster(objects, exec_answer=lambda w, c: ok()),
+                      namespace=NS, recheck_earlier=True)
+    first = result.checks[0]
+    assert first.status == Status.FAIL and first.attempts == 1, first
+    assert "Service webserver selects no Pod (selector name=webservr)" in first.summary
+    assert "none is unready" not in first.summary and "make one replica unready" not in (first.cause or "")
+    assert "step 2, create-service" in first.cause
+    assert str(result.regression).startswith("step 2 create-service no longer passes: endpoints-ready: 0 endpoints")
+
+
+def test_an_unready_pod_still_listed_ready_is_waited_for(checks):
+    pods = [*PODS[:2], pod("webserver-7d9-ccccc", "10.244.2.4", ready=False)]
+    stale = endpoint_slice(PODS)  # lists all three as ready
+    outcome = evaluated("readiness", "slice-follows-readiness", [service(), *pods, stale])
+    assert outcome.status == Status.FAIL and not outcome.final
+    assert "still list 10.244.2.4 (webserver-7d9-ccccc) as ready" in outcome.summary
+    assert evaluated("readiness", "slice-follows-readiness",
+                     [service(), *pods, endpoint_slice(pods)]).status == Status.PASS

@@ -34,7 +34,8 @@ NO_CURL = ok("", returncode=127, stderr="curl is not in this container's image")
 
 def world(extra=()):
     services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS},
-                 "spec": {"clusterIP": f"10.96.0.{i + 20}"}} for i, name in enumerate(("frontend", "backend", "db"))]
+                 "spec": {"clusterIP": f"10.96.0.{i + 20}", "ports": [{"port": port}]}}
+                for i, (name, port) in enumerate((("frontend", 80), ("backend", 8080), ("db", 6379)))]
     pods = [pod(name, namespace=NS if name != "monitor" else f"{NS}-monitoring", labels={"app": name}, ip=ip)
             for name, ip in IPS.items()]
     return pods + services + list(extra)
@@ -137,15 +138,18 @@ def test_open_where_blocked_is_expected_fails_naming_the_cell():
     check, _ = grade({"frontend": {"backend:8080": "blocked", "db:6379": "blocked"}},
                      {("frontend", "backend"): REFUSED})
     assert check.status == Status.FAIL
-    assert "1 of 2 cells differ: frontend→db:6379 expected blocked, observed open" in check.summary
-    assert "nothing stops frontend→db:6379" in check.cause
+    assert check.summary == "1 of 2 cells differs: frontend→db:6379 open (want blocked)"
+    assert check.cause == ("namespace lab01 has no NetworkPolicy, so its Pods admit every client, and no "
+                           "NetworkPolicy limits the egress of frontend (frontend → db:6379)")
+    assert check.expected is None and check.observed is None  # the table shows them
 
 
 def test_blocked_where_open_is_expected_fails_naming_the_cell():
     check, _ = grade({"monitor": {"backend:8080": "open"}}, {("monitor", "backend"): REFUSED})
     assert check.status == Status.FAIL
-    assert "monitor→backend:8080 expected open, observed blocked" in check.summary
-    assert "a policy rejects monitor→backend:8080" in check.cause
+    assert "monitor→backend:8080 blocked (want open)" in check.summary
+    # no policy anywhere would block it: kube-router is behind, or something else drops it
+    assert "the NetworkPolicies as written allow these, yet they were blocked" in check.cause
 
 
 def test_a_lab_cause_replaces_only_the_generic_mismatch_cause():
@@ -294,3 +298,155 @@ def test_batch_command_runs_in_a_real_shell():
     done = subprocess.run(batch_command(scripts), capture_output=True, text=True, timeout=10)
     parts = split_batch(ExecResult(args=[], returncode=done.returncode, stdout=done.stdout), scripts)
     assert [(p.returncode, p.stdout) for p in parts] == [(3, "out\nerr"), (0, "no newline"), (0, "late")]
+
+
+# --- why cells differ: the policies read as written (issue 21: verdicts that read at a glance) ------
+
+
+def policy(name, selector, *, ingress=None, egress=None, types=None, namespace=NS):
+    spec = {"podSelector": selector}
+    if ingress is not None:
+        spec["ingress"] = ingress
+    if egress is not None:
+        spec["egress"] = egress
+    if types is not None:
+        spec["policyTypes"] = types
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def namespaces(monitoring_labels=None):
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+            for name, labels in ((NS, {"kubernetes.io/metadata.name": NS}),
+                                 (f"{NS}-monitoring", {"kubernetes.io/metadata.name": f"{NS}-monitoring",
+                                                       **(monitoring_labels or {})}))]
+
+
+DENY_ALL = policy("default-deny-ingress", {}, types=["Ingress"])
+MONITOR_PEER = {"namespaceSelector": {"matchLabels": {"purpose": "monitoring"}},
+                "podSelector": {"matchLabels": {"app": "monitor"}}}
+
+
+def graded(expect, table, objects, wait=5.0):
+    """Through the engine, with its retries: a final verdict is reached in one attempt."""
+    from labcheck.engine import run_step
+    from tests.unit.test_checks import make_lab
+
+    lab = make_lab([matrix(expect)])
+    return run_step(lab, lab.steps[0], FakeCluster(world(objects), exec_answer=answering(table)), wait=wait).checks[0]
+
+
+def test_open_cells_in_a_namespace_without_any_policy_fail_at_once():
+    """No NetworkPolicy exists: nothing that waiting could change. Before, 9 cells took the whole timeout."""
+    started = time.monotonic()
+    check = graded({"frontend": {"backend:8080": "blocked", "db:6379": "blocked"},
+                    "monitor": {"backend:8080": "blocked"}}, {}, namespaces())
+    assert check.status == Status.FAIL and check.attempts == 1 and time.monotonic() - started < 2
+    assert check.summary == "3 of 3 cells differ: 3 open (want blocked)"
+    assert check.cause.startswith("namespace lab01 has no NetworkPolicy, so its Pods admit every client")
+    assert check.cause.endswith("(all 3 cells that differ)") and "\n" not in check.cause
+
+
+def test_open_cells_the_policies_block_are_retried_while_kube_router_catches_up():
+    check = graded({"frontend": {"backend:8080": "blocked"}}, {}, [DENY_ALL, *namespaces()], wait=1.2)
+    assert check.status == Status.FAIL and check.attempts > 1
+    assert "the NetworkPolicies as written block these, yet they got through" in check.cause
+
+
+def test_each_reason_is_said_once_with_its_cells_under_it():
+    """A deny that selects backend only: frontend and db stay open, each told once, cells grouped by target."""
+    deny_backend = policy("default-deny-ingress", {"matchLabels": {"app": "backend"}}, types=["Ingress"])
+    check = graded({"backend": {"frontend:80": "blocked", "db:6379": "blocked"},
+                    "frontend": {"backend:8080": "blocked", "db:6379": "blocked"},
+                    "monitor": {"db:6379": "blocked", "frontend:80": "blocked"}},
+                   {("frontend", "backend"): REFUSED}, [deny_backend, *namespaces()])
+    assert check.attempts == 1 and check.summary == "5 of 6 cells differ: 5 open (want blocked)"
+    lines = check.cause.splitlines()
+    assert lines == [
+        "- no NetworkPolicy selects Pod frontend (app=frontend) for ingress, so it admits every client (in namespace "
+        "lab01: default-deny-ingress selects app=backend), and no NetworkPolicy limits the egress of backend, "
+        "monitor (backend, monitor → frontend:80)",
+        "- no NetworkPolicy selects Pod db (app=db) for ingress, so it admits every client (in namespace lab01: "
+        "default-deny-ingress selects app=backend), and no NetworkPolicy limits the egress of backend, frontend, "
+        "monitor (backend, frontend, monitor → db:6379)"]
+
+
+def test_a_namespace_selector_on_its_own_item_is_named_as_the_rule_that_admits():
+    """`from: [{namespaceSelector}, {podSelector}]` is OR: debug, beside monitor, gets in."""
+    clients = {**CLIENTS, "debug": {"pod": "debug", "namespace": "$LAB_NAMESPACE-monitoring"}}
+    debug = pod("debug", namespace=f"{NS}-monitoring", labels={"app": "debug"}, ip="10.244.0.14")
+    or_not_and = policy("backend-allow-monitoring", {"matchLabels": {"app": "backend"}}, types=["Ingress"],
+                        ingress=[{"from": [{"namespaceSelector": {"matchLabels": {"purpose": "monitoring"}}},
+                                           {"podSelector": {"matchLabels": {"app": "monitor"}}}]}])
+    IPS["debug"] = debug["status"]["podIP"]
+    try:
+        spec = {"id": "m", "title": "matrix", "matrix": {"clients": clients, "targets": TARGETS,
+                                                         "expect": {"debug": {"backend:8080": "blocked"}}}}
+        cluster = FakeCluster(world([debug, DENY_ALL, or_not_and, *namespaces({"purpose": "monitoring"})]),
+                              exec_answer=answering({}))
+        check = run([spec], cluster).checks[0]
+    finally:
+        del IPS["debug"]
+    assert check.status == Status.FAIL
+    assert ("ingress rule 1 of NetworkPolicy backend-allow-monitoring admits every Pod of namespaces labelled "
+            "purpose=monitoring into Pod backend; each item of its list admits on its own") in check.cause
+
+
+def test_a_rule_on_another_port_says_which_port_it_allows():
+    wrong_port = policy("backend-allow-monitoring", {"matchLabels": {"app": "backend"}}, types=["Ingress"],
+                        ingress=[{"from": [MONITOR_PEER], "ports": [{"protocol": "TCP", "port": 9090}]}])
+    check = graded({"monitor": {"backend:8080": "open"}}, {("monitor", "backend"): REFUSED},
+                   [DENY_ALL, wrong_port, *namespaces({"purpose": "monitoring"})])
+    assert check.attempts == 1
+    assert check.cause.startswith("ingress rule 1 of NetworkPolicy backend-allow-monitoring admits Pods labelled "
+                                  "app=monitor of namespaces labelled purpose=monitoring into Pod backend only on "
+                                  "port 9090")
+
+
+@pytest.mark.parametrize("selector", [{"matchLabels": {"app": "backend"}},
+                                      {"matchExpressions": [{"key": "app", "operator": "In", "values": ["backend"]}]}],
+                         ids=["matchLabels", "matchExpressions"])
+def test_a_named_port_and_either_selector_form_count_as_allowing(selector):
+    """Allowed as written, yet blocked: kube-router is behind, so the check waits (not final)."""
+    backend = pod("backend", namespace=NS, labels={"app": "backend"}, ip=IPS["backend"])
+    backend["spec"]["containers"][0]["ports"] = [{"name": "api", "containerPort": 8080}]
+    by_name = policy("backend-allow-monitoring", selector, types=["Ingress"],
+                     ingress=[{"from": [MONITOR_PEER], "ports": [{"port": "api"}]}])
+    objects = [o for o in world([DENY_ALL, by_name, *namespaces({"purpose": "monitoring"})])
+               if o["metadata"]["name"] != "backend" or o["kind"] != "Pod"] + [backend]
+    from labcheck.engine import run_step
+    from tests.unit.test_checks import make_lab
+
+    lab = make_lab([matrix({"monitor": {"backend:8080": "open"}})])
+    cluster = FakeCluster(objects, exec_answer=answering({("monitor", "backend"): REFUSED}))
+    check = run_step(lab, lab.steps[0], cluster, wait=1.2).checks[0]
+    assert check.attempts > 1 and "as written allow these" in check.cause
+
+
+def test_a_rule_that_admits_nobody_lists_what_the_policies_admit():
+    replaced = policy("db-allow-backend", {"matchLabels": {"app": "db"}}, types=["Ingress"],
+                      ingress=[{"from": [MONITOR_PEER], "ports": [{"protocol": "TCP", "port": 6379}]}])
+    check = graded({"backend": {"db:6379": "open"}}, {("backend", "db"): REFUSED},
+                   [DENY_ALL, replaced, *namespaces({"purpose": "monitoring"})])
+    assert check.attempts == 1
+    assert ("Pod db (app=db) is selected for ingress by NetworkPolicies default-deny-ingress, db-allow-backend, and "
+            "none of their rules admits these clients: default-deny-ingress admits nothing; db-allow-backend admits "
+            "Pods labelled app=monitor of namespaces labelled purpose=monitoring on port 6379") in check.cause
+
+
+def test_dns_blocked_by_an_egress_policy_is_final_and_names_it():
+    dns = pod("coredns-1", namespace="kube-system", labels={"k8s-app": "kube-dns"}, ip="10.244.0.2")
+    egress = policy("backend-egress", {"matchLabels": {"app": "backend"}}, types=["Egress"],
+                    egress=[{"to": [{"podSelector": {"matchLabels": {"app": "db"}}}], "ports": [{"port": 6379}]}])
+    check = graded({"backend": {"db:6379": "open"}}, {("backend", "db"): NO_NAME}, [dns, egress, *namespaces()])
+    assert check.attempts == 1
+    assert check.cause.startswith("backend cannot resolve names: Pod backend's egress is limited by NetworkPolicy "
+                                  "backend-egress, and none of its rules lets it reach kube-dns on UDP port 53")
+
+
+def test_a_rule_that_admits_is_the_root_and_egress_is_not_mentioned():
+    allow_all = policy("backend-allow-all", {"matchLabels": {"app": "backend"}}, types=["Ingress"], ingress=[{}])
+    check = graded({"frontend": {"backend:8080": "blocked"}}, {}, [DENY_ALL, allow_all, *namespaces()])
+    assert check.attempts == 1
+    assert check.cause == ("ingress rule 1 of NetworkPolicy backend-allow-all admits every Pod and address into Pod "
+                           "backend (frontend → backend:8080)")

@@ -53,6 +53,12 @@ def test_a_wrong_answer_that_is_something_else_is_named_and_final():
     assert "172.18.0.3 is the IP of node netlabs-control-plane (status.hostIP of Pod web)" in result.cause
 
 
+def test_an_address_copied_with_its_prefix_length_passes():
+    """`ip addr` prints 10.244.1.7/24: the address, as a learner means it."""
+    result = grade(POD_IP, [WEB, configmap("answer-pod-ip", nginx="10.244.1.7/24", sidecar="10.244.1.7")])
+    assert result.status == Status.PASS, result
+
+
 def test_a_missing_answer_says_how_to_record_it():
     result = grade(POD_IP, [WEB])
     assert result.status == Status.FAIL and "kubectl create configmap answer-pod-ip" in result.cause
@@ -72,6 +78,14 @@ def test_a_recorded_list_passes_however_it_is_separated(separator):
     assert grade(spec, [*pods, configmap("served", pods=separator.join("cab"))]).status == Status.PASS
     missing = grade(spec, [*pods, configmap("served", pods="a b")])
     assert missing.status == Status.FAIL and "missing: c" in missing.cause
+
+
+def test_an_answer_may_name_the_graded_namespace():
+    spec = {"answer": {"configmap": "a", "key": "host", "equals": "web.$LAB_NAMESPACE"}}
+    assert grade(spec, [configmap("a", host=f"web.{NS}")]).status == Status.PASS
+    web = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": NS}, "spec": {}}
+    other = grade(spec, [web, configmap("a", host="web.default")])
+    assert other.status == Status.FAIL and f"(but Service web is in namespace {NS})" in other.cause
 
 
 # --- replicas --------------------------------------------------------------------------------
@@ -164,6 +178,17 @@ def test_ready_pods_listed_pass_whatever_the_target_port_is_called():
     assert result.status == Status.PASS, result
 
 
+def test_a_pod_that_is_not_ready_but_still_listed_ready_is_waited_for():
+    unready = replica("w1", ready=False, app="web")
+    unready["status"]["podIP"] = "10.244.0.10"
+    objects = [service({"app": "web"}), replica("w0", app="web"), unready, slice_of("10.244.0.9", "10.244.0.10")]
+    result = grade({"endpoints": {"service": "web"}}, objects)
+    assert result.status == Status.FAIL and "still list 10.244.0.10 (w1) as ready" in result.summary
+    objects[-1] = slice_of("10.244.0.9")
+    passed = grade({"endpoints": {"service": "web"}}, objects)
+    assert passed.status == Status.PASS and "not ready, so not served: 10.244.0.10 (w1)" in passed.summary
+
+
 # --- logs ------------------------------------------------------------------------------------
 
 ACCESS = ('127.0.0.1 - - [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 615 "-" "curl/8.11.1" "-"\n'
@@ -238,3 +263,57 @@ def test_an_image_that_cannot_be_pulled_is_told_by_its_pull_policy(image, policy
     assert result.status == Status.FAIL and result.attempts == 1
     assert says in result.cause, result.cause
     assert "node" not in ctx.reached  # a diagnosis may peek at the node; it is not a need of the check
+
+
+# --- resolves -------------------------------------------------------------------------------
+
+DIG_OK = """; <<>> DiG 9.18.33-1~deb12u2-Debian <<>> +search A web
+;; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 4242
+;; ANSWER SECTION:
+web.lab10.svc.cluster.local. 30 IN A 10.244.0.11
+web.lab10.svc.cluster.local. 30 IN A 10.244.0.12
+"""
+
+
+def lookup_reply(text, code=0):
+    from tests.conftest import ok
+
+    return lambda where, command: ok(text, returncode=code)
+
+
+@pytest.mark.parametrize("reply, fails, passes", [
+    (";; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 1\n", "nxdomain", True),
+    (";; ->>HEADER<<- opcode: QUERY, status: SERVFAIL, id: 1\n", "servfail", True),
+    (";; communications error to 10.244.0.250#53: timed out\n;; no servers could be reached\n", "timeout", True),
+    (";; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 1\n", "servfail", False),
+])
+def test_a_lookup_failure_is_told_apart(reply, fails, passes):
+    client = with_ip(pod("client", NS, ("dnsutils",)), "10.244.0.9")
+    ctx = CheckContext(cluster=FakeCluster([client], exec_answer=lookup_reply(reply, 9)), namespace=NS)
+    result = run_check(check({"resolves": {"pod": "client", "name": "x", "fails": fails}}), ctx, None, wait=0)
+    assert (result.status == Status.PASS) is passes, result
+
+
+def test_a_headless_name_resolves_to_exactly_the_ready_pods():
+    client = with_ip(pod("client", NS, ("dnsutils",)), "10.244.0.9")
+    web = [with_ip(pod(f"web-{i}", NS, labels={"app": "web"}), f"10.244.0.1{i + 1}") for i in range(2)]
+    spec = {"resolves": {"pod": "client", "name": "web",
+                         "to": {"kind": "Pod", "selector": "app=web", "field": "status.podIP", "ready": True}}}
+    ctx = CheckContext(cluster=FakeCluster([client, *web], exec_answer=lookup_reply(DIG_OK)), namespace=NS)
+    assert run_check(check(spec), ctx, None, wait=0).status == Status.PASS
+    unready = pod("web-2", NS, labels={"app": "web"}, ready=False)
+    extra = DIG_OK + "web.lab10.svc.cluster.local. 30 IN A 10.244.0.13\n"
+    ctx = CheckContext(cluster=FakeCluster([client, *web, unready], exec_answer=lookup_reply(extra)), namespace=NS)
+    result = run_check(check(spec), ctx, None, wait=0)
+    assert result.status == Status.FAIL and "not expected: 10.244.0.13" in result.cause
+
+
+def test_logs_of_every_pod_a_selector_matches_with_the_address_where_the_server_puts_it():
+    coredns = [pod(f"coredns-{i}", "kube-system", ("coredns",), labels={"k8s-app": "kube-dns"}) for i in range(2)]
+    client = with_ip(pod("client", NS, ("dnsutils",)), "10.244.0.9")
+    line = '[INFO] 10.244.0.9:40312 - 1 "A IN web.lab10.svc.cluster.local. udp 56 false 1232" NOERROR qr,aa,rd 98 0.0001s\n'
+    logs = {("coredns-0", "coredns"): "", ("coredns-1", "coredns"): line}
+    spec = {"logs": {"selector": "k8s-app=kube-dns", "namespace": "kube-system", "container": "coredns",
+                     "matches": r'"A IN web\.', "address": r"^\[INFO\] \[?([0-9a-f.:]+?)\]?:[0-9]+ ",
+                     "client": {"pod": "client"}}}
+    assert grade(spec, [*coredns, client], logs=logs).status == Status.PASS

@@ -113,3 +113,75 @@ def test_missing_snippet_is_an_error(tmp_path):
     path.write_text('# x\n\n```yaml\n--8<-- "nowhere.yaml"\n```\n')
     with pytest.raises(FileNotFoundError, match="nowhere.yaml"):
         parse_page(path, tmp_path)
+
+
+@pytest.mark.parametrize("body, problem", [
+    ("sleep 2  # kube-router needs a moment", "a comment"),
+    ("# wait for it\nsleep 2", "a comment"),
+    ("docker images myrepo/*", "unquoted myrepo/*"),
+    ("kubectl get pods -o jsonpath={.items[0].metadata.name}", "unquoted"),
+    ("curl -s http://localhost/?a=b", "unquoted"),
+])
+def test_what_zsh_reads_otherwise_is_named(tmp_path, body, problem):
+    problems = lint_of(tmp_path, body)
+    assert len(problems) == 1 and problem in problems[0], problems
+
+
+@pytest.mark.parametrize("body", [
+    "docker images 'myrepo/*'",
+    "[ -n \"$(kubectl get svc lb -o jsonpath='{.status.loadBalancer.ingress[0].ip}')\" ] && echo ok",
+    "for i in $(seq 3); do echo \"$i $?\"; done",
+    "out=x; echo \"${out%%$'\\n'*}\" \"${#out}\"",
+    "cat > try.sh <<'SCRIPT'\n# a comment in the file\nls *.yaml\nSCRIPT",  # a heredoc is the file's text
+    "IP=10.0.0.1\nkubectl apply -f - <<EOF\ncommand: [\"wget\", \"http://$IP\"]\nEOF",
+    "kubectl logs web | grep 'curl/'",
+])
+def test_what_zsh_reads_alike_is_not_flagged(tmp_path, body):
+    assert lint_of(tmp_path, body) == []
+
+
+def test_a_marked_block_is_tagged_and_its_recording_goes_under_it(tmp_path):
+    from labcheck import page_outputs
+
+    path = tmp_path / "99-x.md"
+    path.write_text("# Lab 99 · x\n\n```bash\nkubectl get pods\n```\n<!-- output -->\n\nText.\n\n"
+                    "!!! note \"Inside a box\"\n    ```bash\n    ip route\n    ```\n    <!-- output -->\n")
+    page = parse_page(path, tmp_path)
+    assert [b.shows_output for b in page.blocks] == [True, True] and lint_commands(page) == []
+    assert [c.metadata["tags"] for c in to_notebook(page).cells if c.cell_type == "code"] == [["command", "output"]] * 2
+    assert "<!-- output -->" not in "".join(c.source for c in to_notebook(page).cells)
+
+    assert len(page_outputs.missing(page, {})) == 2
+    page_outputs.save(tmp_path, path, [("kubectl get pods", "NAME READY\nweb  1/1\n"),
+                                       ("ip route", "\n".join(f"route {n}" for n in range(40)))], "netlabs")
+    recorded = page_outputs.load(tmp_path, path)
+    shown, problems = page_outputs.insert(path.read_text(), page, recorded)
+    assert problems == []
+    assert "```\n\nThe output is similar to:\n\n````text\nNAME READY\nweb  1/1\n````\n" in shown
+    assert "    The output is similar to:\n\n    ````text\n    route 0\n" in shown  # indented into the box
+    assert "    route 29\n    ... (10 more lines)\n    ````" in shown and "route 30" not in shown
+
+
+def test_a_changed_command_has_no_recording_until_recorded_again(tmp_path):
+    from labcheck import page_outputs
+
+    path = tmp_path / "99-x.md"
+    path.write_text("# x\n\n```bash\nkubectl get pods\n```\n<!-- output -->\n")
+    page_outputs.save(tmp_path, path, [("kubectl get pods", "web 1/1\n")], "netlabs")
+    path.write_text("# x\n\n```bash\nkubectl get pods -o wide\n```\n<!-- output -->\n")
+    page = parse_page(path, tmp_path)
+    [problem] = page_outputs.missing(page, page_outputs.load(tmp_path, path))
+    assert "99-x.md:3: no recorded output" in problem and "LABCHECK_RECORD_OUTPUTS=1" in problem
+    shown, problems = page_outputs.insert(path.read_text(), page, page_outputs.load(tmp_path, path))
+    assert problems == [problem] and "similar to" not in shown
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("Text.\n<!-- output -->\n", "follows no block"),
+    ("```console\n$ ls\n```\n<!-- output -->\n", "under a ```console block"),
+])
+def test_a_misplaced_output_mark_is_named(tmp_path, text, problem):
+    path = tmp_path / "page.md"
+    path.write_text(f"# x\n\n{text}")
+    [found] = lint_commands(parse_page(path, tmp_path))
+    assert problem in found

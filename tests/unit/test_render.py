@@ -47,3 +47,22 @@ def test_junit_counts(tmp_path):
     path.write_text(render_junit([sample()]))
     suites = list(JUnitXml.fromfile(str(path)))
     assert suites[0].tests == 3 and suites[0].failures == 1 and suites[0].skipped == 1
+
+
+def test_a_table_comes_under_the_summary_and_a_cause_of_several_reasons_is_a_list():
+    from labcheck.checks.outcome import Table, TableCell, TableRow
+
+    table = Table("connectivity: expected / observed", "from \\ to", ["db:6379"],
+                  [TableRow("frontend", [TableCell("open (want blocked)", False)])])
+    check = CheckResult("m", "matrix", "matrix", Status.FAIL, "1 of 1 cells differs: frontend→db:6379 open",
+                        cause="- no NetworkPolicy selects Pod db (frontend → db:6379)\n- another reason (x → y)",
+                        table=table)
+    buffer = io.StringIO()
+    render_text(StepResult("08", "s", 1, "Step", [check]), Console(file=buffer, width=200), step_count=1)
+    lines = buffer.getvalue().splitlines()
+    summary, table_title = lines.index("        1 of 1 cells differs: frontend→db:6379 open"), \
+        next(i for i, line in enumerate(lines) if "connectivity: expected / observed" in line)
+    cause = lines.index("        likely cause:")
+    assert summary < table_title < cause
+    assert lines[cause + 1:cause + 3] == ["          - no NetworkPolicy selects Pod db (frontend → db:6379)",
+                                          "          - another reason (x → y)"]

@@ -120,3 +120,20 @@ def blocking_kind(result: ExecResult) -> str | None:
 def in_namespace(text: str, namespace: str) -> str:
     """`$LAB_NAMESPACE` in a probe stands for the namespace being graded (any learner's, any case's)."""
     return text.replace("${LAB_NAMESPACE}", namespace).replace("$LAB_NAMESPACE", namespace)
+
+
+#: What listens in a Pod's network namespace, readable from any of its containers with no
+#: netstat or ss in the image: `listening_ports` reads what this prints.
+LISTENING_COMMAND = ["cat", "/proc/net/tcp", "/proc/net/tcp6"]
+
+
+def listening_ports(result: ExecResult) -> set[int] | None:
+    """The TCP ports in state LISTEN (0A) that `LISTENING_COMMAND` printed; None when it could not run."""
+    if result.returncode != 0 and not result.stdout:
+        return None
+    ports = set()
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A" and ":" in fields[1]:
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports

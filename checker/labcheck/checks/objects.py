@@ -16,7 +16,9 @@ from typing import Any
 
 from ..errors import TargetUnavailable
 from .context import CheckContext
+from .commands import in_namespace
 from .diagnose import missing_object, pod_cause
+from .spec import Reference
 
 # --- plain reading of objects ---------------------------------------------------------
 
@@ -269,12 +271,14 @@ def field_values(obj: dict[str, Any], path: str) -> list[Any]:
 
 
 def same_value(recorded: str, actual: Any) -> bool:
-    """Equal as a learner means it: IP addresses by value (`::1` is `0:0::1`), everything else as text."""
+    """Equal as a learner means it: IP addresses by value (`::1` is `0:0::1`; `10.244.0.5/24`, as
+    `ip addr` prints it, is 10.244.0.5), a DNS name with or without its final dot, text regardless
+    of case (names, status words)."""
     left, right = recorded.strip(), str(actual).strip()
     try:
-        return ipaddress.ip_address(left) == ipaddress.ip_address(right)
+        return ipaddress.ip_interface(left).ip == ipaddress.ip_address(right)
     except ValueError:
-        return left == right
+        return left.rstrip(".").casefold() == right.rstrip(".").casefold() if left and right else left == right
 
 
 def identify(ctx: CheckContext, value: str) -> str | None:
@@ -289,10 +293,36 @@ def identify(ctx: CheckContext, value: str) -> str | None:
             return f"Pod {name_of(p)}'s IP (status.podIP)"
         if same_value(value, status.get("hostIP") or ""):
             return f"the IP of node {p.get('spec', {}).get('nodeName', '?')} (status.hostIP of Pod {name_of(p)})"
-    for svc in ctx.list("Service"):
+    services = ctx.list("Service")
+    for svc in services:
         if same_value(value, svc.get("spec", {}).get("clusterIP") or ""):
             return f"Service {name_of(svc)}'s ClusterIP"
     for n in ctx.list("Node"):
         if same_value(value, internal_ip(n) or ""):
             return f"node {name_of(n)}'s InternalIP"
+    # <service>.<namespace>[.svc[.<cluster domain>]]: a Service's DNS name, maybe in another namespace
+    dns = re.fullmatch(r"([a-z0-9-]+)\.([a-z0-9-]+)(?:\.svc(?:\.[a-z0-9.-]+)?)?\.?", value)
+    if dns and dns[1] in {name_of(s) for s in services}:
+        if dns[2] != ctx.namespace:
+            return (f"Service {dns[1]}'s name in namespace {dns[2]} "
+                    f"(but Service {dns[1]} is in namespace {ctx.namespace})")
+        return f"one of Service {dns[1]}'s DNS names"
     return None
+
+
+def read_reference(ctx: CheckContext, ref: Reference) -> list[str]:
+    """The values a reference points at now (a missing object is TargetUnavailable: not yet made)."""
+    namespace = in_namespace(ref.namespace, ctx.namespace) if ref.namespace else None
+    where = {"namespace": namespace} if namespace else {}
+    if ref.name is not None:
+        obj = ctx.get(ref.kind, ref.name, ref.apiVersion, **where)
+        if obj is None:
+            raise TargetUnavailable(f"{ref.kind} {ref.name} does not exist, so the answer cannot be compared",
+                                    cause=f"{ref.kind} {ref.name} must exist (see the earlier steps)")
+        objects = [obj]
+    else:
+        objects = [o for o in ctx.list(ref.kind, ref.apiVersion, label_selector=ref.selector, **where)
+                   if not o.get("metadata", {}).get("deletionTimestamp")]
+    if ref.ready:
+        objects = [o for o in objects if is_ready(o)]
+    return [str(v) for obj in objects for v in field_values(obj, ref.field)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Identifier = Annotated[
     str,
@@ -39,3 +39,26 @@ class CheckBase(Strict):
 
     #: Set by each kind's check model: the kind's own part of the check.
     spec: Any
+
+
+class Reference(Strict):
+    """Values read from the cluster: a field of one named object, or of every object a label
+    selector matches."""
+
+    kind: str
+    apiVersion: str = "v1"
+    name: str | None = None
+    selector: str | None = Field(None, description="a label selector (name=webserver); every match counts")
+    namespace: str | None = Field(None, description="default: the graded namespace; may use $LAB_NAMESPACE")
+    field: str = Field(description="dotted path into the object: status.podIP, spec.ports[0].nodePort")
+    ready: bool = Field(False, description="Pods only: only those that are ready")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Reference":
+        if (self.name is None) == (self.selector is None):
+            raise ValueError("a reference needs exactly one of name, selector")
+        return self
+
+    def shown(self) -> str:
+        which = self.name or f"[{self.selector}]"
+        return f"{self.kind} {which}'s {self.field}"

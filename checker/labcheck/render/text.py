@@ -10,21 +10,34 @@ from ..checks.outcome import CheckResult, Status, StepResult, Table
 _STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "magenta", Status.SKIP: "dim"}
 
 
-def check_line(result: CheckResult, width: int) -> str:
+_INDENT = " " * 8
+
+
+def _head(result: CheckResult, width: int) -> str:
+    """The check's line and, unless it passed, its one-line summary."""
     style = _STYLE[result.status]
     line = f"  [{style}]{result.status.value:<5}[/{style}] {escape(result.check_id):<{width}}  {escape(result.title)}"
-    if result.status == Status.PASS:
-        return line
-    details = [escape(result.summary)]
-    if result.status == Status.FAIL:
-        if result.expected:
-            details.append(f"expected: {escape(result.expected)}")
-        if result.observed:
-            details.append(f"observed: {escape(result.observed)}")
-        if result.cause:
-            details.append(f"[bold]likely cause:[/bold] {escape(result.cause)}")
-    indent = " " * 8
-    return line + "".join(f"\n{indent}{d}" for d in details)
+    return line if result.status == Status.PASS else f"{line}\n{_INDENT}{escape(result.summary)}"
+
+
+def _details(result: CheckResult) -> str:
+    """Expected, observed and the likely cause of a FAIL; a cause of several lines (one per reason)
+    starts on its own line, each reason indented under it."""
+    if result.status != Status.FAIL:
+        return ""
+    details = [f"{label}: {escape(text)}" for label, text in (("expected", result.expected),
+                                                             ("observed", result.observed)) if text]
+    if result.cause and "\n" in result.cause:
+        details.append("[bold]likely cause:[/bold]" + "".join(f"\n{_INDENT}  {escape(line)}"
+                                                              for line in result.cause.splitlines()))
+    elif result.cause:
+        details.append(f"[bold]likely cause:[/bold] {escape(result.cause)}")
+    return "\n".join(f"{_INDENT}{d}" for d in details)
+
+
+def check_line(result: CheckResult, width: int) -> str:
+    details = _details(result)
+    return _head(result, width) + (f"\n{details}" if details else "")
 
 
 def _evidence_lines(result: CheckResult) -> list[str]:
@@ -68,11 +81,16 @@ def render_text(step: StepResult, console: Console, *, step_count: int, verbose:
         console.print(f"  [yellow]{escape(str(step.regression))}[/yellow]", highlight=False)
     width = max((len(c.check_id) for c in step.checks), default=10)
     for result in step.checks:
-        console.print(check_line(result, width), highlight=False)
+        # A table (a connectivity matrix) shows what expected and observed would say: it comes
+        # right under the summary, before the likely cause.
+        console.print(_head(result, width), highlight=False)
         if result.table is not None and result.status != Status.SKIP:
             from rich.padding import Padding
 
             console.print(Padding(table_of(result.table), (0, 0, 0, 8), expand=False))
+        details = _details(result)
+        if details:
+            console.print(details, highlight=False)
         if verbose:
             for line in _evidence_lines(result):
                 console.print(line, highlight=False)

@@ -5,7 +5,7 @@ evaluated, its lint rules, what it watches, what it needs beyond the API.
     assert -> assert_.py      absent -> absent.py     probe -> probe.py
     python -> python.py       matrix -> matrix.py     answer -> answer.py
     replicas -> replicas.py   containers -> containers.py
-    endpoints -> endpoints.py logs -> logs.py
+    endpoints -> endpoints.py logs -> logs.py     resolves -> resolves.py
 
 Engine, watch, lint and the lab format ask `KINDS`, never test a kind's name:
 adding a kind is one module and one line below.
@@ -13,7 +13,7 @@ adding a kind is one module and one line below.
 
 from __future__ import annotations
 
-from . import absent, answer, assert_, containers, endpoints, logs, matrix, probe, python, replicas
+from . import absent, answer, assert_, containers, endpoints, logs, matrix, probe, python, replicas, resolves
 from .base import CheckKind
 
 KINDS: dict[str, CheckKind] = {}
@@ -26,7 +26,7 @@ def add(kind: CheckKind) -> None:
     KINDS[kind.name] = kind
 
 
-for _module in (assert_, absent, probe, python, matrix, answer, replicas, containers, endpoints, logs):
+for _module in (assert_, absent, probe, python, matrix, answer, replicas, containers, endpoints, logs, resolves):
     add(_module.KIND)
 
 

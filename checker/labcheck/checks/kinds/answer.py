@@ -3,6 +3,7 @@
     answer: {configmap: answer-pod-ip, keys: [nginx-container, sidecar],
              equals: {kind: Pod, name: multicontainerpod, field: status.podIP}}
     answer: {configmap: answer-client-address, key: address, one_of: ["127.0.0.1", "::1", localhost]}
+    answer: {configmap: answer-dns-names, key: namespaced, equals: webserver.$LAB_NAMESPACE}
     answer: {configmap: answer-served-by, key: pods,
              items: {kind: Pod, selector: name=webserver, field: metadata.name, ready: true},
              may_include: {kind: Pod, selector: name=webserver, field: metadata.name}}
@@ -10,8 +11,8 @@
 A value from the cluster is read when the check runs (`field` is a dotted path;
 `[0]` and `[*]` index lists), so the answer is compared with what this
 learner's cluster says, not with a value the lab author saw. IP addresses
-compare by value; a recorded list may be separated by spaces, commas,
-semicolons or new lines. A wrong answer that is something else in the cluster
+compare by value; `$LAB_NAMESPACE` in a value stands for the graded namespace;
+a recorded list may be separated by spaces, commas, semicolons or new lines. A wrong answer that is something else in the cluster
 (the node's IP, another Pod's IP, a ClusterIP) is named in the cause.
 """
 
@@ -22,43 +23,20 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from ...errors import TargetUnavailable
 from ..commands import in_namespace
 from ..context import CheckContext
-from ..objects import answer, answer_items, field_values, identify, is_ready, same_value
+from ..objects import answer, answer_items, identify, read_reference, same_value
 from ..outcome import Outcome
-from ..spec import CheckBase, Strict
+from ..spec import CheckBase, Reference, Strict
 from .base import ApiKind, CheckKind
-
-
-class Reference(Strict):
-    """Values read from the cluster: a field of one named object, or of every object a label
-    selector matches."""
-
-    kind: str
-    apiVersion: str = "v1"
-    name: str | None = None
-    selector: str | None = Field(None, description="a label selector (name=webserver); every match counts")
-    namespace: str | None = Field(None, description="default: the graded namespace; may use $LAB_NAMESPACE")
-    field: str = Field(description="dotted path into the object: status.podIP, spec.ports[0].nodePort")
-    ready: bool = Field(False, description="Pods only: only those that are ready")
-
-    @model_validator(mode="after")
-    def _one_way(self) -> "Reference":
-        if (self.name is None) == (self.selector is None):
-            raise ValueError("a reference needs exactly one of name, selector")
-        return self
-
-    def shown(self) -> str:
-        which = self.name or f"[{self.selector}]"
-        return f"{self.kind} {which}'s {self.field}"
 
 
 class Answer(Strict):
     configmap: str
     key: str | None = None
     keys: list[str] = Field(default_factory=list, description="several keys, each holding the same expected value")
-    equals: str | Reference | None = Field(None, description="the value, or where to read it in the cluster")
+    equals: str | Reference | None = Field(
+        None, description="the value ($LAB_NAMESPACE stands for the graded namespace), or where to read it in the cluster")
     one_of: list[str] | None = Field(None, min_length=1, description="any one of these values")
     items: Reference | None = Field(None, description="a list: exactly these values, in any order")
     may_include: Reference | None = Field(None, description="with items: values also allowed in the list")
@@ -84,24 +62,6 @@ class AnswerCheck(CheckBase):
     spec: Answer = Field(alias="answer")
 
 
-def read(ctx: CheckContext, ref: Reference) -> list[str]:
-    """The values a reference points at now (a missing object is TargetUnavailable: not yet made)."""
-    namespace = in_namespace(ref.namespace, ctx.namespace) if ref.namespace else None
-    where = {"namespace": namespace} if namespace else {}
-    if ref.name is not None:
-        obj = ctx.get(ref.kind, ref.name, ref.apiVersion, **where)
-        if obj is None:
-            raise TargetUnavailable(f"{ref.kind} {ref.name} does not exist, so the answer cannot be compared",
-                                    cause=f"{ref.kind} {ref.name} must exist (see the earlier steps)")
-        objects = [obj]
-    else:
-        objects = [o for o in ctx.list(ref.kind, ref.apiVersion, label_selector=ref.selector, **where)
-                   if not o.get("metadata", {}).get("deletionTimestamp")]
-    if ref.ready:
-        objects = [o for o in objects if is_ready(o)]
-    return [str(v) for obj in objects for v in field_values(obj, ref.field)]
-
-
 def _wrong_value(ctx: CheckContext, spec: Answer, key: str, value: str, expected: list[str], what: str) -> str:
     named = identify(ctx, value) if value else None
     if not value:
@@ -117,13 +77,14 @@ def evaluate(spec: Answer, ctx: CheckContext, lab_folder: Path | None = None) ->
     if spec.items is not None:
         return _items(spec, ctx, recorded)
     if isinstance(spec.equals, Reference):
-        expected = read(ctx, spec.equals)
+        expected = read_reference(ctx, spec.equals)
         if not expected:  # e.g. a Pod without an IP yet: the cluster may still get there
             return Outcome.failed(f"{spec.equals.shown()} has no value yet, so the answer cannot be compared",
                                   cause="wait until it is set (see the earlier steps)")
         what = f"{spec.equals.shown()} ({' or '.join(expected)})"
     else:
-        expected = list(spec.one_of) if spec.one_of is not None else [str(spec.equals)]
+        written = list(spec.one_of) if spec.one_of is not None else [str(spec.equals)]
+        expected = [in_namespace(value, ctx.namespace) for value in written]
         what = " or ".join(expected)
     wrong = {k: v for k, v in recorded.items() if not any(same_value(v, e) for e in expected)}
     if not wrong:
@@ -138,8 +99,8 @@ def evaluate(spec: Answer, ctx: CheckContext, lab_folder: Path | None = None) ->
 
 def _items(spec: Answer, ctx: CheckContext, recorded: dict[str, str]) -> Outcome:
     assert spec.items is not None
-    required = set(read(ctx, spec.items))
-    allowed = required | (set(read(ctx, spec.may_include)) if spec.may_include else set())
+    required = set(read_reference(ctx, spec.items))
+    allowed = required | (set(read_reference(ctx, spec.may_include)) if spec.may_include else set())
     what = spec.items.shown()
     for key, value in recorded.items():
         given = answer_items(value)
@@ -152,10 +113,11 @@ def _items(spec: Answer, ctx: CheckContext, recorded: dict[str, str]) -> Outcome
                 parts.append(f"{', '.join(named)} {'is' if len(strangers) == 1 else 'are'} not among them")
             if missing:
                 parts.append(f"missing: {', '.join(missing)}")
+            # Values named for what they are (another Pod's IP) say more than a lab's own cause.
             return Outcome.failed(
                 f"you recorded {len(set(given) & required)} of the {len(required)} values of {what}",
                 expected=f"{key}: {' '.join(sorted(required))}", observed=f"{key}: {value!r}",
-                cause="; ".join(parts), cause_generic=True, final=True)
+                cause="; ".join(parts), cause_generic=not strangers, final=True)
     return Outcome.passed(f"you recorded every one of the {len(required)} values of {what}")
 
 

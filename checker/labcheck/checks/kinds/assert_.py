@@ -13,7 +13,8 @@ from typing import ClassVar
 from pydantic import Field
 
 from ...lint.patterns import lint_pattern
-from ..context import CheckContext
+from ..commands import in_namespace
+from ..context import CLUSTER_SCOPED, CheckContext
 from ..diagnose import Cause, missing_object, object_cause, service_selects_nothing
 from ..matching import ObjectPattern, mismatches, pattern_watches
 from ..outcome import Outcome
@@ -48,30 +49,34 @@ def _cause(ctx: CheckContext, obj: dict) -> Cause:
 def evaluate(pattern: ObjectPattern, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
     fields = pattern.fields()
     if pattern.name:
-        obj = ctx.cluster.get(pattern.apiVersion, pattern.kind, ctx.namespace, pattern.name)
+        # a cluster-scoped kind (a Namespace) is read without a namespace; its name may be derived
+        # from the graded namespace ($LAB_NAMESPACE-monitoring)
+        name = in_namespace(pattern.name, ctx.namespace)
+        where = "" if pattern.kind in CLUSTER_SCOPED else f" in namespace {ctx.namespace}"
+        obj = ctx.get(pattern.kind, name, pattern.apiVersion)
         if obj is None:
-            observed, cause = missing_object(ctx, pattern.apiVersion, pattern.kind, pattern.name)
+            observed, cause = missing_object(ctx, pattern.apiVersion, pattern.kind, name)
             return Outcome.failed(
-                f"{header(pattern)} does not exist in namespace {ctx.namespace}",
-                expected=f"{header(pattern)} in namespace {ctx.namespace}",
+                f"{header(pattern, name)} does not exist{where}",
+                expected=f"{header(pattern, name)}{where}",
                 observed=observed,
                 cause=cause.text,
                 final=cause.final,
                 cause_generic=cause.generic,
             )
-        found = mismatches(fields, obj)
+        found = mismatches({**fields, "metadata": {**fields.get("metadata", {}), "name": name}}, obj)
         if not found:
-            return Outcome.passed(f"{header(pattern)} matches")
+            return Outcome.passed(f"{header(pattern, name)} matches")
         cause = _cause(ctx, obj)
         return Outcome.failed(
-            f"{header(pattern)} does not match: {found[0]}",
+            f"{header(pattern, name)} does not match: {found[0]}",
             expected="; ".join(f"{m.path} = {m.expected!r}" for m in found[:_SHOWN]),
             observed=describe_mismatches(found),
             cause=cause.text,
             final=cause.final,
         )
 
-    candidates = ctx.cluster.list(pattern.apiVersion, pattern.kind, ctx.namespace)
+    candidates = ctx.list(pattern.kind, pattern.apiVersion)
     for obj in candidates:
         if not mismatches(fields, obj):
             return Outcome.passed(f"{pattern.kind} {obj['metadata']['name']} matches")

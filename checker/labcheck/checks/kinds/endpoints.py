@@ -1,4 +1,5 @@
-"""`endpoints:` — a Service's EndpointSlices list every ready Pod it selects (kind `endpoints`).
+"""`endpoints:` — a Service's EndpointSlices list every ready Pod it selects as ready, and no
+Pod that is not ready as ready (kind `endpoints`).
 
     endpoints: {service: webserver}
 
@@ -63,14 +64,21 @@ def evaluate(spec: Endpoints, ctx: CheckContext, lab_folder: Path | None = None)
         return Outcome.failed(
             f"0 ready endpoints: none of the {len(selected)} Pods selector {selector_text(selector)} matches is ready",
             cause=cause, final=stuck)
+    unready = {p["status"]["podIP"]: name_of(p) for p in selected
+               if not is_ready(p) and p.get("status", {}).get("podIP")}
     found, ports = endpoints(ctx, spec.service)
     listed = {e.address for e in found if e.ready}
     shown = ", ".join(f"{ip} ({name})" for ip, name in sorted(ready.items()))
-    if set(ready) <= listed:
+    stale = sorted(set(unready) & listed)
+    if set(ready) <= listed and not stale:
         port = "/".join(str(p) for p in ports) or "?"
-        return Outcome.passed(f"Service {spec.service} has {len(listed)} ready endpoints on port {port}: {shown}")
+        besides = f"; not ready, so not served: {', '.join(f'{ip} ({n})' for ip, n in sorted(unready.items()))}"
+        return Outcome.passed(f"Service {spec.service} has {len(ready)} ready endpoints on port {port}: {shown}"
+                              + (besides if unready else ""))
     return Outcome.failed(
-        f"Service {spec.service}'s EndpointSlices do not list its ready Pods yet",
+        f"Service {spec.service}'s EndpointSlices do not list its ready Pods yet" if not stale else
+        f"Service {spec.service}'s EndpointSlices still list {', '.join(f'{ip} ({unready[ip]})' for ip in stale)} "
+        "as ready, though the Pod is not ready",
         expected=f"ready endpoints {shown}",
         observed=f"ready endpoints {', '.join(sorted(listed)) or 'none'}",
         cause="the EndpointSlice controller updates slices within a second or two of a Pod's readiness changing")

@@ -3,10 +3,15 @@
     logs: {pod: multicontainerpod, container: nginx-container,
            matches: '"GET [^"]*" 200 .*"(curl|Wget)', client: {one_of: ["127.0.0.1", "::1"]}}
     logs: {pod: webserver, matches: '"GET / ', client: {pod: client}}
+    logs: {selector: k8s-app=kube-dns, namespace: kube-system, matches: '"A IN webserver\\.',
+           address: '^\\[INFO\\] \\[?([0-9a-f.:]+?)\\]?:[0-9]+ ', client: {pod: client}}
 
-Each log line is taken to start with the client's address (nginx's and most
-web servers' access-log formats); a line counts when it matches `matches` and
-comes from the client: one of the addresses given, or the IP of the Pod named.
+A line counts when it matches `matches` and comes from the client: one of the
+addresses given, or the IP of the Pod named. Where a line says who sent it is
+`address`, a regular expression whose first group is the address (default: the
+line's first field, as in nginx's and most web servers' access logs). With a
+`selector`, the logs of every Pod it matches are read (a request may reach any
+replica).
 A FAIL names the addresses the matching lines did come from, and what each is
 in the cluster (the node, another Pod), which is usually the lesson.
 """
@@ -20,6 +25,7 @@ from typing import Any, ClassVar, Iterator
 from pydantic import Field, model_validator
 
 from ...errors import TargetUnavailable
+from ..commands import in_namespace
 from ..context import CheckContext
 from ..objects import identify, pod, same_value
 from ..outcome import Outcome
@@ -41,12 +47,22 @@ class Client(Strict):
 
 
 class Logs(Strict):
-    pod: str = Field(description="the server Pod whose log is read")
+    pod: str | None = Field(None, description="the server Pod whose log is read")
+    selector: str | None = Field(None, description="or a label selector: the logs of every Pod it matches")
+    namespace: str | None = Field(None, description="default: the graded namespace; may use $LAB_NAMESPACE")
     container: str | None = Field(None, description="default: the Pod's first container")
-    matches: str = Field(description="regular expression a counted line must match")
-    client: Client | None = Field(None, description="whom counted lines must come from (the line's first field)")
+    matches: str = Field(description="regular expression a counted line must match ($LAB_NAMESPACE: the graded "
+                                     "namespace, as text)")
+    client: Client | None = Field(None, description="whom counted lines must come from")
+    address: str = Field(r"^(\S+)", description="regular expression whose first group is a line's client address")
     at_least: int = Field(1, ge=1)
-    tail_lines: int = Field(500, ge=1, le=100000, description="how much of the log's end is read")
+    tail_lines: int = Field(500, ge=1, le=100000, description="how much of each log's end is read")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Logs":
+        if (self.pod is None) == (self.selector is None):
+            raise ValueError("logs need exactly one of pod, selector")
+        return self
 
 
 class LogsCheck(CheckBase):
@@ -67,12 +83,32 @@ def _client_addresses(spec: Logs, ctx: CheckContext) -> tuple[list[str], str]:
     return [ip for ip in ips if ip], f"Pod {client.pod}'s IP ({', '.join(ip for ip in ips if ip)})"
 
 
+def _read(spec: Logs, ctx: CheckContext) -> tuple[str, str]:
+    """(the logs' text, what was read) from the named Pod or every Pod the selector matches."""
+    namespace = in_namespace(spec.namespace, ctx.namespace) if spec.namespace else ctx.namespace
+    if spec.pod is not None:
+        here = CheckContext(ctx.cluster, namespace, ctx.evidence, ctx.reached)
+        pod(here, spec.pod, running=True)
+        text = ctx.logs(spec.pod, spec.container, tail_lines=spec.tail_lines, namespace=namespace)
+        return text, f"the log of {spec.pod}" + (f" ({spec.container})" if spec.container else "")
+    pods = [p for p in ctx.list("Pod", label_selector=spec.selector, namespace=namespace)
+            if p.get("status", {}).get("phase") == "Running"]
+    if not pods:
+        raise TargetUnavailable(f"no running Pod matches {spec.selector} in namespace {namespace}")
+    texts = [ctx.logs(p["metadata"]["name"], spec.container, tail_lines=spec.tail_lines, namespace=namespace)
+             for p in pods]
+    return "\n".join(texts), f"the logs of {', '.join(sorted(p['metadata']['name'] for p in pods))}"
+
+
+def _source(address: re.Pattern, line: str) -> str | None:
+    found = address.search(line)
+    return found.group(1).strip("[]") if found and found.groups() else None
+
+
 def evaluate(spec: Logs, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
-    pod(ctx, spec.pod, running=True)
-    text = ctx.logs(spec.pod, spec.container, tail_lines=spec.tail_lines)
-    pattern = re.compile(spec.matches)
+    text, where = _read(spec, ctx)
+    pattern = re.compile(in_namespace(spec.matches, ctx.namespace))
     lines = [line.strip() for line in text.splitlines() if pattern.search(line)]
-    where = f"the log of {spec.pod}" + (f" ({spec.container})" if spec.container else "")
     if spec.client is None:
         if len(lines) >= spec.at_least:
             return Outcome.passed(f"{where} has {len(lines)} line(s) matching /{spec.matches}/", observed=lines[-1][:200])
@@ -81,7 +117,8 @@ def evaluate(spec: Logs, ctx: CheckContext, lab_folder: Path | None = None) -> O
                               cause="the request has not reached the server yet (see the earlier checks)",
                               cause_generic=True)
     addresses, who = _client_addresses(spec, ctx)
-    sources = [line.split()[0] for line in lines if line.split()]
+    address = re.compile(spec.address)
+    sources = [source for source in (_source(address, line) for line in lines) if source]
     theirs = [s for s in sources if any(same_value(s, a) for a in addresses)]
     if len(theirs) >= spec.at_least:
         return Outcome.passed(f"{where} shows {len(theirs)} request(s) from {who}", observed=theirs[-1])
@@ -103,14 +140,19 @@ def _tail(text: str, lines: int = 5) -> str:
 
 
 def lint(spec: Any, at: Location, env: LintEnv) -> Iterator[Finding]:
-    matches = spec.get("matches") if isinstance(spec, dict) else None
-    if isinstance(matches, str):
-        try:
-            re.compile(matches)
-        except re.error as exc:
-            yield at + ("matches",), f"matches is not a valid regular expression: {exc}"
-        if matches in ("", ".*", "^", "$"):
-            yield at + ("matches",), f"matches {matches!r} matches every line: say what the line must show"
+    if not isinstance(spec, dict):
+        return
+    for key in ("matches", "address"):
+        if isinstance(spec.get(key), str):
+            try:
+                compiled = re.compile(spec[key])
+            except re.error as exc:
+                yield at + (key,), f"{key} is not a valid regular expression: {exc}"
+                continue
+            if key == "address" and compiled.groups < 1:
+                yield at + (key,), "address needs a group, (...), around the client's address"
+    if spec.get("matches") in ("", ".*", "^", "$"):
+        yield at + ("matches",), f"matches {spec['matches']!r} matches every line: say what the line must show"
 
 
 def watches(spec: Logs, lab_folder: Path) -> tuple[ApiKind, ...]:

@@ -14,11 +14,18 @@ execs themselves run in parallel too. An exec costs far more CPU than a curl,
 so a 9-cell matrix costs 3 execs plus one for the controls, not 13.
 
 The result is the matrix expected vs observed: a table in the terminal, plain
-data in the evidence (`kind: matrix`), and a cause naming the cells that differ.
+data in the evidence (`kind: matrix`). A FAIL is a one-line count, the table, and
+one likely cause per distinct reason with its cells under it, found by reading
+the NetworkPolicies as written (which rule admits a cell that should be blocked,
+which Pod no policy selects, which port a rule leaves out). When the policies as
+written give what was observed, no waiting changes it and the FAIL is final; when
+they give what was expected, kube-router may not have applied a change yet, and
+the engine retries.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -31,6 +38,7 @@ from ...cluster.base import ExecResult
 from ..commands import STATUS_MARK, blocking_kind, command_missing, http_script, in_namespace, interpret
 from ..context import CheckContext, exec_evidence
 from ..diagnose import pod_cause
+from ..objects import containers_of, labels_of, name_of, selector_matches, target_ports
 from ..outcome import Outcome, Table, TableCell, TableRow
 from ..spec import CheckBase, Identifier, Strict
 from .base import NETWORK_PATH, NODE, ApiKind, CheckKind
@@ -203,12 +211,15 @@ class _Target:
     control_host: str  # what the control connects to: the Pod's IP or the ClusterIP
     control_node: str | None
     control: ExecResult | None = None
+    pod: dict[str, Any] | None = None  # the server Pod, when the target names one
+    pod_port: int | None = None  # the port the connection reaches on that Pod (a Service's targetPort resolved)
 
 
 @dataclass
 class _Plan:
     clients: dict[str, tuple[str, MatrixClient]] = field(default_factory=dict)  # name -> (namespace, spec)
     targets: dict[str, _Target] = field(default_factory=dict)
+    client_pods: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class _NotReady(Exception):
@@ -244,11 +255,13 @@ def _plan(spec: Matrix, ctx: CheckContext) -> _Plan:
         obj = _running_pod(ctx, namespace, client.pod, "client")
         client_nodes.append(obj["spec"].get("nodeName"))
         plan.clients[name] = (namespace, client)
+        plan.client_pods[name] = obj
     for name in used_targets:
         target = spec.targets[name]
         namespace = in_namespace(target.namespace, ctx.namespace) if target.namespace else ctx.namespace
         cell_host = control_host = ""
-        node = None
+        node = obj = None
+        port: int | None = target.port
         if target.pod:
             obj = _running_pod(ctx, namespace, target.pod, "server")
             cell_host = control_host = obj["status"]["podIP"]
@@ -262,7 +275,10 @@ def _plan(spec: Matrix, ctx: CheckContext) -> _Plan:
             if not target.pod:
                 control_host = service.get("spec", {}).get("clusterIP") or ""
                 node = client_nodes[0] if client_nodes else None
-        plan.targets[name] = _Target(target, namespace, cell_host, control_host, node)
+            entry = next((p for p in service.get("spec", {}).get("ports") or [] if p.get("port") == target.port), None)
+            found = target_ports(entry, [obj]) if entry is not None and obj is not None else set()
+            port = next(iter(found)) if len(found) == 1 else None
+        plan.targets[name] = _Target(target, namespace, cell_host, control_host, node, pod=obj, pod_port=port)
     return plan
 
 
@@ -387,33 +403,307 @@ def matrix_table(spec: Matrix, cells: list[Cell]) -> Table:
     return Table("connectivity: expected / observed", "from \\ to", targets, rows)
 
 
-def _names(cells: list[Cell]) -> str:
-    return ", ".join(c.name for c in cells)
+# --- why cells differ: the NetworkPolicies as the API server holds them -------------------------
+#
+# A cell is open or blocked by what the policies say and by whether kube-router has applied them
+# yet. Read as written, they tell which rule admits a cell that should be blocked, which Pod no
+# policy selects, which port a rule leaves out. When the policies as written give the observed
+# result, no waiting changes it: the verdict is final. When they give the expected result, the
+# engine's retries wait for kube-router. A rule this reading does not follow leaves it unsure.
 
 
-def _cause(cells: list[Cell], plan: _Plan) -> tuple[str, bool]:
-    """(cause, generic) for the cells that differ, the most telling kind first."""
-    dns = [c for c in cells if c.observed == NO_DNS]
+@dataclass
+class _End:
+    """One end of a connection as policies see it."""
+
+    pod: str
+    namespace: str
+    labels: dict[str, str]
+    ip: str
+    ports: dict[str, int]  # named container ports
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> "_End":
+        ports = {p["name"]: int(p["containerPort"]) for c in containers_of(obj) for p in c.get("ports") or []
+                 if p.get("name") and p.get("containerPort")}
+        return cls(name_of(obj), obj["metadata"].get("namespace", ""), labels_of(obj),
+                   obj.get("status", {}).get("podIP", ""), ports)
+
+    def shown(self) -> str:
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return f"Pod {self.pod}" + (f" ({labels})" if labels else "")
+
+
+@dataclass
+class _Side:
+    """What the policies of one side (the target's ingress, the client's egress) say of a connection."""
+
+    allowed: bool | None  # None: a rule this reading does not follow
+    key: tuple = ()  # cells whose reasons share a key are told together
+    text: str = ""
+
+
+def _selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """A policy's LabelSelector: an empty one selects everything."""
+    selector = selector or {}
+    if not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        return True
+    return selector_matches(selector, labels)
+
+
+def _selector_text(selector: dict[str, Any] | None) -> str:
+    selector = selector or {}
+    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
+    for e in selector.get("matchExpressions") or []:
+        parts.append(f"{e.get('key')} {e.get('operator')}"
+                     + (f" ({', '.join(e.get('values') or [])})" if e.get("values") else ""))
+    return ", ".join(parts)
+
+
+def _peer_text(peer: dict[str, Any] | None, namespace: str) -> str:
+    if peer is None:
+        return "every Pod and address"
+    if "ipBlock" in peer:
+        return f"addresses in {peer['ipBlock'].get('cidr')}"
+    pods, namespaces = peer.get("podSelector"), peer.get("namespaceSelector")
+    who = f"Pods labelled {_selector_text(pods)}" if _selector_text(pods) else "every Pod"
+    if namespaces is None:
+        return f"{who} of namespace {namespace}"
+    where = f"namespaces labelled {_selector_text(namespaces)}" if _selector_text(namespaces) else "every namespace"
+    return f"{who} of {where}"
+
+
+def _port_text(entry: dict[str, Any]) -> str:
+    protocol = entry.get("protocol") or "TCP"
+    if entry.get("port") is None:
+        return f"every {protocol} port"
+    end = f"-{entry['endPort']}" if entry.get("endPort") else ""
+    return f"port {entry['port']}{end}" + ("" if protocol == "TCP" else f"/{protocol}")
+
+
+def _types(policy: dict[str, Any]) -> set[str]:
+    spec = policy.get("spec") or {}
+    return set(spec.get("policyTypes") or ["Ingress", *(["Egress"] if spec.get("egress") else [])])
+
+
+class _Policies:
+    """The NetworkPolicies and namespace labels that explain a matrix, read once per attempt."""
+
+    def __init__(self, ctx: CheckContext):
+        self.ctx = ctx
+        self._policies: dict[str, list[dict[str, Any]]] = {}
+        self._labels: dict[str, dict[str, str] | None] = {}
+
+    def of(self, namespace: str) -> list[dict[str, Any]]:
+        if namespace not in self._policies:
+            self._policies[namespace] = self.ctx.list("NetworkPolicy", "networking.k8s.io/v1", namespace=namespace)
+        return self._policies[namespace]
+
+    def _namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        if namespace not in self._labels:
+            found = self.ctx.get("Namespace", namespace)
+            self._labels[namespace] = labels_of(found) if found else None
+        return self._labels[namespace]
+
+    def _peer(self, peer: dict[str, Any], namespace: str, other: _End) -> bool | None:
+        if "ipBlock" in peer:
+            block = peer["ipBlock"]
+            try:
+                ip = ipaddress.ip_address(other.ip)
+                return ip in ipaddress.ip_network(block["cidr"], strict=False) and not any(
+                    ip in ipaddress.ip_network(e, strict=False) for e in block.get("except") or [])
+            except (KeyError, ValueError):
+                return None
+        if peer.get("namespaceSelector") is None:
+            same = other.namespace == namespace
+        else:
+            labels = self._namespace_labels(other.namespace)
+            if labels is None:
+                return None
+            same = _selects(peer["namespaceSelector"], labels)
+        return same and (peer.get("podSelector") is None or _selects(peer["podSelector"], other.labels))
+
+    @staticmethod
+    def _port(entry: dict[str, Any], port: int, protocol: str, named: dict[str, int]) -> bool:
+        if (entry.get("protocol") or "TCP") != protocol:
+            return False
+        value = entry.get("port")
+        if value is None:
+            return True
+        if isinstance(value, str) and not value.isdigit():
+            return named.get(value) == port  # a named port: the destination Pod's number for it
+        return int(value) <= port <= int(entry.get("endPort") or value)
+
+    def side(self, ingress: bool, subject: _End, other: _End, port: int, protocol: str = "TCP",
+             others: str = "") -> _Side:
+        """Ingress: may `other` (a client) reach `subject`? Egress: may `subject` (a client) reach `other`?"""
+        namespace, direction = subject.namespace, "Ingress" if ingress else "Egress"
+        policies = self.of(namespace)
+        selecting = [p for p in policies if direction in _types(p)
+                     and _selects((p.get("spec") or {}).get("podSelector"), subject.labels)]
+        if not selecting and ingress and not policies:
+            return _Side(True, ("no policy", namespace),
+                         f"namespace {namespace} has no NetworkPolicy, so its Pods admit every client")
+        if not selecting and ingress:
+            shown = "; ".join(f"{name_of(p)} selects {_selector_text(p['spec'].get('podSelector')) or 'every Pod'}"
+                              + ("" if "Ingress" in _types(p) else " for egress only") for p in policies)
+            return _Side(True, ("unselected", namespace, subject.pod),
+                         f"no NetworkPolicy selects {subject.shown()} for ingress, so it admits every client "
+                         f"(in namespace {namespace}: {shown})")
+        if not selecting:
+            return _Side(True, ("free", namespace, subject.pod), f"no NetworkPolicy limits {subject.pod}'s egress")
+        named = subject.ports if ingress else other.ports
+        unsure, partial = False, None
+        for policy in selecting:
+            for number, rule in enumerate(policy["spec"].get(direction.lower()) or [], 1):
+                peers = rule.get("from" if ingress else "to") or [None]
+                hits = [True if peer is None else self._peer(peer, namespace, other) for peer in peers]
+                unsure = unsure or None in hits
+                if True not in hits:
+                    continue
+                peer, ports = peers[hits.index(True)], rule.get("ports") or []
+                what = _peer_text(peer, namespace)
+                verb = f"admits {what} into Pod {subject.pod}" if ingress else f"lets Pod {subject.pod} reach {what}"
+                rule_of = f"{direction.lower()} rule {number} of NetworkPolicy {name_of(policy)}"
+                if ports and not any(self._port(e, port, protocol, named) for e in ports):
+                    partial = partial or _Side(False, ("ports", name_of(policy), direction, number),
+                                               f"{rule_of} {verb} only on {', '.join(_port_text(e) for e in ports)}")
+                    continue
+                alone = peer is not None and len(peers) > 1 and len([k for k in ("podSelector", "namespaceSelector")
+                                                                      if k in peer]) == 1
+                return _Side(True, ("rule", name_of(policy), direction, number, hits.index(True)),
+                             f"{rule_of} {verb}" + ("; each item of its list admits on its own: a namespaceSelector "
+                                                    "and a podSelector meant together belong in one item" if alone else ""))
+        if unsure:
+            return _Side(None)
+        if partial:
+            return partial
+        rules = "; ".join(_rules_text(p, ingress) for p in selecting)
+        names = f"NetworkPolic{'ies' if len(selecting) > 1 else 'y'} {', '.join(name_of(p) for p in selecting)}"
+        none = "none of their rules" if len(selecting) > 1 else "none of its rules"
+        if ingress:
+            return _Side(False, ("denied", direction, namespace, subject.pod),
+                         f"{subject.shown()} is selected for ingress by {names}, and {none} admits "
+                         f"{others or 'these clients'}: {rules}")
+        return _Side(False, ("denied", direction, namespace, subject.pod),
+                     f"Pod {subject.pod}'s egress is limited by {names}, and {none} lets it reach "
+                     f"{others or 'these targets'}: {rules}")
+
+
+def _rules_text(policy: dict[str, Any], ingress: bool) -> str:
+    """What a policy's rules let through, in a line."""
+    rules = policy["spec"].get("ingress" if ingress else "egress") or []
+    namespace = policy["metadata"].get("namespace", "")
+    parts = [" or ".join(_peer_text(peer, namespace) for peer in rule.get("from" if ingress else "to") or [None])
+             + (f" on {', '.join(_port_text(e) for e in rule['ports'])}" if rule.get("ports") else "")
+             for rule in rules]
+    return f"{name_of(policy)} {'admits' if ingress else 'lets it reach'} {'; '.join(parts) or 'nothing'}"
+
+
+@dataclass
+class _Reason:
+    text: str
+    final: bool  # the policies as written give this result: no waiting changes it
+    generic: bool = False
+    cells: list[Cell] = field(default_factory=list)
+
+
+def _cells_text(cells: list[Cell]) -> str:
+    """Cells grouped by target: "backend, monitor → frontend:80; frontend → db:6379"."""
+    by_target: dict[str, list[str]] = {}
+    for cell in cells:
+        by_target.setdefault(cell.target, []).append(cell.client)
+    return "; ".join(f"{', '.join(clients)} → {target}" for target, clients in by_target.items())
+
+
+_LAG = ": kube-router may not have applied the change yet"
+_UNSURE_OPEN = ("nothing stops these: no NetworkPolicy selects the target Pod for that direction, or a policy's "
+                "rule also admits this client or port")
+_UNSURE_BLOCKED = ("a policy rejects these: once a policy selects a Pod, only what some policy allows gets through; "
+                   "check the podSelector, namespaceSelector and ports of the rule meant to allow it")
+
+
+def _policy_reason(cell: Cell, plan: _Plan, policies: _Policies) -> tuple[tuple, _Reason]:
+    """(key, reason) for a cell that is open where it should be blocked, or the other way round."""
+    target = plan.targets[cell.target]
+    leak = cell.observed == OPEN
+    if target.pod is None or target.pod_port is None:
+        return ("unsure", leak), _Reason(_UNSURE_OPEN if leak else _UNSURE_BLOCKED, False, generic=True)
+    client, server = _End.of(plan.client_pods[cell.client]), _End.of(target.pod)
+    ingress = policies.side(True, server, client, target.pod_port)
+    egress = policies.side(False, client, server, target.pod_port)
+    if leak and ingress.allowed and egress.allowed:
+        free = egress.key[:1] == ("free",)
+        return ("leak", ingress.key, free or egress.key), \
+            _Reason(ingress.text + ("" if free else f"; {egress.text}"), True)
+    if not leak and False in (ingress.allowed, egress.allowed):
+        side = ingress if ingress.allowed is False else egress
+        return side.key, _Reason(side.text, True)
+    if None in (ingress.allowed, egress.allowed):
+        return ("unsure", leak), _Reason(_UNSURE_OPEN if leak else _UNSURE_BLOCKED, False, generic=True)
+    # a guess: a lab's own cause for the check wins over it
+    if leak:
+        return ("lag", leak), _Reason("the NetworkPolicies as written block these, yet they got through" + _LAG,
+                                      False, generic=True)
+    return ("lag", leak), _Reason("the NetworkPolicies as written allow these, yet they were blocked" + _LAG,
+                                  False, generic=True)
+
+
+def _dns_reason(client: str, plan: _Plan, policies: _Policies, ctx: CheckContext) -> _Reason:
+    advice = ("allow UDP and TCP port 53 to kube-dns (Pods labelled k8s-app=kube-dns in namespace kube-system)")
+    dns = ctx.list("Pod", label_selector="k8s-app=kube-dns", namespace="kube-system")
+    side = _Side(None)
     if dns:
-        clients = sorted({c.client for c in dns})
-        return (f"{', '.join(clients)} cannot resolve names ({_names(dns)}): if an egress policy selects "
-                f"{'this Pod' if len(clients) == 1 else 'these Pods'}, it must also allow UDP and TCP port 53 "
-                "to kube-dns (Pods labelled k8s-app=kube-dns in namespace kube-system)", False)
-    down = [c for c in cells if c.observed == DOWN]
-    if down:
-        targets = sorted({c.target for c in down})
-        return (f"{', '.join(targets)} answers nobody, not even its own node, so this is not a policy at work: "
+        side = policies.side(False, _End.of(plan.client_pods[client]), _End.of(dns[0]), 53, "UDP",
+                             others="kube-dns on UDP port 53")
+    if side.allowed is False:
+        return _Reason(f"{client} cannot resolve names: {side.text}; {advice}", True)
+    return _Reason(f"{client} cannot resolve names: if an egress policy selects it, it must also {advice}", False)
+
+
+def _reasons(wrong: list[Cell], plan: _Plan, ctx: CheckContext) -> list[_Reason]:
+    """The distinct reasons the cells differ, each with its cells, the most telling first."""
+    policies = _Policies(ctx)
+    found: dict[tuple, _Reason] = {}
+    for cell in wrong:
+        if cell.observed == NO_DNS:
+            key, reason = ("dns", cell.client), None
+            if key not in found:
+                reason = _dns_reason(cell.client, plan, policies, ctx)
+        elif cell.observed == DOWN:
+            key, reason = ("down", cell.target), _Reason(
+                f"{cell.target} answers nobody, not even its own node, so this is not a policy at work: "
                 "is the server running and listening on that port?", False)
-    failed = [c for c in cells if c.observed == FAILED]
-    if failed:
-        return f"{_names(failed)}: {failed[0].detail}", False
-    leaks = [c for c in cells if c.observed == OPEN and c.expected == BLOCKED]
-    if leaks:
-        return (f"nothing stops {_names(leaks)}: no NetworkPolicy selects the target Pod for that direction, "
-                "or a policy's rule also admits this client or port", True)
-    walls = [c for c in cells if c.observed == BLOCKED and c.expected == OPEN]
-    return (f"a policy rejects {_names(walls)}: once a policy selects a Pod, only what some policy allows gets "
-            "through; check the podSelector, namespaceSelector and ports of the rule meant to allow it", True)
+        elif cell.observed == FAILED:
+            key, reason = ("failed", cell.detail), _Reason(cell.detail, False)
+        else:
+            key, reason = _policy_reason(cell, plan, policies)
+        found.setdefault(key, reason).cells.append(cell)
+    for key, reason in found.items():  # a target no policy guards, and clients no egress policy limits either
+        if key[0] == "leak" and key[1][0] in ("no policy", "unselected") and \
+                all(policies.side(False, _End.of(plan.client_pods[c.client]), _End.of(plan.targets[c.target].pod),
+                                  plan.targets[c.target].pod_port).key[:1] == ("free",) for c in reason.cells):
+            clients = list(dict.fromkeys(c.client for c in reason.cells))
+            reason.text += f", and no NetworkPolicy limits the egress of {', '.join(clients)}"
+    order = {NO_DNS: 0, DOWN: 1, FAILED: 2}
+    return sorted(found.values(), key=lambda r: order.get(r.cells[0].observed, 3))
+
+
+def _summary(wrong: list[Cell], total: int) -> str:
+    differ = f"{len(wrong)} of {total} cells differ{'s' if len(wrong) == 1 else ''}"
+    if len(wrong) <= 2:
+        return f"{differ}: " + "; ".join(f"{c.name} {c.observed} (want {c.expected})" for c in wrong)
+    kinds: dict[tuple[str, str], int] = {}
+    for cell in wrong:
+        kinds[(cell.observed, cell.expected)] = kinds.get((cell.observed, cell.expected), 0) + 1
+    return f"{differ}: " + ", ".join(f"{n} {observed} (want {expected})" for (observed, expected), n in kinds.items())
+
+
+def _cause(reasons: list[_Reason], wrong: list[Cell]) -> str:
+    if len(reasons) == 1:
+        cells = f"all {len(wrong)} cells that differ" if len(wrong) > 2 else _cells_text(wrong)
+        return f"{reasons[0].text} ({cells})"
+    return "\n".join(f"- {r.text} ({_cells_text(r.cells)})" for r in reasons)
 
 
 def evaluate(spec: Matrix, ctx: CheckContext, lab_folder: Path | None = None) -> Outcome:
@@ -429,18 +719,16 @@ def evaluate(spec: Matrix, ctx: CheckContext, lab_folder: Path | None = None) ->
     shape = f"{len(cells)} cells ({counts[OPEN]} open, {counts[BLOCKED]} blocked)"
     no_client = [c for c in cells if c.observed == NO_CLIENT]
     if no_client:
-        return Outcome.error(f"cannot judge {_names(no_client)}: {no_client[0].detail} "
+        return Outcome.error(f"cannot judge {', '.join(c.name for c in no_client)}: {no_client[0].detail} "
                              "(the client needs curl; wget is enough for http targets)", evidence=evidence, table=table)
     wrong = [c for c in cells if not c.as_expected]
     if not wrong:
         return Outcome.passed(f"all {shape} as expected", evidence=evidence, table=table)
-    cause, generic = _cause(wrong, plan)
-    return Outcome.failed(
-        f"{len(wrong)} of {len(cells)} cells differ: "
-        + "; ".join(f"{c.name} expected {c.expected}, observed {c.observed}" for c in wrong),
-        expected="; ".join(f"{c.name} {c.expected}" for c in wrong),
-        observed="; ".join(f"{c.name} {c.observed} ({c.detail})" for c in wrong),
-        cause=cause, cause_generic=generic, evidence=evidence, table=table)
+    reasons = _reasons(wrong, plan, ctx)
+    # The table shows expected and observed; the summary counts, the cause says why.
+    return Outcome.failed(_summary(wrong, len(cells)), cause=_cause(reasons, wrong),
+                          cause_generic=all(r.generic for r in reasons), final=all(r.final for r in reasons),
+                          evidence=evidence, table=table)
 
 
 def watches(spec: Matrix, lab_folder: Path) -> tuple[ApiKind, ...]:

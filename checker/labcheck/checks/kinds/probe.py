@@ -68,7 +68,8 @@ class LogsProbe(_InPod):
 class NodeProbe(Strict):
     """Run a command on a kind node container (network namespaces, veths, routes, crictl)."""
 
-    node: str | None = Field(None, description="node name; or give `pod` for the node that runs it")
+    node: str | None = Field(None, description="node name; or give `pod` for the node that runs it; "
+                                               "neither: the first node by name (a single-node cluster's one)")
     pod: str | None = None
     command: list[str] = Field(min_length=1)
 
@@ -187,7 +188,12 @@ def _run(probe: Probe, ctx: CheckContext, pod: str | None = None,
         return result, f"logs of {target.pod}/{target.container}"
     if kind == "node":
         node = target.node
-        if node is None:
+        if node is None and target.pod is None:
+            names = sorted(n["metadata"]["name"] for n in ctx.list("Node"))
+            if not names:
+                raise TargetUnavailable("the cluster lists no nodes")
+            node = names[0]
+        elif node is None:
             obj = ctx.cluster.get("v1", "Pod", ctx.namespace, target.pod)
             if obj is None or not obj.get("spec", {}).get("nodeName"):
                 raise TargetUnavailable(f"Pod {target.pod} does not exist or is not scheduled to a node yet")
@@ -207,7 +213,12 @@ def _shown(probe: Probe, result: ExecResult) -> str:
         return f"GET {target.url}"
     if kind == "dns":
         return f"lookup {target.name}"
-    return " ".join(result.args)
+    # A script's first words say what it is; all of it is in the evidence (-v).
+    shown = " ".join(result.args)
+    return shown if len(shown) <= _SHOWN else shown[:_SHOWN - 3].rstrip() + "..."
+
+
+_SHOWN = 72  # characters of a command a summary shows
 
 
 def _evidence(ctx: CheckContext, result: ExecResult) -> list[dict]:
@@ -347,6 +358,9 @@ def evaluate(probe: Probe, ctx: CheckContext, lab_folder: Path | None = None) ->
         expected=_expected_text(probe),
         observed=f"exit code {result.returncode}: {seen[:300] or '(no output)'}",
         cause=interpret(result) if result.returncode != 0 or result.timed_out else None,
+        # interpret() reads network clients; on a node the command is the lab's own (ip, ss, crictl),
+        # whose "No such file" is no missing client: the check's own cause knows better
+        cause_generic=kind == "node",
         evidence=evidence,
     )
 

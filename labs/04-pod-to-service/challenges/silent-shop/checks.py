@@ -1,4 +1,4 @@
-"""Checks of challenge 04-wrong-selector."""
+"""Checks of challenge 04-silent-shop."""
 
 from __future__ import annotations
 
