@@ -178,7 +178,8 @@ def grader_rbac(classroom, tmp_path_factory):
     kubectl(env, "delete", "namespace", "labcheck-grading", "--ignore-not-found", "--wait=true", "--timeout=180s",
             check=False)
     kubectl(env, "delete", "clusterrolebinding,clusterrole", "labcheck-grader", "--ignore-not-found", check=False)
-    kubectl(env, "delete", "clusterrole", "labcheck-grader-exec", "--ignore-not-found", check=False)
+    kubectl(env, "delete", "clusterrole", "labcheck-grader-exec", "labcheck-grader-logs", "--ignore-not-found",
+            check=False)
 
 
 def _versions(env, learners) -> dict[tuple[str, str, str], str]:

@@ -128,11 +128,21 @@ def test_rbac_binds_exec_in_each_learner_namespace_and_the_ones_a_lab_derives(tm
     bindings = [d for d in yaml.safe_load_all(done.stdout) if d]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == [
         "lab08-ana", "lab08-ana-monitoring", "lab08-bo", "lab08-bo-monitoring"]
-    for binding in bindings:
+    for binding in bindings:  # exec (and logs) there, nowhere else
         assert binding["kind"] == "RoleBinding" and binding["roleRef"] == {
             "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "labcheck-grader-exec"}
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "labcheck-grader",
                                         "namespace": "labcheck-grading"}]
     assert "1 learner(s) on their own cluster (a context) are left out" in done.stderr
-    assert rbac.derived_namespaces(LAB, "lab01-x") == ["lab01-x"]
+    assert rbac.derived_namespaces(LAB, "lab01-x") == (["lab01-x"], [])
     assert run_labcheck("grade", "08", "--rbac").returncode == 2
+
+
+def test_rbac_binds_only_logs_where_a_lab_reads_logs_and_runs_nothing(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("learner,namespace\nana,lab10-ana\nbo,lab10-bo\n")
+    done = run_labcheck("grade", "10", "--roster", str(path), "--rbac")
+    assert done.returncode == 0, done.stderr
+    roles = {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in yaml.safe_load_all(done.stdout) if b}
+    assert roles == {("lab10-ana", "labcheck-grader-exec"), ("lab10-bo", "labcheck-grader-exec"),
+                     ("kube-system", "labcheck-grader-logs")}  # CoreDNS's log: read, never exec

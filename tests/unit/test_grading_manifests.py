@@ -59,6 +59,7 @@ def test_the_cluster_wide_role_only_reads_and_exec_is_a_role_of_its_own():
         assert verbs <= READ and "/" not in resource, (resource, verbs)  # no subresource: no exec, no logs
     assert ("", "secrets") not in grants()
     assert grants("labcheck-grader-exec") == {("", "pods/exec"): {"get", "create"}, ("", "pods/log"): {"get"}}
+    assert grants("labcheck-grader-logs") == {("", "pods/log"): {"get"}}
 
 
 def test_the_role_covers_every_kind_the_labs_read():

@@ -258,11 +258,11 @@ def _print_rbac(lab, roster) -> None:
 
     if not roster:
         raise UsageError("--rbac writes RoleBindings for a roster's namespaces: give --roster")
-    namespaces, skipped = learner_namespaces(lab, read_roster(roster))
+    execs, logs, skipped = learner_namespaces(lab, read_roster(roster))
     if skipped:
         click.echo(f"note: {len(skipped)} learner(s) on their own cluster (a context) are left out: bind "
                    f"labcheck-grader-exec in their cluster ({', '.join(skipped[:5])})", err=True)
-    click.echo(role_bindings(namespaces), nl=False)
+    click.echo(role_bindings(execs, logs), nl=False)
 
 
 def _listing(paths: list[Path]) -> str:
