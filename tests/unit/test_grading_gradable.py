@@ -101,7 +101,7 @@ def test_the_seam_raises_not_gradable_and_the_check_reports_it():
     assert run_step(LAB, LAB.steps[0], seam, namespace="lab01").status == Status.PASS  # the API is still read
 
 
-def test_the_table_in_docs_instructors_is_the_one_a_run_gives():
+def test_the_table_in_docs_instructors_is_made_from_the_declared_needs():
     page = (REPO / "docs" / "instructors.md").read_text(encoding="utf-8")
     shown = re.search(r"<!-- gradable-table: .*? -->\n(.*?)\n<!-- /gradable-table -->", page, re.S)
     assert shown, "docs/instructors.md lost its gradable-table markers"
