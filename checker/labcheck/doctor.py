@@ -43,7 +43,30 @@ def _docker() -> list[Item]:
         if prepare_command():
             start += "; on a machine prepared by clusters/prepare.sh: bash clusters/toolchain/start-docker.sh"
         return [Item("docker daemon", "fail", "not reachable", start)]
-    return [Item("docker daemon", "ok", f"Docker Engine {done.stdout.strip()}")]
+    return [Item("docker daemon", "ok", f"Docker Engine {done.stdout.strip()}"), _docker_in_a_vm(docker)]
+
+
+#: What changes where Docker runs in a VM: kind's network lives inside it.
+VM_NOTE = ("kind's Docker network lives inside Docker's VM, so this machine cannot reach the nodes' or MetalLB's "
+           "addresses: labcheck sends those requests from a short-lived container on kind's network instead "
+           "(checks say so), and `ip neigh` here shows nothing of kind's network: run it on a node "
+           "(`docker exec <node> ip neigh`)")
+
+
+def _docker_in_a_vm(docker: str) -> Item:
+    """Docker Desktop (macOS, Windows) or Docker inside WSL2: where Docker's networks live."""
+    done = _run([docker, "info", "--format", "{{.OperatingSystem}}"])
+    system = done.stdout.strip() if done and done.returncode == 0 else ""
+    try:
+        wsl = "microsoft" in Path("/proc/version").read_text(encoding="utf-8").lower()
+    except OSError:
+        wsl = False
+    if "Docker Desktop" in system:
+        return Item("docker networks", "warn", f"{system}: {VM_NOTE}")
+    if wsl:
+        return Item("docker networks", "ok", "Docker Engine inside WSL2: kind's network is reachable from this "
+                    "Linux, not from Windows; run labcheck, kubectl and curl inside WSL2")
+    return Item("docker networks", "ok", "Docker Engine on this machine: kind's network is reachable from here")
 
 
 def _kind() -> Item:
@@ -123,10 +146,13 @@ def _memory() -> Item:
     except (OSError, KeyError, ValueError):
         return Item("free memory", "warn", "unknown")
     found = f"{available_gib:.1f} GiB available"
+    # Measured while the labs ran (docs/install.md): about 2 GiB per cluster, one node or three.
     if available_gib < 2:
-        return Item("free memory", "fail", found, "free memory: a cluster needs about 2 GiB (stop other clusters: kind delete cluster)")
+        return Item("free memory", "fail", found, "a lab cluster takes about 2 GiB: free some, or stop another "
+                                                  "lab's cluster (`labcheck stop NN`)")
     if available_gib < 4:
-        return Item("free memory", "warn", found, "the three-node cluster wants about 4 GiB")
+        return Item("free memory", "warn", found, "enough for one lab cluster (about 2 GiB); both clusters at once "
+                                                  "take about 4 GiB: `labcheck stop NN` the one you are not using")
     return Item("free memory", "ok", found)
 
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cluster.host import kind_network
 from .errors import ClusterUnavailable
 from .loader import clusters_dir
 
@@ -271,11 +272,6 @@ def _workloads_ready(binary: str, context: str, workloads: list[tuple[str, str, 
 METALLB_NAMESPACE = "metallb-system"
 METALLB_POOL = "netlabs-pool"
 METALLB_POOL_SIZE = 16  # addresses; a lab needs a few LoadBalancer Services at most
-
-
-def kind_network() -> str:
-    """The Docker network kind puts its nodes on (kind's own override, else "kind")."""
-    return os.environ.get("KIND_EXPERIMENTAL_DOCKER_NETWORK") or "kind"
 
 
 def pool_range(network: dict) -> str:

@@ -119,7 +119,7 @@ def test_node_probe_without_a_node_runs_on_the_first_node():
     probe = {"id": "n", "title": "n", "probe": {"node": {"command": ["ip", "netns"]}, "expect": {"contains": "cni-"}}}
     nodes = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}} for name in ("netlabs-worker", "netlabs-a")]
     cluster = FakeCluster(nodes, exec_answer=lambda w, c: ok("cni-1234 (id: 0)"))
-    assert run([probe], cluster).status == Status.PASS
+    assert grade_checks([probe], cluster).status == Status.PASS
     assert ("node", "netlabs-a", ("ip", "netns")) in cluster.calls
 
 
@@ -129,7 +129,7 @@ def test_a_failing_node_command_gets_the_checks_cause_not_a_client_guess():
              "probe": {"node": {"node": "n1", "command": ["ip", "-n", "mypodns", "-br", "link", "show", "lo"]},
                        "expect": {"matches": "UP"}}}
     missing = ok(stderr='Cannot open network namespace "mypodns": No such file or directory', returncode=1)
-    check = run([probe], FakeCluster([], exec_answer=lambda w, c: missing)).checks[0]
+    check = grade_checks([probe], FakeCluster([], exec_answer=lambda w, c: missing)).checks[0]
     assert check.status == Status.FAIL and check.cause == "bring lo up: `ip -n mypodns link set lo up`"
     assert "No such file or directory" in check.observed
 
@@ -138,7 +138,7 @@ def test_a_long_script_is_shortened_in_the_summary_and_kept_whole_in_the_evidenc
     script = "p=/run/netns/mypodns; if findmnt -rn -t nsfs \"$p\" >/dev/null; then echo ok; else echo missing; fi"
     probe = {"id": "n", "title": "n", "probe": {"node": {"node": "n1", "command": ["sh", "-c", script]},
                                                "expect": {"contains": "ok"}}}
-    check = run([probe], FakeCluster([], exec_answer=lambda w, c: ok("missing"))).checks[0]
+    check = grade_checks([probe], FakeCluster([], exec_answer=lambda w, c: ok("missing"))).checks[0]
     assert "`sh -c p=/run/netns/mypodns; if findmnt" in check.summary and script not in check.summary
     assert check.evidence[0]["command"] == ["sh", "-c", script]
 

@@ -330,7 +330,7 @@ MONITOR_PEER = {"namespaceSelector": {"matchLabels": {"purpose": "monitoring"}},
 def graded(expect, table, objects, wait=5.0):
     """Through the engine, with its retries: a final verdict is reached in one attempt."""
     from labcheck.engine import run_step
-    from tests.unit.test_checks import make_lab
+    from tests.conftest import make_lab
 
     lab = make_lab([matrix(expect)])
     return run_step(lab, lab.steps[0], FakeCluster(world(objects), exec_answer=answering(table)), wait=wait).checks[0]
@@ -384,7 +384,7 @@ def test_a_namespace_selector_on_its_own_item_is_named_as_the_rule_that_admits()
                                                          "expect": {"debug": {"backend:8080": "blocked"}}}}
         cluster = FakeCluster(world([debug, DENY_ALL, or_not_and, *namespaces({"purpose": "monitoring"})]),
                               exec_answer=answering({}))
-        check = run([spec], cluster).checks[0]
+        check = grade_checks([spec], cluster).checks[0]
     finally:
         del IPS["debug"]
     assert check.status == Status.FAIL
@@ -415,7 +415,7 @@ def test_a_named_port_and_either_selector_form_count_as_allowing(selector):
     objects = [o for o in world([DENY_ALL, by_name, *namespaces({"purpose": "monitoring"})])
                if o["metadata"]["name"] != "backend" or o["kind"] != "Pod"] + [backend]
     from labcheck.engine import run_step
-    from tests.unit.test_checks import make_lab
+    from tests.conftest import make_lab
 
     lab = make_lab([matrix({"monitor": {"backend:8080": "open"}})])
     cluster = FakeCluster(objects, exec_answer=answering({("monitor", "backend"): REFUSED}))

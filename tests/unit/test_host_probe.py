@@ -85,3 +85,59 @@ def test_run_on_host_reports_exit_codes_timeouts_and_missing_programs():
     assert slow.timed_out and slow.returncode == 124
     missing = run_on_host(["no-such-program-here"], timeout=5)
     assert missing.returncode == 127 and missing.extra["not_started"] and missing.where == "this machine"
+
+
+# --- the way to kind's network: this machine, or a container on it ---------------------------
+
+
+def test_only_requests_to_cluster_addresses_may_need_a_container():
+    from labcheck.checks.commands import http_command
+    from labcheck.cluster.host import cluster_addresses
+
+    assert cluster_addresses(http_command("http://172.18.0.3:30080/", 5))
+    assert cluster_addresses(http_command("http://[fc00:f853::3]:30080/", 5))
+    assert not cluster_addresses(http_command("http://localhost:30080/", 5))
+    assert not cluster_addresses(http_command("http://127.0.0.1:30080/", 5))
+    assert not cluster_addresses(["ip", "neigh", "show"])
+
+
+def test_a_machine_that_cannot_reach_the_nodes_asks_from_a_container_and_remembers(tmp_path, monkeypatch):
+    from labcheck.checks.commands import http_command
+    from labcheck.cluster import host
+
+    tried = []
+    monkeypatch.delenv("LABCHECK_HOST_PATH", raising=False)
+    monkeypatch.setattr(host, "_reaches", lambda address, port=6443: tried.append(address) or False)
+    ran = []
+    monkeypatch.setattr(host, "run_in_container", lambda command, timeout, cluster, network:
+                        ran.append(("container", cluster, network)) or ok("in a container"))
+    monkeypatch.setattr(host, "run_on_host", lambda command, timeout: ran.append(("here",)) or ok("here"))
+    cache = tmp_path / "host-path.json"
+    path = host.HostPath("netlabs-multi", "172.18.0.2", "kind", cache)
+    path.run(http_command("http://172.18.0.3:30080/", 5), 5)
+    path.run(http_command("http://localhost:30080/", 5), 5)  # kind's published port: always from here
+    assert ran == [("container", "netlabs-multi", "kind"), ("here",)]
+    again = host.HostPath("netlabs-multi", "172.18.0.2", "kind", cache)
+    assert again.through_container() and tried == ["172.18.0.2"]  # decided once, kept
+
+
+def test_the_container_way_can_be_forced_and_says_where_it_ran(monkeypatch):
+    from labcheck.cluster import host
+
+    monkeypatch.setenv("LABCHECK_HOST_PATH", "container")
+    assert host.HostPath("c", "10.0.0.1").through_container()
+    monkeypatch.setenv("LABCHECK_HOST_PATH", "direct")
+    assert not host.HostPath("c", "10.0.0.1").through_container()
+    calls = []
+
+    def fake_run(command, timeout):
+        calls.append(command)
+        return ok("LABCHECK-HTTP-STATUS 200")
+
+    monkeypatch.setattr(host, "run_on_host", fake_run)
+    monkeypatch.setattr(host.subprocess, "run", lambda *a, **k: type("Done", (), {"stdout": "kindest/node:x\n"})())
+    monkeypatch.setattr(host.shutil, "which", lambda name: "/usr/bin/docker")
+    result = host.run_in_container(["sh", "-c", "curl http://172.18.0.3:30080/"], 5, "netlabs-multi", "kind")
+    assert calls[0][:8] == ["/usr/bin/docker", "run", "--rm", "--network", "kind", "--entrypoint", "sh", "kindest/node:x"]
+    assert result.args == ["sh", "-c", "curl http://172.18.0.3:30080/"]
+    assert "a container on Docker network kind" in result.where

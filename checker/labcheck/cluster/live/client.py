@@ -10,7 +10,6 @@ from typing import Any, Iterator
 
 from ...errors import ClusterUnavailable, TargetUnavailable
 from ..base import ExecResult
-from ..host import run_on_host
 from . import execs
 from .answers import first_line, status_message
 from .kubeconfig import configure_plainly, kubeconfig_contexts, kubeconfig_errors
@@ -43,6 +42,8 @@ _WATCH_SECONDS = 60  # the server ends each watch request after this long; it is
 
 class LiveCluster:
     replay = False
+
+    _host_path = None
 
     def __init__(self, context: str | None, kubeconfig: str | None = None, *, pool_size: int | None = None):
         """A cluster by kubeconfig context; context None means in-cluster (a Pod's ServiceAccount).
@@ -323,7 +324,27 @@ class LiveCluster:
     # --- on this machine ---------------------------------------------------------
 
     def exec_on_host(self, command: list[str], timeout: float) -> ExecResult:
-        return run_on_host(command, timeout)
+        if self._host_path is None:
+            self._host_path = self._find_host_path()
+        return self._host_path.run(command, timeout)
+
+    def _find_host_path(self) -> "HostPath":
+        """How this machine reaches kind's network: directly, or from a container on it."""
+        from ..host import HostPath, kind_network
+
+        nodes = self.list("v1", "Node", None)
+        planes = [n for n in nodes if "node-role.kubernetes.io/control-plane" in (n["metadata"].get("labels") or {})]
+        address = next((a.get("address") for n in planes or nodes for a in n.get("status", {}).get("addresses") or []
+                        if a.get("type") == "InternalIP"), None)
+        name = (planes or nodes or [{"metadata": {"name": ""}}])[0]["metadata"]["name"].removesuffix("-control-plane")
+        cache = None
+        try:
+            from platformdirs import user_cache_dir
+
+            cache = Path(user_cache_dir("labcheck", appauthor=False)) / "host-path.json"
+        except Exception:  # no cache dir: the reachability test runs once per command instead
+            pass
+        return HostPath(name, address, kind_network(), cache)
 
     # --- on nodes --------------------------------------------------------------
 
