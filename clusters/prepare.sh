@@ -30,6 +30,7 @@
 #   8 traefik    Traefik (github.com/traefik/traefik/v3) and its image under the
 #                published name; installed by labs that list the `traefik` add-on
 #                (clusters/addons/traefik/, toolchain/phase-traefik.sh)
+#   grader       the grader's image for the Indexed Job (clusters/grading/prepare-image.sh)
 #   9 env        $NETLABS_CACHE/toolchain.env, written last, READY=1
 #
 # Environment: NETLABS_CACHE (cache dir), GO_BUILD_PROCS (default: all cores),
@@ -337,6 +338,11 @@ else
 fi
 phase_done "$note: $(awk '{print $1}' "$mlb_ids" | paste -sd' ')"
 
+phase grader "the grader's image (clusters/grading/prepare-image.sh)"
+run grader-image "$REPO/clusters/grading/prepare-image.sh"
+GRADER_IMAGE=$(tail -n 1 "$LOGS/grader-image.log" | cut -d' ' -f1)
+phase_done "$(tail -n 1 "$LOGS/grader-image.log")"
+
 ########################################################################## 8
 # shellcheck source=toolchain/phase-traefik.sh
 . "$TC/phase-traefik.sh"
@@ -360,6 +366,7 @@ LAB_IMAGES=$lab_csv
 KUBE_ROUTER_IMAGE=$KUBE_ROUTER_IMAGE
 METALLB_IMAGES=$(awk '{print $1}' "$mlb_ids" | paste -sd,)
 TRAEFIK_IMAGE=$TRAEFIK_IMAGE
+GRADER_IMAGE=$GRADER_IMAGE
 KUBECTL=$K8S_BIN/kubectl
 NETLABS_CACHE=$CACHE
 DOCKER_RUNTIME=$(docker info --format '{{.DefaultRuntime}}')

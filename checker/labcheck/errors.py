@@ -44,6 +44,11 @@ class ClusterUnavailable(LabcheckError):
     """The grader cannot look: no cluster, wrong context, API down, docker missing."""
 
 
+class NotGradableHere(LabcheckError):
+    """The grader cannot look from where it runs (a node or the learner's machine, from a Pod or a roster
+    of other people's clusters): the check is "not gradable here", counted apart, never ERROR or FAIL."""
+
+
 class EvidenceError(LabcheckError):
     """A recorded evidence file is missing, corrupt or of another version."""
 

@@ -88,6 +88,9 @@ class Step(_Strict):
     alternative_solutions: list[AlternativeSolution] = Field(
         default_factory=list, description="correct solutions in other forms; each must PASS like the reference")
     points: float = Field(1, ge=0, description="what the step is worth in a gradebook (all or nothing)")
+    visibility: Literal["visible", "hidden", "after_due_date", "after_published"] = Field(
+        "visible", description="when a learner sees this step's result in Gradescope (its test's visibility)"
+    )
 
 
 class Lab(_Strict):

@@ -3,8 +3,11 @@
 Eleven learners, each a namespace lab01-<learner> of the `netlabs` cluster,
 solved with `labcheck solve` up to a step of their own. The class is graded
 live with one namespace deleted mid-batch; a learner's real submission is
-graded again offline; the least-privileged ServiceAccount grades the same and
-changes nothing; and three shards run as a Kubernetes Indexed Job.
+graded again offline; submissions from two real clusters are told apart and a
+copy is not; the least-privileged ServiceAccount (exec only in the learners'
+namespaces) grades the same, changes nothing, and cannot exec into kube-system
+or read a Secret; and three shards run as a Kubernetes Indexed Job under that
+account, marking the step that needs a node "not gradable here".
 """
 
 from __future__ import annotations
@@ -162,13 +165,21 @@ def test_a_real_submission_grades_offline_as_it_does_live(classroom, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def grader_rbac(classroom):
+def grader_rbac(classroom, tmp_path_factory):
+    """rbac.yaml, and the RoleBindings `labcheck grade --rbac` writes for the class's namespaces."""
     env = classroom
     kubectl(env, "apply", "-f", str(clusters_dir() / "grading" / "rbac.yaml"))
+    learners = [l for l in CLASS if l != VICTIM]  # its namespace went in the first test
+    roster = write_roster(tmp_path_factory.mktemp("rbac") / "roster.csv", learners)
+    bindings = labcheck(env, "grade", "01", "--roster", str(roster), "--rbac").stdout
+    assert bindings.count("kind: RoleBinding") == len(learners)
+    kubectl(env, "apply", "-f", "-", input_text=bindings)
     yield env
     kubectl(env, "delete", "namespace", "labcheck-grading", "--ignore-not-found", "--wait=true", "--timeout=180s",
             check=False)
     kubectl(env, "delete", "clusterrolebinding,clusterrole", "labcheck-grader", "--ignore-not-found", check=False)
+    kubectl(env, "delete", "clusterrole", "labcheck-grader-exec", "labcheck-grader-logs", "--ignore-not-found",
+            check=False)
 
 
 def _versions(env, learners) -> dict[tuple[str, str, str], str]:
@@ -181,26 +192,37 @@ def _versions(env, learners) -> dict[tuple[str, str, str], str]:
     return found
 
 
-def test_the_least_privileged_account_grades_the_same_and_changes_nothing(grader_rbac, tmp_path):
-    env = grader_rbac
-    learners = [l for l in CLASS if l != VICTIM]
-    for verb, resource, allowed in (("get", "pods", "yes"), ("list", "configmaps", "yes"),
-                                    ("create", "pods --subresource=exec", "yes"),
-                                    ("get", "pods --subresource=log", "yes"),
-                                    ("create", "pods", "no"), ("delete", "configmaps", "no"),
-                                    ("patch", "pods", "no"), ("get", "secrets", "no"), ("create", "namespaces", "no")):
-        answer = kubectl(env, "auth", "can-i", verb, *resource.split(), "-n", namespace("ana"), "--as", GRADER,
-                         check=False)
-        assert answer.stdout.strip() == allowed, (verb, resource, answer.stdout)
-
-    # A context that authenticates as the ServiceAccount, made as docs/instructors.md says.
+def _grader_kubeconfig(env, tmp_path) -> dict[str, str]:
+    """An env whose kubeconfig's context `grader` authenticates as the ServiceAccount (docs/instructors.md)."""
     token = kubectl(env, "-n", "labcheck-grading", "create", "token", "labcheck-grader", "--duration", "1h").stdout
     grader_env = {**env, "KUBECONFIG": str(tmp_path / "grader-kubeconfig")}
     (tmp_path / "grader-kubeconfig").write_text(
         kubectl(env, "config", "view", "--raw", "--minify", "--flatten").stdout)
     run(grader_env, "kubectl", "config", "set-credentials", "labcheck-grader", f"--token={token.strip()}")
     run(grader_env, "kubectl", "config", "set-context", "grader", "--cluster", CONTEXT, "--user", "labcheck-grader")
+    run(grader_env, "kubectl", "config", "use-context", "grader")
+    return grader_env
 
+
+def test_the_least_privileged_account_grades_the_same_and_changes_nothing(grader_rbac, tmp_path):
+    env = grader_rbac
+    learners = [l for l in CLASS if l != VICTIM]
+    for verb, resource, where, allowed in (
+            ("get", "pods", namespace("ana"), "yes"), ("list", "configmaps", namespace("ana"), "yes"),
+            ("create", "pods --subresource=exec", namespace("ana"), "yes"),
+            ("get", "pods --subresource=exec", namespace("ana"), "yes"),
+            ("get", "pods --subresource=log", namespace("ana"), "yes"),
+            ("create", "pods --subresource=exec", "kube-system", "no"),
+            ("get", "pods --subresource=exec", "kube-system", "no"),
+            ("get", "pods --subresource=log", "kube-system", "no"),
+            ("get", "pods", "kube-system", "yes"),
+            ("create", "pods", namespace("ana"), "no"), ("delete", "configmaps", namespace("ana"), "no"),
+            ("patch", "pods", namespace("ana"), "no"), ("get", "secrets", namespace("ana"), "no"),
+            ("list", "secrets", "kube-system", "no"), ("create", "namespaces", "default", "no")):
+        answer = kubectl(env, "auth", "can-i", verb, *resource.split(), "-n", where, "--as", GRADER, check=False)
+        assert answer.stdout.strip() == allowed, (verb, resource, where, answer.stdout)
+
+    grader_env = _grader_kubeconfig(env, tmp_path)
     roster = write_roster(tmp_path / "roster.csv", learners)
     before = _versions(env, learners)
     as_grader = labcheck(grader_env, "grade", "01", "--roster", str(roster), "--context", "grader", "-o",
@@ -214,11 +236,54 @@ def test_the_least_privileged_account_grades_the_same_and_changes_nothing(grader
     assert {l: graded_part(r) for l, r in grader_rows.items()} == {l: expected_row(CLASS[l]) for l in learners}
 
 
+def _exec_as(env, namespace_, pod, transport: str) -> subprocess.CompletedProcess:
+    """`kubectl exec` over a websocket or SPDY (`create`; kubectl falls back to it when a websocket is
+    refused). labcheck's own exec, the kubernetes client's websocket, asks as `get` before 1.35."""
+    return run({**env, "KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "true" if transport == "websocket" else "false"},
+               "kubectl", "exec", "-n", namespace_, pod, "--", "true", check=False, timeout=60)
+
+
+def test_the_grader_cannot_exec_into_kube_system_nor_read_a_secret(grader_rbac, tmp_path):
+    from labcheck.cluster.live import LiveCluster
+    from labcheck.errors import ClusterUnavailable
+
+    env = grader_rbac
+    grader_env = _grader_kubeconfig(env, tmp_path)
+    system_pods = json.loads(kubectl(env, "-n", "kube-system", "get", "pods", "-o", "json").stdout)["items"]
+    etcd = next(p["metadata"]["name"] for p in system_pods if p["metadata"]["name"].startswith("etcd-"))
+    router = next(p["metadata"]["name"] for p in system_pods if p["metadata"]["name"].startswith("kube-router"))
+    for transport in ("websocket", "spdy"):
+        # The control: the same account, the same transport, into a learner's Pod, works.
+        allowed = _exec_as(grader_env, namespace("ana"), "multicontainerpod", transport)
+        assert allowed.returncode == 0, (transport, allowed.stderr)
+        for pod in (etcd, router):
+            refused = _exec_as(grader_env, "kube-system", pod, transport)
+            assert refused.returncode != 0 and "forbidden" in refused.stderr.lower(), (transport, pod, refused)
+    # labcheck's own exec (the kubernetes client's websocket) is refused alike.
+    seam = LiveCluster("grader", str(tmp_path / "grader-kubeconfig"))
+    with pytest.raises(ClusterUnavailable, match="refused access to exec"):
+        seam.exec_in_pod("kube-system", etcd, None, ["etcdctl", "version"], 20)
+    assert seam.exec_in_pod(namespace("ana"), "multicontainerpod", "nginx-container", ["true"], 20).returncode == 0
+    for args in (["-n", "kube-system", "get", "secrets"], ["-n", namespace("ana"), "get", "secrets"],
+                 ["get", "secrets", "-A"]):
+        read = run(grader_env, "kubectl", *args, check=False)
+        assert read.returncode != 0 and "forbidden" in read.stderr.lower(), (args, read.stderr)
+
+
 def _image(env) -> None:
-    """The grader's image, built from Debian's python3 and this checkout, loaded into netlabs."""
-    if run(env, "docker", "image", "inspect", IMAGE, check=False).returncode != 0:
-        run(env, "bash", str(clusters_dir() / "grading" / "build-image.sh"), IMAGE, timeout=1800)
+    """The grader's image as clusters/prepare.sh makes it (rebuilt when this checkout changed), loaded into netlabs."""
+    made = run(env, "bash", str(clusters_dir() / "grading" / "prepare-image.sh"), timeout=1800)
+    assert made.stdout.split()[0] == IMAGE, made.stdout
     Kind.find().load_image(IMAGE, "netlabs")
+
+
+def expected_in_a_pod(level: int) -> dict[str, str]:
+    """A Pod reaches no node: step 6's node check is not gradable there, so a learner who did step 6 is
+    scored on steps 1-5; one who did not fails step 6 on its first check (the answer is not recorded)."""
+    row = expected_row(level)
+    if level < 6:
+        return row
+    return {**row, "6-pause-container": "", "total": "5", "status": "PASS"}
 
 
 def test_three_shards_run_as_an_indexed_job_and_merge(grader_rbac, tmp_path):
@@ -227,11 +292,7 @@ def test_three_shards_run_as_an_indexed_job_and_merge(grader_rbac, tmp_path):
     learners = [l for l in CLASS if l != VICTIM]
     roster = write_roster(tmp_path / "roster.csv", learners)
     kubectl(env, "-n", "labcheck-grading", "create", "configmap", "labcheck-roster", f"--from-file=roster.csv={roster}")
-    documents = list(yaml.safe_load_all((clusters_dir() / "grading" / "job.yaml").read_text()))
-    job = next(d for d in documents if d["kind"] == "Job")
-    # Step 6 execs on the kind node with docker, which a Pod does not have: steps 1-5 here.
-    job["spec"]["template"]["spec"]["containers"][0]["args"] += [a for n in range(1, 6) for a in ("--step", str(n))]
-    kubectl(env, "apply", "-f", "-", input_text=yaml.safe_dump_all(documents))
+    kubectl(env, "apply", "-f", str(clusters_dir() / "grading" / "job.yaml"))
     try:
         waited = kubectl(env, "-n", "labcheck-grading", "wait", "--for=condition=complete", "job/labcheck-grade",
                          "--timeout=600s", check=False)
@@ -248,20 +309,66 @@ def test_three_shards_run_as_an_indexed_job_and_merge(grader_rbac, tmp_path):
         kubectl(env, "-n", "labcheck-grading", "cp", "labcheck-grades-reader:/grades", str(shards))
     finally:
         kubectl(env, "-n", "labcheck-grading", "delete", "job/labcheck-grade", "pod/labcheck-grades-reader",
-                "configmap/labcheck-roster", "--ignore-not-found", "--wait=false", check=False)
+                "configmap/labcheck-roster", "pvc/labcheck-grades", "--ignore-not-found", "--wait=false", check=False)
 
     files = sorted(p.name for p in shards.glob("results.shard-*.jsonl"))
     assert files == [f"results.shard-{i}-of-3.jsonl" for i in range(3)]
     keys = [json.loads(line)["key"] for name in files for line in (shards / name).read_text().splitlines()]
     assert sorted(keys) == sorted(f"live:{l}" for l in learners)  # disjoint, and every learner once
-    steps = [a for n in range(1, 6) for a in ("--step", str(n))]
-    merged = labcheck(env, "grade", "01", "--merge", str(shards), "--roster", str(roster), *steps, "-o",
+    merged = labcheck(env, "grade", "01", "--merge", str(shards), "--roster", str(roster), "-o",
                       str(tmp_path / "merged"), check=False)
-    assert merged.returncode == ExitStatus.PASSED, merged.stderr
-    direct = labcheck(env, "grade", "01", "--roster", str(roster), *steps, "-o", str(tmp_path / "direct"),
+    assert merged.returncode == ExitStatus.PASSED, merged.stderr  # not gradable is never ERROR
+    merged_rows = rows_of(tmp_path / "merged")
+    assert {l: graded_part(r) for l, r in merged_rows.items()} == {l: expected_in_a_pod(CLASS[l]) for l in learners}
+    for learner, row in merged_rows.items():
+        done_all = CLASS[learner] == 6
+        assert row["not_gradable"] == ("6" if done_all else ""), (learner, row)
+        assert row["max"] == ("5" if done_all else "6"), (learner, row)
+    assert "step 6 pause-container:" in merged.stdout and "not gradable here (not counted)" in merged.stdout
+
+
+def test_submissions_from_two_real_clusters_are_not_paired_and_a_copy_is(classroom, toolchain, tmp_path):
+    """`netlabs` and `netlabs-multi` are two real clusters: the same lab done on each shares no fact; a copy of
+    one, relabelled and signed again, shares them all."""
+    env = {**classroom, "KUBECONFIG": str(tmp_path / "kubeconfig")}
+    (tmp_path / "kubeconfig").write_text(Path(classroom["KUBECONFIG"]).read_text())
+    if "netlabs-multi" not in run(env, toolchain["KIND"], "get", "clusters").stdout.split():
+        labcheck(env, "start", "03", timeout=1800)  # makes the multi-node cluster (the tier deletes it after)
+    run(env, toolchain["KIND"], "export", "kubeconfig", "--name", "netlabs-multi", "--kubeconfig",
+        str(tmp_path / "kubeconfig"))
+    run(env, "kubectl", "config", "use-context", CONTEXT)
+    other, ns = "kind-netlabs-multi", "lab01-elsewhere"
+    run(env, "kubectl", "--context", other, "delete", "namespace", ns, "--ignore-not-found", "--wait=true",
+        "--timeout=180s")
+    run(env, "kubectl", "--context", other, "create", "namespace", ns)
+    try:
+        run(env, "kubectl", "--context", other, "-n", ns, "apply", "-f",
+            str(LAB.folder / "manifests" / "multicontainerpod.yaml"))
+        run(env, "kubectl", "--context", other, "-n", ns, "wait", "--for=condition=Ready", "pod/multicontainerpod",
+            "--timeout=180s")
+        key = tmp_path / "course.key"
+        key.write_text(os.urandom(32).hex())
+        folder = tmp_path / "submissions"
+        labcheck(env, "submit", "01", "--namespace", namespace("ben"), "--learner", "ben", "--course-key", str(key),
+                 "-o", str(folder / "ben.json"))
+        labcheck(env, "submit", "01", "--context", other, "--namespace", ns, "--learner", "eli", "--course-key",
+                 str(key), "-o", str(folder / "eli.json"))
+    finally:
+        run(env, "kubectl", "--context", other, "delete", "namespace", ns, "--wait=false", check=False)
+    separate = labcheck(env, "grade", "01", str(folder), "--course-key", str(key), "-o", str(tmp_path / "a"),
+                        check=False)
+    assert separate.returncode == ExitStatus.PASSED, separate.stderr
+    assert {l: r["same_cluster_as"] for l, r in rows_of(tmp_path / "a").items()} == {"ben": "", "eli": ""}
+    from labcheck.grading.submission import CourseKey, sign
+
+    document = json.loads((folder / "ben.json").read_text())
+    document.pop("signature")
+    document["learner"] = {"id": "copycat", "name": "Copy Cat"}
+    document["signature"] = sign(document, CourseKey(key.read_bytes().strip()))
+    (folder / "copycat.json").write_text(json.dumps(document))
+    copied = labcheck(env, "grade", "01", str(folder), "--course-key", str(key), "-o", str(tmp_path / "b"),
                       check=False)
-    assert direct.returncode == ExitStatus.PASSED, direct.stderr
-    merged_rows, direct_rows = rows_of(tmp_path / "merged"), rows_of(tmp_path / "direct")
-    assert {l: graded_part(r) for l, r in merged_rows.items()} == {l: graded_part(r) for l, r in direct_rows.items()}
-    assert {l: graded_part(r) for l, r in merged_rows.items()} == {
-        l: expected_row(CLASS[l], range(1, 6)) for l in learners}
+    rows = rows_of(tmp_path / "b")
+    assert rows["copycat"]["integrity"] == "verified"
+    assert rows["copycat"]["same_cluster_as"] == "ben (same cluster)" and rows["eli"]["same_cluster_as"] == ""
+    assert "ben and copycat: same cluster (UID of" in copied.stdout

@@ -43,7 +43,7 @@ def signed_class(tmp_path_factory) -> Path:
 def grade(folder: Path, out: Path, **extra) -> batch.Outcome:
     options = batch.Options(lab=LAB, steps=list(LAB.steps), out=out, formats=list(outputs.FORMATS),
                             course_key=KEY, jobs=4, **extra)
-    return batch.run(options, batch.file_tasks([folder]))
+    return batch.run(options, batch.file_tasks([folder])[0])
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,8 @@ def test_csv_gradebook_reads_back(graded):
     outcome, out = graded
     rows = list(csv.DictReader((out / "grades.csv").open(encoding="utf-8", newline="")))
     columns = [f"{n}-{s.id}" for n, s in enumerate(LAB.steps, 1)]
-    assert list(rows[0].keys()) == ["learner", "name", "status", *columns, "total", "max", "integrity", "source",
-                                    "note"]
+    assert list(rows[0].keys()) == ["learner", "name", "status", *columns, "total", "max", "integrity", "late",
+                                    "same_cluster_as", "not_gradable", "source", "note"]
     assert len(rows) == 14
     by_learner = {r["learner"]: r for r in outcome.records.values()}
     for row in rows:
@@ -143,7 +143,7 @@ def test_points_come_from_lab_yaml(signed_class, tmp_path):
     lab._folder = LAB.folder
     lab.steps[0].points = 5
     options = batch.Options(lab=lab, steps=list(lab.steps), out=tmp_path, formats=["csv"], course_key=KEY)
-    outcome = batch.run(options, batch.file_tasks([signed_class / "learner001.json"]))
+    outcome = batch.run(options, batch.file_tasks([signed_class / "learner001.json"])[0])
     (record,) = outcome.records.values()
     assert record["steps"][0]["status"] == "PASS" and record["steps"][0]["points"] == 5
     assert record["max_total"] == 10
@@ -163,7 +163,7 @@ def test_report_names_the_most_common_failing_check_and_its_cause(graded, tmp_pa
     assert f"step 5 shared-volume: {step5.passed}/{step5.graded} passed" in text
     assert f"most often stopped at: {check} ({count} learners)" in text
     assert cause and cause in text
-    page = report.render_html(LAB, list(LAB.steps), outcome.records)
+    page = report.render_html(LAB, list(LAB.steps), outcome.book)
     assert page.count('class="bar"') == len(LAB.steps) and "<script" not in page
 
 
@@ -191,7 +191,7 @@ def _edited(source: Path, target: Path, change) -> Path:
 
 def _only_record(path: Path, out: Path, key=KEY, **extra) -> dict:
     options = batch.Options(lab=LAB, steps=list(LAB.steps), out=out, formats=["csv"], course_key=key, **extra)
-    (record,) = batch.run(options, batch.file_tasks([path])).records.values()
+    (record,) = batch.run(options, batch.file_tasks([path])[0]).records.values()
     return record
 
 
@@ -269,7 +269,8 @@ def _hostile(folder: Path) -> dict[str, str]:
                                                             "calls": good["calls"]}}
     cases = {
         "huge.json": (b"{" + b" " * (2 * 1024 * 1024) + b"}", "at most 1 MB"),
-        "deep.json": (b"[" * 100_000 + b"]" * 100_000, "nested deeper"),
+        "deep.json": (b"[" * 10_000 + b"]" * 10_000, "nested deeper"),
+        "wide.json": (b"[" + b"[]," * 60_000 + b"[]]", "more than 50000 JSON objects and arrays"),
         "deep-but-parses.json": (json.dumps({**base, "x": json.loads("[" * 500 + "]" * 500)}).encode(),
                                  "nested deeper"),
         "garbage.json": (os.urandom(2000), "not"),
@@ -306,19 +307,25 @@ def test_hostile_files_become_error_rows_never_a_crash_or_a_write_outside(tmp_pa
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     expected = _hostile(submissions)
-    (submissions / "link.json").symlink_to("/etc/passwd")  # folders are read without following links
+    (submissions / "link.json").symlink_to("/etc/passwd")  # a link is read as the file it names: data only
+    expected["link.json"] = "not valid JSON"
     out = tmp_path / "out"
     before = {p for p in tmp_path.rglob("*")}
     done = run_labcheck("grade", "01", str(submissions), "-o", str(out), "--max-submission-mb", "1",
                         "--format", "csv,json,junit,gradescope", timeout=120)
     assert done.returncode == ExitStatus.CANNOT_GRADE, done.stderr
     assert "Traceback" not in done.stderr + done.stdout and "internal error" not in done.stderr
-    rows = {Path(r["source"]).name: r for r in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
-    assert set(rows) == set(expected)
+    # Each file's result; files that say they are mallory's are one learner in the gradebook.
+    results = {Path(r["source"]).name: r for r in store.ResultStore(out / "results.jsonl").read().values()}
+    assert set(results) == set(expected)
     for name, words in expected.items():
-        assert rows[name]["status"] == "ERROR", name
-        assert words in rows[name]["note"], (name, rows[name]["note"])
-        assert "\n" not in rows[name]["note"]
+        assert results[name]["status"] == "ERROR", name
+        assert words in results[name]["error"], (name, results[name]["error"])
+        assert "\n" not in results[name]["error"]
+    table = list(csv.DictReader(io.StringIO((out / "grades.csv").read_text())))
+    assert {r["status"] for r in table} == {"ERROR"} and "\n" not in "".join(r["note"] for r in table)
+    assert sum(1 for r in table if r["learner"] == "mallory") == 1
+    assert "mallory: counted" in (out / "report.txt").read_text()  # the others listed as superseded
     written = {p for p in tmp_path.rglob("*")} - before
     assert written and all(out in p.parents or p == out for p in written)
     JUnitXml.fromfile(str(out / "grades.junit.xml"))  # still well-formed XML
@@ -329,7 +336,7 @@ def test_names_from_learners_are_safe_everywhere(tmp_path):
     document = json.loads(sneaky.read_text())
     assert document["learner"]["name"].startswith("=HYPERLINK") and "\x1b" not in document["learner"]["name"]
     outcome = batch.run(batch.Options(lab=LAB, steps=list(LAB.steps), out=tmp_path / "out",
-                                      formats=list(outputs.FORMATS)), batch.file_tasks([sneaky]))
+                                      formats=list(outputs.FORMATS)), batch.file_tasks([sneaky])[0])
     row = next(csv.DictReader((tmp_path / "out" / "grades.csv").open()))
     assert row["name"].startswith("'=HYPERLINK")  # text, not a formula, in a spreadsheet
     assert outputs.safe_name("../../etc/passwd") not in ("..", "") and "/" not in outputs.safe_name("../../x")
@@ -458,7 +465,14 @@ def _silent_server() -> tuple[socket.socket, int]:
     server.bind(("127.0.0.1", 0))
     server.listen(16)
     held: list[socket.socket] = []
-    threading.Thread(target=lambda: [held.append(server.accept()[0]) for _ in iter(int, 1)], daemon=True).start()
+    def accept_forever() -> None:
+        try:
+            while True:
+                held.append(server.accept()[0])
+        except OSError:  # the test closed the server
+            return
+
+    threading.Thread(target=accept_forever, daemon=True).start()
     return server, server.getsockname()[1]
 
 

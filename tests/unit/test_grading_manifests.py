@@ -20,8 +20,8 @@ def documents(name: str) -> list[dict]:
     return [d for d in yaml.safe_load_all((GRADING / name).read_text()) if d]
 
 
-def grants() -> dict[tuple[str, str], set[str]]:
-    role = next(d for d in documents("rbac.yaml") if d["kind"] == "ClusterRole")
+def grants(name: str = "labcheck-grader") -> dict[tuple[str, str], set[str]]:
+    role = next(d for d in documents("rbac.yaml") if d["kind"] == "ClusterRole" and d["metadata"]["name"] == name)
     granted: dict[tuple[str, str], set[str]] = {}
     for rule in role["rules"]:
         assert set(rule) == {"apiGroups", "resources", "verbs"}  # no resourceNames tricks, no nonResourceURLs
@@ -54,13 +54,12 @@ def kinds_labs_read() -> set[tuple[str, str]]:
     return found
 
 
-def test_the_role_only_reads_except_exec():
+def test_the_cluster_wide_role_only_reads_and_exec_is_a_role_of_its_own():
     for (group, resource), verbs in grants().items():
-        if (group, resource) == ("", "pods/exec"):
-            assert verbs == {"get", "create"}
-        else:
-            assert verbs <= READ, (resource, verbs)
+        assert verbs <= READ and "/" not in resource, (resource, verbs)  # no subresource: no exec, no logs
     assert ("", "secrets") not in grants()
+    assert grants("labcheck-grader-exec") == {("", "pods/exec"): {"get", "create"}, ("", "pods/log"): {"get"}}
+    assert grants("labcheck-grader-logs") == {("", "pods/log"): {"get"}}
 
 
 def test_the_role_covers_every_kind_the_labs_read():
@@ -69,16 +68,16 @@ def test_the_role_covers_every_kind_the_labs_read():
         plural, _namespaced = _KNOWN_KINDS[(api_version, kind)]
         group = api_version.split("/")[0] if "/" in api_version else ""
         assert {"get", "list"} <= granted.get((group, plural), set()), f"{kind} ({api_version}) is not readable"
-    assert granted[("", "pods/log")] == {"get"}
 
 
-def test_the_binding_gives_the_role_to_the_service_account():
+def test_only_the_read_role_is_bound_cluster_wide():
     docs = documents("rbac.yaml")
     account = next(d for d in docs if d["kind"] == "ServiceAccount")
-    binding = next(d for d in docs if d["kind"] == "ClusterRoleBinding")
-    assert binding["roleRef"]["name"] == next(d for d in docs if d["kind"] == "ClusterRole")["metadata"]["name"]
+    (binding,) = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert binding["roleRef"]["name"] == "labcheck-grader"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
                                     "namespace": account["metadata"]["namespace"]}]
+    assert not [d for d in docs if d["kind"] == "RoleBinding"]  # exec is bound per learner namespace (--rbac)
 
 
 def test_the_job_is_indexed_and_its_arguments_are_ones_labcheck_takes():
@@ -100,3 +99,26 @@ def test_the_job_is_indexed_and_its_arguments_are_ones_labcheck_takes():
     reader = documents("reader.yaml")[0]["spec"]
     assert claim == next(d for d in documents("job.yaml") if d["kind"] == "PersistentVolumeClaim")["metadata"]["name"]
     assert any(v.get("persistentVolumeClaim", {}).get("claimName") == claim for v in reader["volumes"])
+
+
+def test_the_grader_image_takes_the_wheels_of_the_machine_it_is_built_on():
+    import platform
+    import subprocess
+    import sys
+
+    script = (GRADING / "build-image.sh").read_text()
+    for name in ("x86_64", "amd64", "aarch64", "arm64"):
+        assert name not in script, f"build-image.sh names a CPU ({name})"
+    # What the image's interpreter is asked: run the same program with this machine's Python.
+    program = re.search(r"python3 - <<'PY'\n(.*?)\nPY\n", script, re.S).group(1)
+    version, *tags = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                                    check=True).stdout.split()
+    assert version == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert f"manylinux_2_17_{platform.machine()}" in tags and all(t.endswith(platform.machine()) for t in tags)
+
+
+def test_prepare_builds_the_grader_image_and_records_it():
+    prepare = (clusters_dir() / "prepare.sh").read_text()
+    assert 'run grader-image "$REPO/clusters/grading/prepare-image.sh"' in prepare
+    assert "GRADER_IMAGE=$GRADER_IMAGE" in prepare
+    assert "build-image.sh" in (GRADING / "prepare-image.sh").read_text()

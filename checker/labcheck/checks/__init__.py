@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..errors import ClusterUnavailable, TargetUnavailable
+from ..errors import ClusterUnavailable, NotGradableHere, TargetUnavailable
 from .context import CheckContext
 from .kinds import kind_of
 from .outcome import CheckResult, Outcome, Status
@@ -23,6 +23,8 @@ def _attempt(check, ctx: CheckContext, lab_folder: Path) -> Outcome:
     kind = kind_of(check)
     try:
         outcome = kind.evaluate(check.spec, ctx, lab_folder)
+    except NotGradableHere as exc:
+        outcome = Outcome.not_gradable(str(exc))
     except TargetUnavailable as exc:
         outcome = Outcome.failed(str(exc), cause=exc.cause or "it must exist and run before it can be probed",
                                  final=exc.final)

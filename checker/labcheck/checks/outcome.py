@@ -12,6 +12,7 @@ class Status(str, Enum):
     FAIL = "FAIL"  # the learner's cluster is not right yet
     ERROR = "ERROR"  # the grader could not judge
     SKIP = "SKIP"
+    NOT_GRADABLE = "NOT_GRADABLE"  # the grader cannot look from where it runs (a node, the learner's machine)
 
     def __str__(self) -> str:
         return self.value
@@ -73,6 +74,10 @@ class Outcome:
     @classmethod
     def error(cls, summary: str, evidence=None, table: Table | None = None) -> "Outcome":
         return cls(Status.ERROR, summary, evidence=evidence or [], table=table)
+
+    @classmethod
+    def not_gradable(cls, summary: str) -> "Outcome":
+        return cls(Status.NOT_GRADABLE, summary)
 
 
 @dataclass
@@ -137,6 +142,8 @@ class StepResult:
             return Status.ERROR
         if Status.FAIL in statuses:
             return Status.FAIL
+        if Status.NOT_GRADABLE in statuses:  # what could be checked passed; the rest could not be looked at
+            return Status.NOT_GRADABLE
         if Status.PASS in statuses:
             return Status.PASS
         return Status.SKIP

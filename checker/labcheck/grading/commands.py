@@ -133,14 +133,21 @@ def _progress(verbose: bool):
               help="Grade live: a CSV of learners, each with a kubeconfig context and/or a namespace.")
 @click.option("--context", help="Classroom cluster for roster rows naming only a namespace (default: the lab's).")
 @click.option("--in-cluster", is_flag=True, help="Classroom cluster = the one this Pod runs in (an Indexed Job).")
+@click.option("--rbac", "print_rbac", is_flag=True,
+              help="Print the RoleBindings that let the grader exec and read logs in the roster's namespaces "
+                   "(and nowhere else), then stop.")
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: grades-labNN).")
 @click.option("--format", "formats", multiple=True, metavar="FORMAT[,FORMAT]",
-              help="csv, json, junit, gradescope; several at once (default: csv).")
-@click.option("--jobs", type=click.IntRange(1, 256), help="Learners graded at once (default: 4 per core, at most 32).")
+              help="csv, json, junit, gradescope, canvas, moodle; several at once (default: csv).")
+@click.option("--jobs", type=click.IntRange(1, 256),
+              help="Live learners graded at once (default: 4 per core, at most 32); files take two threads.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=120.0, show_default=True,
               help="Seconds one learner may take; past it, that learner is an ERROR row and the batch goes on.")
-@click.option("--resume", is_flag=True, help="Keep the results already in the output folder; grade only the rest.")
+@click.option("--resume", is_flag=True, help="Keep the results already in the output folder; grade only the rest "
+                                             "(and what changed since).")
+@click.option("--only", "only", metavar="LEARNER",
+              help="Regrade this learner only, keeping every other result in the output folder.")
 @click.option("--shard", metavar="I/N", help="Grade only shard I (0-based) of N: one per Indexed Job completion.")
 @click.option("--merge", is_flag=True, help="Join shard results (SOURCES: their folders; default --out) into one "
                                             "gradebook.")
@@ -149,45 +156,65 @@ def _progress(verbose: bool):
 @click.option("--accept-lab-digest", "accepted", multiple=True, metavar="DIGEST",
               help="Also grade submissions made against this earlier version of the lab.")
 @click.option("--step", "step_refs", multiple=True, help="Grade only these steps (number or id; repeat).")
+@click.option("--expected", type=click.Path(dir_okay=False, path_type=Path),
+              help="A CSV of the learners expected (learner[,name]): each one missing gets a 'no submission' row.")
+@click.option("--due", metavar="TIME", help="Due date and time (ISO 8601, e.g. 2026-12-01T23:59+01:00): later "
+                                            "submissions are flagged late.")
+@click.option("--late-penalty", metavar="PERCENT[/day]", help="With --due: take this share of a late score off, "
+                                                              "once or per day late.")
+@click.option("--anonymize", is_flag=True, help="Pseudonyms for learner ids (stable, salted with the course key or "
+                                                "--salt) and no names, namespaces or paths in the outputs.")
+@click.option("--salt", type=click.Path(dir_okay=False, path_type=Path),
+              help="A file whose content salts --anonymize's pseudonyms (default: the course key).")
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Also write the class report as HTML.")
 @click.option("--max-submission-mb", type=click.FloatRange(min=0.01), default=8.0, show_default=True)
 @click.option("-v", "--verbose", is_flag=True, help="A line per learner as they finish.")
-def grade_command(lab_ref, sources, roster=None, context=None, in_cluster=False, out=None, formats=(), jobs=None,
-                  timeout=120.0, resume=False, shard=None, merge=False, course_key=None, accepted=(), step_refs=(),
-                  html=None, max_submission_mb=8.0, verbose=False) -> None:
+def grade_command(lab_ref, sources, roster=None, context=None, in_cluster=False, print_rbac=False, out=None,
+                  formats=(), jobs=None, timeout=120.0, resume=False, only=None, shard=None, merge=False,
+                  course_key=None, accepted=(), step_refs=(), expected=None, due=None, late_penalty=None,
+                  anonymize=False, salt=None, html=None, max_submission_mb=8.0, verbose=False) -> None:
     """Grade a class: submission files (offline) or a roster of live learners; write the gradebook and report."""
     from ..loader import find_lab
     from . import batch, store
 
     lab = find_lab(lab_ref)
+    if print_rbac:
+        _print_rbac(lab, roster)
+        return
     chosen = {lab.step(ref).id for ref in step_refs}
     steps = [s for s in lab.steps if s.id in chosen] if step_refs else list(lab.steps)
+    key = _course_key(course_key)
     options = batch.Options(
         lab=lab, steps=steps, out=out or Path(f"grades-lab{lab.id}"), formats=_formats(formats),
         jobs=jobs or min(32, 4 * (os.cpu_count() or 2)), timeout=timeout, resume=resume,
-        shard=store.parse_shard(shard) if shard else None, course_key=_course_key(course_key),
+        shard=store.parse_shard(shard) if shard else None, course_key=key,
         accepted=frozenset(a.strip().removeprefix("sha256:") for a in accepted),
-        max_bytes=int(max_submission_mb * 1024 * 1024), html=html)
-    expected = _tasks(lab, sources if not merge else (), roster, context, in_cluster, options)
+        max_bytes=int(max_submission_mb * 1024 * 1024), html=html, only=only,
+        rules=_rules(expected, due, late_penalty, anonymize, salt, key, roster))
+    if only and (merge or options.shard):
+        raise UsageError("--only regrades one learner in a gradebook: it takes no --merge or --shard")
+    expected_tasks, notes = _tasks(lab, sources if not merge else (), roster, context, in_cluster, options)
     started = time.monotonic()
     if merge:
         if options.shard:
             raise UsageError("--merge joins shards: it takes no --shard")
-        outcome = batch.merge(options, list(sources), expected or None)
+        outcome = batch.merge(options, list(sources), expected_tasks or None)
     else:
-        if not expected:
+        if not expected_tasks:
             raise UsageError("nothing to grade: name submission files or folders, or give --roster")
-        if options.course_key is None and any(t.path for t in expected):
+        if options.course_key is None and any(t.path for t in expected_tasks):
             click.echo("Signatures are not checked (no --course-key): edited submissions would not be noticed.",
                        err=True)
-        outcome = batch.run(options, expected, _progress(verbose))
-    for note in outcome.notes:
+        outcome = batch.run(options, expected_tasks, _progress(verbose))
+    for note in notes + outcome.notes:
         click.echo(f"note: {note}", err=True)
     elapsed = time.monotonic() - started
-    counts = ", ".join(f"{outcome.count(s)} {s}" for s in ("PASS", "FAIL", "ERROR"))
+    shown = ["PASS", "FAIL", "ERROR"] + [s for s in ("NOT_GRADABLE", "MISSING") if outcome.count(s)]
+    counts = ", ".join(f"{outcome.count(s)} {s}" for s in shown)
     what = f"graded {outcome.graded_now}" + (f", kept {outcome.kept} from before" if outcome.kept else "")
     label = f"shard {options.shard[0]}/{options.shard[1]}: " if options.shard else ""
-    click.echo(f"{label}{len(outcome.records)} learners ({what}) in {elapsed:.1f} s: {counts}.", err=True)
+    rows = len(outcome.book.rows) if outcome.book is not None else len(outcome.records)
+    click.echo(f"{label}{rows} learners ({what}) in {elapsed:.1f} s: {counts}.", err=True)
     if outcome.report:
         click.echo(outcome.report, nl=False)
     click.echo("Wrote " + _listing(outcome.written), err=True)
@@ -196,6 +223,46 @@ def grade_command(lab_ref, sources, roster=None, context=None, in_cluster=False,
     # A shard's exit code tells the Job whether its work is done: ERROR rows are results, and a
     # failing exit would only make Kubernetes retry them. Elsewhere ERROR rows ask for a look (3).
     sys.exit(ExitStatus.CANNOT_GRADE if outcome.count("ERROR") and not options.shard else ExitStatus.PASSED)
+
+
+def _rules(expected, due, late_penalty, anonymize, salt, key, roster):
+    from .course import Penalty, Rules, parse_due, read_expected
+
+    if late_penalty and not due:
+        raise UsageError("--late-penalty needs --due")
+    if due and roster:
+        raise UsageError("--due judges submission files by when they were made; a roster is graded as it is now")
+    if expected and roster:
+        raise UsageError("--expected lists the learners of submission files; a roster already names everyone")
+    if salt and not anonymize:
+        raise UsageError("--salt is for --anonymize")
+    secret = None
+    if anonymize:
+        if salt:
+            try:
+                secret = Path(salt).read_bytes().strip()
+            except OSError as exc:
+                raise UsageError(f"cannot read --salt {salt}: {exc.strerror or exc}") from None
+        elif key is not None:
+            secret = b"labcheck anonymize\0" + key.secret
+        if not secret or len(secret) < 16:
+            raise UsageError("--anonymize needs a secret salt of 16 bytes or more: --salt FILE, or --course-key "
+                             "(make one with `openssl rand -hex 32 > salt`)")
+    return Rules(expected=read_expected(expected) if expected else None, due=parse_due(due) if due else None,
+                 penalty=Penalty.parse(late_penalty) if late_penalty else None, anonymize=secret)
+
+
+def _print_rbac(lab, roster) -> None:
+    from .rbac import learner_namespaces, role_bindings
+    from .roster import read_roster
+
+    if not roster:
+        raise UsageError("--rbac writes RoleBindings for a roster's namespaces: give --roster")
+    execs, logs, skipped = learner_namespaces(lab, read_roster(roster))
+    if skipped:
+        click.echo(f"note: {len(skipped)} learner(s) on their own cluster (a context) are left out: bind "
+                   f"labcheck-grader-exec in their cluster ({', '.join(skipped[:5])})", err=True)
+    click.echo(role_bindings(execs, logs), nl=False)
 
 
 def _listing(paths: list[Path]) -> str:
@@ -214,7 +281,7 @@ def _listing(paths: list[Path]) -> str:
 def _tasks(lab, sources, roster, context, in_cluster, options):
     from . import batch
 
-    tasks = batch.file_tasks(sources) if sources else []
+    tasks, notes = batch.file_tasks(sources) if sources else ([], [])
     if roster:
         from .roster import Classroom, read_roster
         from ..toolchain import cluster_config, kube_context
@@ -225,4 +292,4 @@ def _tasks(lab, sources, roster, context, in_cluster, options):
             context = kube_context(cluster_config(lab.cluster)[1])
         options.classroom = Classroom(context=context, in_cluster=in_cluster, pool_size=options.jobs * 4)
         tasks += batch.roster_tasks(read_roster(roster))
-    return tasks
+    return tasks, notes

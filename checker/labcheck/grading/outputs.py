@@ -1,9 +1,11 @@
-"""What an instructor's tools read: a CSV gradebook, JSON, JUnit XML, Gradescope results.json.
+"""What an instructor's tools read: a CSV gradebook, JSON, JUnit XML, Gradescope results.json, and
+import files for Canvas and Moodle.
 
 Every file is written inside the output folder; a name that comes from a
 learner (Gradescope writes one file per learner) is made safe first. Cells,
 XML text and file names never carry control characters, and a CSV cell that
-a spreadsheet would run as a formula is quoted as text.
+a spreadsheet would run as a formula is quoted as text. What a learner sees
+(Gradescope) never names a path on the grader's machine.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from typing import Any
 
 from .. import __version__
 from ..model import Lab, Step
-from .records import clean, stable
+from .records import NOT_GRADABLE, clean, stable
 
-FORMATS = ("csv", "json", "junit", "gradescope")
-FILES = {"csv": "grades.csv", "json": "grades.json", "junit": "grades.junit.xml", "gradescope": "results.json"}
+FORMATS = ("csv", "json", "junit", "gradescope", "canvas", "moodle")
+FILES = {"csv": "grades.csv", "json": "grades.json", "junit": "grades.junit.xml", "gradescope": "results.json",
+         "canvas": "canvas.csv", "moodle": "moodle.csv"}
 
 
 def points_text(value: float) -> str:
@@ -34,8 +37,8 @@ def step_column(lab: Lab, step: Step) -> str:
     return f"{lab.step_number(step)}-{step.id}"
 
 
-def ordered(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(records.values(), key=lambda r: (str(r.get("learner", "")).lower(), r["key"]))
+def ordered(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows.values(), key=lambda r: (str(r.get("learner", "")).lower(), r["key"]))
 
 
 def inside(folder: Path, name: str) -> Path:
@@ -64,49 +67,60 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A CSV cell from any text: no control characters, and never a formula in a spreadsheet."""
     text = clean(value, 2000) or ""
     # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _note(record: dict[str, Any], duplicates: dict[str, list[str]]) -> str:
-    if record.get("error"):
-        return record["error"]
+def note(row: dict[str, Any], *, learner_visible: bool = False) -> str:
+    """What the gradebook says about a row besides its points, on one line (`learner_visible`: without
+    the instructor's side of it, the files it supersedes)."""
+    if row.get("note"):
+        return row["note"]
+    if row.get("error"):
+        return row["error"]
     notes = []
-    errors = [f"step {s['number']}: {c['summary']}" for s in record["steps"] if s["status"] == "ERROR"
+    errors = [f"step {s['number']}: {c['summary']}" for s in row["steps"] if s["status"] == "ERROR"
               for c in s["checks"] if c["status"] == "ERROR"]
     notes.extend(errors[:2])
-    others = [k for k in duplicates.get(record["learner"], []) if k != record["key"]]
-    if others:
-        notes.append(f"learner id also in {', '.join(k.split(':', 1)[-1] for k in others)}")
+    if row.get("not_gradable"):
+        numbers = [str(s["number"]) for s in row["steps"] if s["status"] == NOT_GRADABLE]
+        notes.append(f"scored on {len(row['steps']) - len(numbers)} of {len(row['steps'])} steps: step(s) "
+                     f"{', '.join(numbers)} not gradable here")
+    if row.get("penalty"):
+        notes.append(f"late by {row['late_by']}: -{points_text(row['penalty'])} of "
+                     f"{points_text(row['total_before_penalty'])}")
+    if row.get("superseded") and not learner_visible:
+        notes.append(f"supersedes {', '.join(row['superseded'])}")
     return "; ".join(notes)
 
 
-def duplicate_learners(records: list[dict[str, Any]]) -> dict[str, list[str]]:
-    by_learner: dict[str, list[str]] = {}
-    for record in records:
-        by_learner.setdefault(record["learner"], []).append(record["key"])
-    return {learner: keys for learner, keys in by_learner.items() if len(keys) > 1}
+def _late(row: dict[str, Any]) -> str:
+    if "late" not in row:
+        return ""
+    return {True: f"yes ({row.get('late_by', '')})", False: "no", None: "unknown"}[row["late"]]
 
 
-def render_csv(lab: Lab, steps: list[Step], records: dict[str, dict[str, Any]]) -> str:
-    rows = ordered(records)
-    duplicates = duplicate_learners(rows)
+def render_csv(lab: Lab, steps: list[Step], rows: dict[str, dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["learner", "name", "status", *(step_column(lab, s) for s in steps), "total", "max",
-                     "integrity", "source", "note"])
-    for record in rows:
-        earned = {s["id"]: s["points"] for s in record["steps"]}
-        writer.writerow([_cell(record["learner"]), _cell(record["name"]), record["status"],
-                         *(points_text(earned.get(s.id, 0)) for s in steps),
-                         points_text(record["total"]), points_text(record["max_total"]),
-                         record["integrity"], _cell(record["source"]), _cell(_note(record, duplicates))])
+                     "integrity", "late", "same_cluster_as", "not_gradable", "source", "note"])
+    for row in ordered(rows):
+        by_id = {s["id"]: s for s in row["steps"]}
+        writer.writerow([cell(row["learner"]), cell(row["name"]), row["status"],
+                         *("" if by_id.get(s.id, {}).get("status") == NOT_GRADABLE
+                           else points_text(by_id.get(s.id, {}).get("points", 0)) for s in steps),
+                         points_text(row["total"]), points_text(row["max_total"]), row["integrity"], _late(row),
+                         cell("; ".join(row.get("same_cluster_as") or [])),
+                         " ".join(str(s["number"]) for s in row["steps"] if s["status"] == NOT_GRADABLE),
+                         cell(row["source"]), cell(note(row))])
     return buffer.getvalue()
 
 
-def render_json(lab: Lab, steps: list[Step], records: dict[str, dict[str, Any]], digest: str) -> str:
+def render_json(lab: Lab, steps: list[Step], book, digest: str) -> str:
     document = {
         "format": "labcheck-grades",
         "version": 1,
@@ -115,7 +129,10 @@ def render_json(lab: Lab, steps: list[Step], records: dict[str, dict[str, Any]],
         "lab_title": lab.title,
         "lab_digest": digest,
         "steps": [{"number": lab.step_number(s), "id": s.id, "title": s.title, "points": s.points} for s in steps],
-        "learners": [stable(r) for r in ordered(records)],
+        "learners": [stable(r) for r in ordered(book.rows)],
+        "superseded": book.superseded,
+        "same_cluster": book.pair_text,
+        "not_expected": book.unexpected,
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
@@ -131,29 +148,31 @@ def _step_detail(step: dict[str, Any]) -> str:
 
 
 def _first_problem(step: dict[str, Any]) -> dict[str, Any] | None:
-    return next((c for c in step["checks"] if c["status"] in ("FAIL", "ERROR")), None)
+    return next((c for c in step["checks"] if c["status"] in ("FAIL", "ERROR", NOT_GRADABLE)), None)
 
 
-def render_junit(lab: Lab, steps: list[Step], records: dict[str, dict[str, Any]]) -> str:
+def render_junit(lab: Lab, steps: list[Step], rows: dict[str, dict[str, Any]]) -> str:
     from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
     xml = JUnitXml(name=f"labcheck lab {lab.id}")
-    for record in ordered(records):
-        suite = TestSuite(record["learner"])
-        suite.add_property("source", record["source"] or "")
-        suite.add_property("integrity", record["integrity"])
-        suite.add_property("score", f"{points_text(record['total'])}/{points_text(record['max_total'])}")
-        for step in record["steps"]:
-            case = TestCase(f"{step['number']:02d}-{step['id']}", classname=f"lab{lab.id}.{record['learner']}")
+    for row in ordered(rows):
+        suite = TestSuite(row["learner"])
+        suite.add_property("source", row["source"] or "")
+        suite.add_property("integrity", row["integrity"])
+        suite.add_property("score", f"{points_text(row['total'])}/{points_text(row['max_total'])}")
+        for step in row["steps"]:
+            case = TestCase(f"{step['number']:02d}-{step['id']}", classname=f"lab{lab.id}.{row['learner']}")
             problem = _first_problem(step)
             message = (problem or {}).get("summary") or ""
-            if step["status"] == "FAIL":
+            if step["status"] == "MISSING":
+                case.result = [Failure("no submission")]
+            elif step["status"] == "FAIL":
                 case.result = [Failure(message)]
                 case.result[0].text = _step_detail(step)
             elif step["status"] == "ERROR":
                 case.result = [Error(message)]
                 case.result[0].text = _step_detail(step)
-            elif step["status"] == "SKIP":
+            elif step["status"] in ("SKIP", NOT_GRADABLE):
                 case.result = [Skipped(message)]
             suite.add_testcase(case)
         xml.add_testsuite(suite)
@@ -161,14 +180,41 @@ def render_junit(lab: Lab, steps: list[Step], records: dict[str, dict[str, Any]]
     return (text.decode("utf-8") if isinstance(text, bytes) else text) + "\n"
 
 
-def gradescope_document(lab: Lab, record: dict[str, Any]) -> dict[str, Any]:
-    """One learner's results.json, with the keys Gradescope documents (autograder specifications)."""
+# --- Gradescope -------------------------------------------------------------------------------
+
+
+def _grader_paths(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """Paths of the grader's machine a learner-visible text could hold, and what stands for them."""
+    source = row.get("source") or ""
+    if not source.startswith(("/", ".", "~")) and "/" not in source and "\\" not in source:
+        return []
+    path = Path(source)
+    found = [(str(path), path.name), (str(path.absolute()), path.name), (str(path.parent.absolute()), "."),
+             (str(path.parent), ".")]
+    return sorted({(old, new) for old, new in found if len(old) > 1}, key=lambda pair: -len(pair[0]))
+
+
+def _visible(text: str, paths: list[tuple[str, str]]) -> str:
+    for old, new in paths:
+        text = text.replace(old, new)
+    return text
+
+
+def gradescope_document(lab: Lab, row: dict[str, Any], visibility: dict[str, str] | None = None) -> dict[str, Any]:
+    """One learner's results.json, with the keys Gradescope documents (autograder specifications).
+    `visibility`: each step's, from lab.yaml (default visible)."""
+    visibility = visibility or {s.id: s.visibility for s in lab.steps}
+    paths = _grader_paths(row)
     tests = []
-    for step in record["steps"]:
+    for step in row["steps"]:
+        gradable = step["status"] != NOT_GRADABLE
         if step["status"] == "PASS":
             output = "PASS: every check of this step passed."
         elif step["status"] == "ERROR":
             output = "ERROR: the grader could not judge this step (no points given; ask your instructor).\n"
+            output += _step_detail(step)
+        elif not gradable:
+            output = "NOT GRADED: this step could not be looked at from where the grader ran; it does not count.\n"
             output += _step_detail(step)
         else:
             output = "FAIL\n" + _step_detail(step)
@@ -176,43 +222,111 @@ def gradescope_document(lab: Lab, record: dict[str, Any]) -> dict[str, Any]:
             "name": f"Step {step['number']}: {step['title']}",
             "number": str(step["number"]),
             "score": step["points"],
-            "max_score": step["max_points"],
+            "max_score": step["max_points"] if gradable else 0,
             "status": "passed" if step["status"] == "PASS" else "failed",
-            "output": output,
-            "visibility": "visible",
+            "output": _visible(output, paths),
+            "visibility": visibility.get(step["id"], "visible"),
         })
-    summary = (f"Lab {lab.id} ({lab.title}): {points_text(record['total'])}/{points_text(record['max_total'])} "
-               f"points, graded by labcheck {__version__} from {record['source']}.")
-    if record.get("error"):
-        summary += f"\nCould not be graded: {record['error']}"
-    return {"score": record["total"], "output": summary, "visibility": "visible", "stdout_visibility": "hidden",
+    summary = (f"Lab {lab.id} ({lab.title}): {points_text(row['total'])}/{points_text(row['max_total'])} "
+               f"points, graded by labcheck {__version__}.")
+    if row.get("not_gradable"):
+        summary += f"\n{len(row['not_gradable'])} step(s) could not be graded here and do not count."
+    if row.get("penalty"):
+        summary += f"\nLate by {row['late_by']}: {points_text(row['penalty'])} point(s) off."
+    if row.get("error"):
+        summary += f"\nCould not be graded: {_visible(row['error'], paths)}"
+    return {"score": row["total"], "output": summary, "visibility": "visible", "stdout_visibility": "hidden",
             "tests": tests}
 
 
-def write_gradescope(folder: Path, lab: Lab, records: dict[str, dict[str, Any]]) -> list[Path]:
-    """One learner: folder/results.json (where Gradescope looks); several: gradescope/<learner>/results.json."""
-    rows = ordered(records)
+def gradescope_names(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """A folder name per row (by key), from its learner id, never two alike (not even by case)."""
+    names = {row["key"]: safe_name(row["learner"]) for row in rows}
+    taken: dict[str, list[str]] = {}
+    for key, name in names.items():
+        taken.setdefault(name.lower(), []).append(key)
+    for keys in taken.values():
+        if len(keys) > 1:
+            for key in keys:
+                names[key] += "-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+    return names
+
+
+def write_gradescope(folder: Path, lab: Lab, rows: dict[str, dict[str, Any]]) -> list[Path]:
+    """results.json where Gradescope looks; with several learners also gradescope/<learner>/results.json each.
+
+    In a Gradescope autograder run the upload is one learner's: several learners in it is a mistake
+    the learner must see, so the top results.json then says so (score 0) rather than being left out."""
+    graded = [row for row in ordered(rows) if row["status"] != "MISSING"]
     written = []
-    for record in rows:
-        if len(rows) == 1:
-            path = inside(folder, FILES["gradescope"])
-        else:
-            path = inside(folder, f"gradescope/{safe_name(record['learner'])}/results.json")
-        atomic_write(path, json.dumps(gradescope_document(lab, record), indent=1, ensure_ascii=False) + "\n")
+    top = inside(folder, FILES["gradescope"])
+    if len(graded) == 1:
+        atomic_write(top, json.dumps(gradescope_document(lab, graded[0]), indent=1, ensure_ascii=False) + "\n")
+        return [top]
+    names = gradescope_names(graded)
+    for row in graded:
+        path = inside(folder, f"gradescope/{names[row['key']]}/results.json")
+        atomic_write(path, json.dumps(gradescope_document(lab, row), indent=1, ensure_ascii=False) + "\n")
         written.append(path)
-    return written
+    learners = sorted({row["learner"] for row in graded})
+    notice = {"score": 0, "visibility": "visible", "stdout_visibility": "hidden", "tests": [],
+              "output": (f"Lab {lab.id}: this upload holds the submissions of {len(learners)} learners "
+                         f"({', '.join(learners[:5])}{', ...' if len(learners) > 5 else ''}), so it was not graded "
+                         "as one. Hand in only your own submission file.") if graded else
+              f"Lab {lab.id}: this upload holds no submission file (*.json) labcheck could read."}
+    atomic_write(top, json.dumps(notice, indent=1, ensure_ascii=False) + "\n")
+    return [top, *written]
 
 
-def write_outputs(folder: Path, formats: list[str], lab: Lab, steps: list[Step],
-                  records: dict[str, dict[str, Any]], digest: str) -> list[Path]:
+# --- learning management systems ---------------------------------------------------------------
+
+
+def _lms_score(row: dict[str, Any]) -> str:
+    """Points for an LMS; blank for a row that could not be graded (an LMS keeps blank cells as they were)."""
+    if row["status"] == "ERROR":
+        return ""
+    return points_text(row["total"])
+
+
+def render_canvas(lab: Lab, steps: list[Step], rows: dict[str, dict[str, Any]]) -> str:
+    """Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then the assignment.
+    Learner ids go in SIS Login ID (Canvas matches a row by it); the Points Possible row is Canvas's own."""
+    assignment = f"Lab {lab.id}: {lab.title}"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", cell(assignment)])
+    writer.writerow(["Points Possible", "", "", "", "", points_text(sum(s.points for s in steps))])
+    for row in ordered(rows):
+        writer.writerow([cell(row["name"]), "", "", cell(row["learner"]), "", _lms_score(row)])
+    return buffer.getvalue()
+
+
+def render_moodle(lab: Lab, steps: list[Step], rows: dict[str, dict[str, Any]]) -> str:
+    """Moodle's grade import (CSV): map `username` to the user, the grade column to the grade item, and
+    `feedback` to its feedback."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["username", cell(f"Lab {lab.id}: {lab.title}"), "feedback"])
+    for row in ordered(rows):
+        feedback = f"{row['status']}: {points_text(row['total'])}/{points_text(row['max_total'])}"
+        extra = note(row, learner_visible=True) if row["status"] != "ERROR" else "could not be graded; your instructor will look"
+        writer.writerow([cell(row["learner"]), _lms_score(row),
+                         cell(_visible(f"{feedback}. {extra}" if extra else feedback, _grader_paths(row)))])
+    return buffer.getvalue()
+
+
+def write_outputs(folder: Path, formats: list[str], lab: Lab, steps: list[Step], book, digest: str) -> list[Path]:
     written: list[Path] = []
+    rows = book.rows
     for fmt in formats:
         if fmt == "gradescope":
-            written.extend(write_gradescope(folder, lab, records))
+            written.extend(write_gradescope(folder, lab, rows))
             continue
-        text = {"csv": lambda: render_csv(lab, steps, records),
-                "json": lambda: render_json(lab, steps, records, digest),
-                "junit": lambda: render_junit(lab, steps, records)}[fmt]()
+        text = {"csv": lambda: render_csv(lab, steps, rows),
+                "json": lambda: render_json(lab, steps, book, digest),
+                "junit": lambda: render_junit(lab, steps, rows),
+                "canvas": lambda: render_canvas(lab, steps, rows),
+                "moodle": lambda: render_moodle(lab, steps, rows)}[fmt]()
         path = inside(folder, FILES[fmt])
         atomic_write(path, text)
         written.append(path)

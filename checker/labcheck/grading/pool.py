@@ -1,4 +1,4 @@
-"""A worker pool with a time limit per task, on daemon threads.
+"""A worker pool with a time limit per task, on daemon threads; and the memory budget of the files in flight.
 
 Grading is waiting (API calls, commands in Pods), so threads fit. A task that
 overruns its limit is given up: its slot goes to the next learner at once and
@@ -91,3 +91,61 @@ def parallel_map(function: Callable[[T], R], items: Sequence[T], threads: int) -
     if errors:
         raise errors[0]
     return results
+
+
+class Budget:
+    """Bytes in flight, shared by the workers: a worker holds what its file may cost while it grades it.
+
+    Memory is bounded by what is being graded, not by how many workers there are: eight small
+    submissions go side by side, a huge one waits until it can run alone. A single reservation
+    larger than the whole budget is let through when nothing else is held (it would never fit).
+    """
+
+    def __init__(self, limit: int):
+        self.limit = max(1, int(limit))
+        self.held = 0
+        self.peak = 0
+        self._changed = threading.Condition()
+
+    def reserve(self, amount: int) -> "Reservation":
+        reservation = Reservation(self)
+        reservation.grow(amount)
+        return reservation
+
+    def _take(self, amount: int) -> None:
+        with self._changed:
+            while self.held and self.held + amount > self.limit:
+                self._changed.wait()
+            self.held += amount
+            self.peak = max(self.peak, self.held)
+
+    def _give(self, amount: int) -> None:
+        with self._changed:
+            self.held -= amount
+            self._changed.notify_all()
+
+
+class Reservation:
+    def __init__(self, budget: Budget):
+        self.budget = budget
+        self.amount = 0
+
+    def grow(self, amount: int) -> None:
+        """Hold `amount` in all; more than now is waited for holding nothing, so two growers never deadlock."""
+        amount = max(0, int(amount))
+        if amount <= self.amount:
+            return
+        self.release()
+        self.budget._take(amount)
+        self.amount = amount
+
+    def release(self) -> None:
+        if self.amount:
+            self.budget._give(self.amount)
+            self.amount = 0
+
+    def __enter__(self) -> "Reservation":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -10,6 +10,11 @@ roster.csv has a header row; columns (any order, extra columns ignored):
 
 Grading only reads: objects are listed once per kind and learner
 (ReadOnceCluster), logs read once, and commands are the lab's own probes.
+
+What a roster cannot grade is "not gradable here", never ERROR or FAIL: traffic
+from the learner's own machine (the grader's machine is not theirs), and a
+shell on a node unless the grader runs beside the classroom cluster's kind
+nodes (never from a Pod, never on a learner's own cluster named by a context).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..cluster.base import Cluster, ExecResult
-from ..errors import ClusterUnavailable, TargetUnavailable, UsageError
+from ..errors import ClusterUnavailable, NotGradableHere, TargetUnavailable, UsageError
 from ..model import Lab, Step
 from . import records
 from .pool import parallel_map
@@ -43,24 +48,25 @@ class Learner:
         return f"live:{self.learner}"
 
 
-def read_roster(path: Path) -> list[Learner]:
-    """The roster's learners; a UsageError naming file:line for anything wrong in it."""
+def learner_rows(path: Path, what: str, columns: str) -> list[tuple[int, dict[str, str]]]:
+    """(line, row) of a CSV of learners: a header row with a `learner` column, each id valid and once.
+    Anything wrong is a UsageError naming file:line (`what` names the file, `columns` the other columns)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read roster {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise UsageError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
     reader = csv.DictReader(text.splitlines())
     header = [h.strip().lower() for h in reader.fieldnames or []]
     if "learner" not in header:
-        raise UsageError(f"{path}:1: the roster needs a header row with a 'learner' column "
-                         "(and context and/or namespace)")
+        raise UsageError(f"{path}:1: the {what} needs a header row with a 'learner' column ({columns})")
     reader.fieldnames = header
-    learners: list[Learner] = []
+    rows: list[tuple[int, dict[str, str]]] = []
     seen: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
-        value = {k: (v or "").strip() for k, v in row.items() if k}
+        # Cells past the header land under the key None as a list: not a column of ours.
+        value = {k: (v or "").strip() for k, v in row.items() if k is not None and not isinstance(v, list)}
         if not any(value.values()):
             continue
         learner = value.get("learner", "")
@@ -69,6 +75,17 @@ def read_roster(path: Path) -> list[Learner]:
         if learner in seen:
             raise UsageError(f"{path}:{line}: learner {learner} is also on line {seen[learner]}")
         seen[learner] = line
+        rows.append((line, value))
+    if not rows:
+        raise UsageError(f"{path}: the {what} names no learner")
+    return rows
+
+
+def read_roster(path: Path) -> list[Learner]:
+    """The roster's learners; a UsageError naming file:line for anything wrong in it."""
+    learners: list[Learner] = []
+    for line, value in learner_rows(path, "roster", "and context and/or namespace"):
+        learner = value["learner"]
         namespace = value.get("namespace") or None
         if namespace and not NAMESPACE.match(namespace):
             raise UsageError(f"{path}:{line}: {namespace!r} is not a namespace name")
@@ -77,8 +94,6 @@ def read_roster(path: Path) -> list[Learner]:
             raise UsageError(f"{path}:{line}: give learner {learner} a context or a namespace")
         learners.append(Learner(learner, records.clean(value.get("name", ""), 200) or "", context, namespace,
                                 value.get("kubeconfig") or None))
-    if not learners:
-        raise UsageError(f"{path}: the roster names no learner")
     return learners
 
 
@@ -91,8 +106,10 @@ class ReadOnceCluster:
     each probe runs.
     """
 
-    def __init__(self, inner: Cluster):
+    def __init__(self, inner: Cluster, *, nodes: str | None = None):
+        """`nodes`: None when the grader reaches the cluster's nodes, else why it does not."""
         self.inner = inner
+        self.unreachable_nodes = nodes
         self.replay = inner.replay
         self._answers: dict[tuple, tuple[bool, Any]] = {}
         self._locks: dict[tuple, threading.Lock] = {}
@@ -133,12 +150,15 @@ class ReadOnceCluster:
         return self.inner.exec_in_pod(namespace, pod, container, command, timeout)
 
     def exec_on_node(self, node, command, timeout) -> ExecResult:
+        if self.unreachable_nodes:
+            raise NotGradableHere(f"not gradable here: this check runs a command on node {node}, "
+                                  f"{self.unreachable_nodes}")
         return self.inner.exec_on_node(node, command, timeout)
 
     def exec_on_host(self, command, timeout) -> ExecResult:
         # The grader's machine is not the learner's: what it reaches proves nothing about theirs.
-        raise ClusterUnavailable("a check that sends traffic from the learner's own machine cannot be graded "
-                                 "from a roster; grade the learner's submission instead")
+        raise NotGradableHere("not gradable here: this check sends traffic from the learner's own machine, "
+                              "which a roster does not reach (their submission file can be graded)")
 
 
 class Classroom:
@@ -150,6 +170,17 @@ class Classroom:
         self.pool_size = pool_size
         self._clusters: dict[tuple, tuple[bool, Any]] = {}
         self._lock = threading.Lock()
+
+    def nodes_unreachable(self, learner: Learner) -> str | None:
+        """Why the grader cannot run a command on this learner's nodes, or None when it can."""
+        if self.in_cluster:
+            return "and a grader in a Pod has no way onto a node"
+        if learner.context and learner.context != self.default_context:
+            return f"and the nodes of {learner.context} are not on this machine"
+        return None
+
+    def reaches_nodes(self, learner: Learner) -> bool:
+        return self.nodes_unreachable(learner) is None
 
     def cluster_for(self, learner: Learner):
         if learner.context:
@@ -194,12 +225,13 @@ def grade_learner(lab: Lab, steps: list[Step], learner: Learner, classroom: Clas
     cluster_name = learner.context or ("in-cluster" if classroom.in_cluster else classroom.default_context)
     source = f"namespace {namespace} of {cluster_name}"
     identity = dict(key=learner.key, learner=learner.learner, name=learner.name, source=source,
-                    namespace=namespace, digest=digest, integrity="live")
+                    namespace=namespace, digest=digest, integrity="live",
+                    identity={"live": learner.key, "nodes": classroom.reaches_nodes(learner)})
     try:
         live = classroom.cluster_for(learner)
         problem = namespace_problem(live, namespace)
         if problem is None:
-            snapshot = ReadOnceCluster(live)
+            snapshot = ReadOnceCluster(live, nodes=classroom.nodes_unreachable(learner))
             results = parallel_map(lambda step: run_step(lab, step, snapshot, wait=0, namespace=namespace),
                                    steps, step_threads)
             # Deleted while we looked: what was read may be half gone.

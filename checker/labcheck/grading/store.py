@@ -5,8 +5,10 @@ run with --resume reads what is there and grades only the rest. A line cut
 short by the kill is not a record: it is skipped (and that learner graded
 again), and the file is never rewritten, only appended to.
 
-Shards (--shard I/N) each keep a file of their own, results.shard-I-of-N.jsonl;
---merge reads them all.
+Shards (--shard I/N) each keep a file of their own, results.shard-I-of-N.jsonl,
+and write first the plan of who they were given, results.shard-I-of-N.plan.json;
+--merge reads them all, and knows from the plans who a shard that did not
+finish left out.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -22,6 +25,7 @@ from .records import is_record
 
 STORE = "results.jsonl"
 _SHARD_FILE = re.compile(r"^results\.shard-(\d+)-of-(\d+)\.jsonl$")
+_PLAN_FILE = re.compile(r"^results\.shard-(\d+)-of-(\d+)\.plan\.json$")
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -124,12 +128,50 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def plan_name(shard: tuple[int, int]) -> str:
+    return f"results.shard-{shard[0]}-of-{shard[1]}.plan.json"
+
+
+def write_plan(folder: Path, shard: tuple[int, int], entries: list[dict[str, Any]]) -> None:
+    """Who a shard was given (key and identity of each), written before it grades anyone."""
+    from .outputs import atomic_write, inside
+
+    document = {"format": "labcheck-shard-plan", "version": 1, "shard": list(shard), "learners": entries}
+    atomic_write(inside(Path(folder), plan_name(shard)), json.dumps(document, ensure_ascii=False) + "\n")
+
+
+def _read_plan(path: Path) -> list[dict[str, Any]] | None:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    learners = document.get("learners") if isinstance(document, dict) else None
+    if not isinstance(learners, list) or not all(isinstance(e, dict) and isinstance(e.get("key"), str)
+                                                 for e in learners):
+        return None
+    return learners
+
+
 def shard_files(folder: Path) -> list[Path]:
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and (p.name == STORE or _SHARD_FILE.match(p.name)))
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and (
+        p.name == STORE or _SHARD_FILE.match(p.name) or _PLAN_FILE.match(p.name)))
 
 
-def merge(paths: Iterable[Path]) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Records from result files and folders of them, and warnings (missing shards, torn lines)."""
+@dataclass
+class Merged:
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    plans: dict[tuple[int, int], list[dict[str, Any]]] = field(default_factory=dict)
+    missing: dict[int, list[int]] = field(default_factory=dict)  # shard count -> indexes with no trace
+
+    def missing_text(self) -> str:
+        return "; ".join(f"shard(s) {', '.join(map(str, indexes))} of {count}"
+                         for count, indexes in sorted(self.missing.items()))
+
+
+def merge(paths: Iterable[Path]) -> Merged:
+    """Records from result files and folders of them, the shards' plans, and warnings (torn lines);
+    `missing` names shards of which neither results nor a plan were found."""
     files: list[Path] = []
     for path in paths:
         path = Path(path)
@@ -142,19 +184,29 @@ def merge(paths: Iterable[Path]) -> tuple[dict[str, dict[str, Any]], list[str]]:
             files.append(path)
         else:
             raise UsageError(f"{path}: no such file or folder")
-    records: dict[str, dict[str, Any]] = {}
-    warnings: list[str] = []
+    merged = Merged()
     seen_shards: dict[int, set[int]] = {}
     for file in files:
+        plan = _PLAN_FILE.match(file.name)
+        if plan:
+            shard = (int(plan.group(1)), int(plan.group(2)))
+            entries = _read_plan(file)
+            if entries is None:
+                merged.warnings.append(f"{file}: not a shard plan labcheck wrote (ignored)")
+                continue
+            merged.plans[shard] = entries
+            seen_shards.setdefault(shard[1], set()).add(shard[0])
+            continue
         store = ResultStore(file)
-        records.update(store.read())
+        merged.records.update(store.read())
         if store.torn:
-            warnings.append(f"{file}: {store.torn} incomplete line(s) skipped")
+            merged.warnings.append(f"{file}: {store.torn} incomplete line(s) skipped")
         match = _SHARD_FILE.match(file.name)
         if match:
             seen_shards.setdefault(int(match.group(2)), set()).add(int(match.group(1)))
     for count, indexes in sorted(seen_shards.items()):
         missing = sorted(set(range(count)) - indexes)
         if missing:
-            warnings.append(f"no results from shard(s) {', '.join(map(str, missing))} of {count}")
-    return records, warnings
+            merged.missing[count] = missing
+            merged.warnings.append(f"no results from shard(s) {', '.join(map(str, missing))} of {count}")
+    return merged
