@@ -2,7 +2,7 @@
 
 from labcheck.checks import CheckContext, run_check
 from labcheck.checks.outcome import Status
-from labcheck.checks.commands import http_command, interpret
+from labcheck.checks.commands import http_command, http_response, interpret
 from labcheck.engine import run_step
 from labcheck.errors import ClusterUnavailable
 from labcheck.loader import find_lab
@@ -155,6 +155,16 @@ def test_interpret_common_client_errors():
 def test_http_command_quotes_the_url():
     command = http_command("http://x/?a=1&b=2", 5)
     assert "'http://x/?a=1&b=2'" in command[2]
+
+
+def test_http_response_reads_the_last_answer_and_its_headers():
+    printed = ("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 502 Bad Gateway\r\nServer: nginx\r\n"
+               "X-Proxied-By: blog-1\r\n\r\n<html>502</html>")
+    answer = http_response(ok(stdout=printed))
+    assert (answer.status, answer.headers["x-proxied-by"], answer.body) == (502, "blog-1", "<html>502</html>")
+    refused = http_response(ok(stderr="curl: (7) Failed to connect to 10.0.0.1 port 80: Connection refused",
+                               returncode=7))
+    assert refused.status is None and "nothing listens" in refused.shown()
 
 
 def test_python_check_from_lab_folder():

@@ -82,6 +82,40 @@ def http_answer(result: ExecResult) -> HttpAnswer:
     return HttpAnswer(None, body)
 
 
+def headed_http_command(url: str, timeout: float) -> list[str]:
+    """curl printing the status line and headers before the body (-i), for checks that must tell
+    who answered (a proxy's own header, say), not only what. On nodes and in images with curl."""
+    return ["curl", "-sS", "-i", "-m", str(max(1, int(timeout))), url]
+
+
+@dataclass
+class HttpResponse:
+    status: int | None  # None: no HTTP response at all
+    headers: dict[str, str]  # names in lower case
+    body: str
+    failure: str  # why there was no response; empty when there was one
+
+    def shown(self) -> str:
+        if self.status is None:
+            return f"no HTTP answer ({self.failure})"
+        return f"HTTP {self.status}, body {' '.join(self.body.split())[:80]!r}"
+
+
+def http_response(result: ExecResult) -> HttpResponse:
+    """Status, headers and body of what `headed_http_command` printed (the last response, after
+    any interim 1xx one)."""
+    text = result.stdout.replace("\r\n", "\n")
+    while re.match(r"HTTP/\S+ 1\d\d", text):
+        text = text.partition("\n\n")[2]
+    head, _, body = text.partition("\n\n")
+    lines = head.splitlines()
+    found = re.match(r"HTTP/\S+ (\d{3})", lines[0]) if lines else None
+    if not found:
+        return HttpResponse(None, {}, "", interpret(result) or f"exit code {result.returncode}")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return HttpResponse(int(found.group(1)), headers, body, "")
+
+
 # (pattern in output, likely cause). First match wins.
 _CAUSES: list[tuple[str, str]] = [
     (r"connection refused", "connection refused: the address answers but nothing listens on that port "
