@@ -5,6 +5,7 @@ here (or tests/fake_kube.py), never from one another (tests/unit/test_test_suite
 from __future__ import annotations
 
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,83 @@ def isolated_env(tmp_path, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+# --- `labcheck start` and clusters/prepare.sh with their tools faked ---------------------------
+
+
+class FakeKind:
+    def __init__(self, docker_images):
+        self.docker_images = docker_images
+        self.loaded = []
+
+    def clusters(self):
+        return ["netlabs"]
+
+    stopped: list = []
+
+    def stopped_nodes(self, name):
+        return self.stopped
+
+    def delete(self, name):
+        self.loaded.append(f"deleted {name}")
+
+    def create(self, config, name):
+        self.loaded.append(f"created {name}")
+
+    def export_kubeconfig(self, name):
+        pass
+
+    def load_image(self, image, name):
+        if image in self.docker_images:
+            self.loaded.append(image)
+            return True
+        return False
+
+
+def namespace(name: str, uid: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "uid": uid}}
+
+
+KIND_DEFAULT_IMAGE = "kindest/node:v1.34.0@sha256:" + "ab" * 32
+
+FAKE_DOCKER = """#!/bin/sh
+echo "docker $*" >> "$FAKE_LOG"
+case "$1 $2" in
+  "info "*) [ -n "$DOCKER_DOWN" ] && exit 1; echo runc ;;
+  "image inspect") [ -n "$IMAGE_LOCAL" ] ;;
+  "manifest inspect") [ -n "$REGISTRY_UP" ] ;;
+  "pull "*) exit 0 ;;
+  *) exit 0 ;;
+esac
+"""
+
+FAKE_KIND = f"""#!/bin/sh
+# the default node image, as a kind binary carries it: {KIND_DEFAULT_IMAGE}
+echo "kind $*" >> "$FAKE_LOG"
+[ "$1" = version ] && echo "kind v0.30.0 go1.24.6 linux/amd64"
+exit 0
+"""
+
+
+def _tool(folder: Path, name: str, text: str) -> None:
+    path = folder / name
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+@pytest.fixture
+def machine(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _tool(bin_dir, "docker", FAKE_DOCKER)
+    _tool(bin_dir, "kind", FAKE_KIND)
+    _tool(bin_dir, "kubectl", "#!/bin/sh\nexit 0\n")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "NETLABS_CACHE": str(tmp_path / "cache"),
+           "FAKE_LOG": str(tmp_path / "calls.log")}
+    return env, tmp_path
+
+
+def prepare(env, **extra) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(REPO / "clusters" / "prepare.sh")], env={**env, **extra},
+                          capture_output=True, text=True, timeout=60)

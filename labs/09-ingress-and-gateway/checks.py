@@ -7,14 +7,13 @@ import shlex
 
 from labcheck.lab import CheckContext, Outcome, TargetUnavailable, commands, objects, register
 
-GATEWAY_API = "gateway.networking.k8s.io/v1"
 
 
 @register(watches=(("gateway.networking.k8s.io/v1", "HTTPRoute"), ("gateway.networking.k8s.io/v1", "Gateway"),
                    ("v1", "Service")))
 def route_accepted(ctx: CheckContext, route: str) -> Outcome:
     """Every parent of the HTTPRoute says Accepted and ResolvedRefs True; else its own reason."""
-    found = ctx.get("HTTPRoute", route, GATEWAY_API)
+    found = ctx.get("HTTPRoute", route, "gateway.networking.k8s.io/v1")
     if found is None:
         raise TargetUnavailable(f"HTTPRoute {route} does not exist in namespace {ctx.namespace}",
                                 cause="apply the routes' manifest", final=True)
@@ -60,7 +59,7 @@ def _acceptable(requests: int, share: float, rival: float, error: float = 1e-6) 
 def split_is(ctx: CheckContext, host: str, gateway: str, requests: int, share: float) -> Outcome:
     """`requests` requests for `host` through the Gateway's address: the share answered by green
     must be `share` (e.g. 0.1), told from an even split by a binomial bound, not a tolerance."""
-    found = ctx.get("Gateway", gateway, GATEWAY_API)
+    found = ctx.get("Gateway", gateway, "gateway.networking.k8s.io/v1")
     addresses = objects.field_values(found or {}, "status.addresses[0].value")
     if not addresses:
         raise TargetUnavailable(f"Gateway {gateway} has no address yet", cause="see the previous step")

@@ -11,7 +11,7 @@ import pytest
 from labcheck import actions, doctor, toolchain
 from labcheck.errors import ExitStatus
 from labcheck.loader import find_lab
-from tests.conftest import ARTICLE_LOGS, ARTICLE_POD, FakeCluster, call_main, run_labcheck
+from tests.conftest import ARTICLE_LOGS, ARTICLE_POD, FakeCluster, FakeKind, call_main, namespace, run_labcheck
 
 
 def write_progress(env: dict[str, str], data) -> Path:
@@ -186,39 +186,6 @@ def test_shell_commands_run_in_the_lab_folder(tmp_path):
 
 
 # --- start ------------------------------------------------------------------------------------------
-
-
-class FakeKind:
-    def __init__(self, docker_images):
-        self.docker_images = docker_images
-        self.loaded = []
-
-    def clusters(self):
-        return ["netlabs"]
-
-    stopped: list = []
-
-    def stopped_nodes(self, name):
-        return self.stopped
-
-    def delete(self, name):
-        self.loaded.append(f"deleted {name}")
-
-    def create(self, config, name):
-        self.loaded.append(f"created {name}")
-
-    def export_kubeconfig(self, name):
-        pass
-
-    def load_image(self, image, name):
-        if image in self.docker_images:
-            self.loaded.append(image)
-            return True
-        return False
-
-
-def namespace(name: str, uid: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "uid": uid}}
 
 
 @pytest.fixture

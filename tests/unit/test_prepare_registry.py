@@ -6,56 +6,11 @@ reached from this machine), so the test sees exactly which commands ran.
 
 from __future__ import annotations
 
-import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-
-IMAGE = "kindest/node:v1.34.0@sha256:" + "ab" * 32
-
-FAKE_DOCKER = """#!/bin/sh
-echo "docker $*" >> "$FAKE_LOG"
-case "$1 $2" in
-  "info "*) [ -n "$DOCKER_DOWN" ] && exit 1; echo runc ;;
-  "image inspect") [ -n "$IMAGE_LOCAL" ] ;;
-  "manifest inspect") [ -n "$REGISTRY_UP" ] ;;
-  "pull "*) exit 0 ;;
-  *) exit 0 ;;
-esac
-"""
-
-FAKE_KIND = f"""#!/bin/sh
-# the default node image, as a kind binary carries it: {IMAGE}
-echo "kind $*" >> "$FAKE_LOG"
-[ "$1" = version ] && echo "kind v0.30.0 go1.24.6 linux/amd64"
-exit 0
-"""
-
-
-def _tool(folder: Path, name: str, text: str) -> None:
-    path = folder / name
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IEXEC)
-
-
-@pytest.fixture
-def machine(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    _tool(bin_dir, "docker", FAKE_DOCKER)
-    _tool(bin_dir, "kind", FAKE_KIND)
-    _tool(bin_dir, "kubectl", "#!/bin/sh\nexit 0\n")
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "NETLABS_CACHE": str(tmp_path / "cache"),
-           "FAKE_LOG": str(tmp_path / "calls.log")}
-    return env, tmp_path
-
-
-def prepare(env, **extra) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(REPO / "clusters" / "prepare.sh")], env={**env, **extra},
-                          capture_output=True, text=True, timeout=60)
+from tests.conftest import KIND_DEFAULT_IMAGE as IMAGE, REPO, prepare  # the `machine` fixture is conftest's
 
 
 def test_pullable_node_image_is_pulled_and_recorded(machine):

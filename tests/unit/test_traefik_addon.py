@@ -21,8 +21,7 @@ from labcheck.errors import ClusterUnavailable
 from labcheck.loader import clusters_dir
 from labcheck.toolchain import (addon_crds, addon_folder, addon_images, addon_load_balancers, addon_workloads,
                                 crds_manifest)
-from tests.conftest import REPO
-from tests.unit.test_prepare_registry import machine, prepare  # noqa: F401  (machine: a fixture)
+from tests.conftest import REPO, prepare
 
 STANDARD_CRDS = ["gatewayclasses", "gateways", "grpcroutes", "httproutes", "referencegrants", "backendtlspolicies"]
 
@@ -236,9 +235,9 @@ def test_a_cluster_that_runs_it_with_an_address_is_left_alone(traefik_install, m
 
 
 def test_start_installs_add_ons_in_the_order_the_lab_lists_them(monkeypatch, isolated_env, capsys):
-    import labcheck.cli as cli
     import labcheck.loader as loader
-    from tests.unit.test_cli_rough_edges import FakeCluster, FakeKind, call_main, namespace
+    import labcheck.session as session
+    from tests.conftest import FakeCluster, FakeKind, call_main, namespace
 
     from labcheck import actions, toolchain
 
@@ -252,7 +251,7 @@ def test_start_installs_add_ons_in_the_order_the_lab_lists_them(monkeypatch, iso
     for name in ("ensure_namespace", "set_default_namespace", "perform"):
         monkeypatch.setattr(actions, name, lambda *a, **k: [])
     cluster = FakeCluster([namespace("kube-system", "uid-1")])
-    monkeypatch.setattr(cli, "_live_cluster", lambda lab, context: cluster)
+    monkeypatch.setattr(session, "live_cluster", lambda lab, context: cluster)
     code, _out, err = call_main(capsys, "start", "05")
     assert code == 0, err
     assert installed == ["metallb", "traefik"]

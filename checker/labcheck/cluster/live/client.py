@@ -34,6 +34,10 @@ _KNOWN_KINDS: dict[tuple[str, str], tuple[str, bool]] = {
     ("discovery.k8s.io/v1", "EndpointSlice"): ("endpointslices", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
     ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
+    ("networking.k8s.io/v1", "IngressClass"): ("ingressclasses", False),
+    ("gateway.networking.k8s.io/v1", "Gateway"): ("gateways", True),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): ("httproutes", True),
+    ("gateway.networking.k8s.io/v1", "GatewayClass"): ("gatewayclasses", False),
 }
 
 _REQUEST_TIMEOUT = (3.0, 15.0)  # connect, read
