@@ -230,6 +230,8 @@ def reset(ref: str | None = None) -> None:
 def page_markdown() -> str:
     """The challenges for the site's Challenges page, made from the challenge files at build time:
     what each exercises and its symptom in the open, hints and the fix folded (spoilers)."""
+    import textwrap
+
     from .loader import all_challenges, find_lab
 
     parts = []
@@ -246,7 +248,8 @@ def page_markdown() -> str:
             parts.append(f'??? note "Hints (one at a time: `labcheck challenge hint`)"\n{hints}\n')
             fix = [*challenge.fix.prepare, *(f"kubectl apply -f {m}" for m in challenge.fix.manifests),
                    *challenge.fix.commands]
-            shown_fix = "\n".join(f"        {line.strip()}" for line in fix)
+            # every line of a command indented, a heredoc's too, to stay inside the folded block
+            shown_fix = "\n".join(textwrap.indent(line.strip(), "        ") for line in fix)
             parts.append(f'??? danger "The fault and the fix (spoiler)"\n    {challenge.explanation.strip()}\n\n'
                          f"    ```text\n{shown_fix}\n    ```\n")
     return "\n".join(parts)

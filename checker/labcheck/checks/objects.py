@@ -117,6 +117,28 @@ def ready_replicas(ctx: CheckContext, deployment: dict[str, Any]) -> tuple[list[
     return [p for p in pods if is_ready(p)], [p for p in pods if not is_ready(p)]
 
 
+def settled_pods(ctx: CheckContext, name: str) -> list[dict[str, Any]]:
+    """The Pods of Deployment `name` once its rollout has settled: all ready and none going away (an
+    old Pod may still answer through a Service for a moment). Else TargetUnavailable, final only when
+    the Deployment is missing or a Pod cannot become ready."""
+    found = ctx.get("Deployment", name, "apps/v1")
+    if found is None:
+        raise TargetUnavailable(f"Deployment {name} does not exist", final=True,
+                                cause=f"the app runs as Deployment {name}: fix it in place, keep it")
+    selector = found.get("spec", {}).get("selector") or {}
+    leaving = [p for p in ctx.list("Pod") if p["metadata"].get("deletionTimestamp")
+               and selector_matches(selector, labels_of(p))]
+    if leaving:
+        raise TargetUnavailable(f"Pod {name_of(leaving[0])} of Deployment {name} is still going away "
+                                "(a rollout under way)")
+    ready, waiting = ready_replicas(ctx, found)
+    if waiting or not ready:
+        cause, final = why_not_ready(ctx, waiting) if waiting else ("it has no Pod yet", False)
+        raise TargetUnavailable(f"not every Pod of Deployment {name} is ready (a rollout under way?)",
+                                cause=cause, final=final)
+    return ready
+
+
 #: Causes from `pod_cause` that a Pod does not outgrow by waiting, though it does not say so.
 _STUCK = ("has exited", "not scheduled", "is waiting")
 
