@@ -88,3 +88,31 @@ def split_is(ctx: CheckContext, host: str, gateway: str, requests: int, share: f
         observed=observed,
         cause=f"the weights of the route's backendRefs decide the split: blue {round((1 - share) * 100)}, "
               f"green {round(share * 100)}", final=True)
+
+
+@register(watches=(("networking.k8s.io/v1", "Ingress"), ("networking.k8s.io/v1", "IngressClass")))
+def ingress_served(ctx: CheckContext, ingress: str) -> Outcome:
+    """A controller serves the Ingress (its address is in the Ingress's status); if none does,
+    which class it asks for against the classes the cluster has."""
+    found = ctx.get("Ingress", ingress, "networking.k8s.io/v1")
+    if found is None:
+        raise TargetUnavailable(f"Ingress {ingress} does not exist in namespace {ctx.namespace}",
+                                cause="apply the Ingress's manifest", final=True)
+    addresses = objects.field_values(found, "status.loadBalancer.ingress[*].ip")
+    if addresses:
+        return Outcome.passed(f"Ingress {ingress} is served on {', '.join(addresses)}")
+    classes = ctx.list("IngressClass", "networking.k8s.io/v1")
+    default = [objects.name_of(c) for c in classes
+               if (c["metadata"].get("annotations") or {}).get("ingressclass.kubernetes.io/is-default-class") == "true"]
+    shown = ", ".join(f"{objects.name_of(c)} ({c.get('spec', {}).get('controller')})" for c in classes) or "none"
+    asked = found.get("spec", {}).get("ingressClassName")
+    if not asked and not default:
+        cause = (f"the Ingress names no class, and no IngressClass here is the default, so no controller serves it: "
+                 f"set ingressClassName to one of the classes the cluster has: {shown}")
+        return Outcome.failed(f"no controller serves Ingress {ingress}", observed=f"ingressClassName unset; {shown}",
+                              cause=cause, final=True)
+    if asked and asked not in [objects.name_of(c) for c in classes]:
+        return Outcome.failed(f"Ingress {ingress} asks for class {asked!r}, which does not exist", final=True,
+                              observed=f"classes: {shown}", cause=f"ingressClassName must name a class: {shown}")
+    return Outcome.failed(f"Ingress {ingress} has no address yet", observed=f"class {asked or default[0]}",
+                          cause="its controller writes the address into the status within seconds: check again")
