@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import TargetUnavailable
+from ..errors import ClusterUnavailable, TargetUnavailable
 from .context import CheckContext
 from .commands import in_namespace
 from .diagnose import missing_object, pod_cause
@@ -305,7 +305,15 @@ def same_value(recorded: str, actual: Any) -> bool:
 
 def identify(ctx: CheckContext, value: str) -> str | None:
     """What a value is in this cluster, when it is something else than asked: "the node's IP
-    (status.hostIP of Pod web)", "Service web's ClusterIP". The usual mix-ups, named."""
+    (status.hostIP of Pod web)", "Service web's ClusterIP". The usual mix-ups, named; None where
+    the cluster (a recording made without these reads) cannot say: it only words a cause."""
+    try:
+        return _identify(ctx, value)
+    except ClusterUnavailable:
+        return None
+
+
+def _identify(ctx: CheckContext, value: str) -> str | None:
     value = value.strip()
     if not value:
         return None
