@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from labcheck.lab import CheckContext, Outcome, TargetUnavailable, commands, objects, register, service_selects_nothing
+from labcheck.lab import CheckContext, Outcome, TargetUnavailable, commands, objects, register
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -152,14 +152,8 @@ def node_port_published(ctx: CheckContext, service: str, published: list[int]) -
 
 @register(needs=("node",))
 def node_port_through_proxy(ctx: CheckContext, service: str, proxy: str) -> Outcome:
-    svc = objects.service(ctx, service, made_by="tut-service.yaml")
+    svc, node_port = objects.node_port(ctx, service, made_by="tut-service.yaml")
     spec_port = objects.service_ports(svc)[0]
-    node_port = spec_port.get("nodePort")
-    if not node_port:  # the check before says why
-        raise TargetUnavailable(f"Service {service} has no nodePort", final=True)
-    empty = service_selects_nothing(ctx, svc)
-    if empty:  # its own precondition: requests cannot reach any Pod, whatever the ports say
-        return Outcome.failed(f"Service {service} selects no Pod", cause=empty.text, final=empty.final)
     node = sorted(objects.nodes(ctx).values(), key=objects.name_of)[0]
     address = objects.internal_ip(node)
     answers = [_get(ctx, objects.name_of(node), address, node_port) for _ in range(4)]

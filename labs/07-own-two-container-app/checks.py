@@ -10,7 +10,7 @@ import json
 import re
 import shlex
 
-from labcheck.lab import CheckContext, Outcome, TargetUnavailable, commands, objects, register, service_selects_nothing
+from labcheck.lab import CheckContext, Outcome, TargetUnavailable, commands, objects, register
 
 # Two requests, one after the other, each printed as "<status> <body>" on a line of its own.
 _TWO_REQUESTS = ("const ask = (n) => n && require('http').get(process.argv[1], (res) => { let body = ''; "
@@ -164,14 +164,8 @@ def counts_in_redis(ctx: CheckContext, pod: str, web: str, redis: str, key: str,
 @register(needs=("node",))
 def nodeport_counts(ctx: CheckContext, service: str, pod: str, web: str, redis: str, key: str) -> Outcome:
     """From a node, its InternalIP and the Service's nodePort answer twice, the count growing in Redis."""
-    svc = objects.service(ctx, service, made_by="service.yaml")
+    svc, node_port = objects.node_port(ctx, service, made_by="service.yaml")
     entry = objects.service_ports(svc)[0]
-    node_port = entry.get("nodePort")
-    if not node_port:  # the check before says why
-        raise TargetUnavailable(f"Service {service} has no nodePort (type {svc['spec'].get('type')})", final=True)
-    empty = service_selects_nothing(ctx, svc)
-    if empty:  # its own precondition: no request can reach the Pod, whatever the ports say
-        return Outcome.failed(f"Service {service} selects no Pod", cause=empty.text, final=empty.final)
     found = _ready(ctx, pod)
     target = entry.get("targetPort", entry.get("port"))
     targets = objects.target_ports(entry, [found])

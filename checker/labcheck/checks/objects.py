@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import ClusterUnavailable, TargetUnavailable
 from .context import CheckContext
 from .commands import in_namespace
-from .diagnose import missing_object, pod_cause
+from .diagnose import missing_object, pod_cause, service_selects_nothing
 from .spec import Reference
 
 # --- plain reading of objects ---------------------------------------------------------
@@ -117,14 +117,28 @@ def ready_replicas(ctx: CheckContext, deployment: dict[str, Any]) -> tuple[list[
     return [p for p in pods if is_ready(p)], [p for p in pods if not is_ready(p)]
 
 
-def settled_pods(ctx: CheckContext, name: str) -> list[dict[str, Any]]:
-    """The Pods of Deployment `name` once its rollout has settled: all ready and none going away (an
-    old Pod may still answer through a Service for a moment). Else TargetUnavailable, final only when
-    the Deployment is missing or a Pod cannot become ready."""
+def deployment(ctx: CheckContext, name: str) -> dict[str, Any]:
+    """The named Deployment, or TargetUnavailable (final: it does not appear by waiting)."""
     found = ctx.get("Deployment", name, "apps/v1")
     if found is None:
         raise TargetUnavailable(f"Deployment {name} does not exist", final=True,
                                 cause=f"the app runs as Deployment {name}: fix it in place, keep it")
+    return found
+
+
+def running_pods(ctx: CheckContext, name: str) -> list[dict[str, Any]]:
+    """The running Pods of Deployment `name`, or TargetUnavailable while it has none."""
+    pods = [p for p in deployment_pods(ctx, deployment(ctx, name)) if is_running(p)]
+    if not pods:
+        raise TargetUnavailable(f"Deployment {name} has no running Pod yet")
+    return pods
+
+
+def settled_pods(ctx: CheckContext, name: str) -> list[dict[str, Any]]:
+    """The Pods of Deployment `name` once its rollout has settled: all ready and none going away (an
+    old Pod may still answer through a Service for a moment). Else TargetUnavailable, final only when
+    the Deployment is missing or a Pod cannot become ready."""
+    found = deployment(ctx, name)
     selector = found.get("spec", {}).get("selector") or {}
     leaving = [p for p in ctx.list("Pod") if p["metadata"].get("deletionTimestamp")
                and selector_matches(selector, labels_of(p))]
@@ -169,6 +183,20 @@ def service(ctx: CheckContext, name: str, *, made_by: str | None = None) -> dict
         how = f"apply {made_by}" if made_by else f"create Service {name} (the lab page shows how)"
         raise TargetUnavailable(f"Service {name} does not exist in namespace {ctx.namespace}", cause=how, final=True)
     return found
+
+
+def node_port(ctx: CheckContext, name: str, *, made_by: str | None = None) -> tuple[dict[str, Any], int]:
+    """The Service and the node port of its first port; TargetUnavailable (final) when it has none,
+    or when it selects no Pod (then no node port can reach anything, whatever the ports say)."""
+    svc = service(ctx, name, made_by=made_by)
+    port = service_ports(svc)[0].get("nodePort")
+    if not port:
+        raise TargetUnavailable(f"Service {name} has no nodePort (type {svc.get('spec', {}).get('type')})",
+                                cause="make it a NodePort Service", final=True)
+    empty = service_selects_nothing(ctx, svc)
+    if empty:
+        raise TargetUnavailable(f"Service {name} selects no Pod", cause=empty.text, final=empty.final)
+    return svc, int(port)
 
 
 def service_ports(svc: dict[str, Any]) -> list[dict[str, Any]]:

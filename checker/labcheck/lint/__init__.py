@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 #: Where a finding is: a path of keys into lab.yaml, or another file of the lab (line 1).
 Location = tuple[Any, ...]
-Finding = tuple["Location | Path", str]
+Finding = tuple[Union[Location, Path], str]
 
 
 def mapping(value: Any) -> dict[Any, Any]:

@@ -332,7 +332,7 @@ class LiveCluster:
             self._host_path = self._find_host_path()
         return self._host_path.run(command, timeout)
 
-    def _find_host_path(self) -> "HostPath":
+    def _find_host_path(self):
         """How this machine reaches kind's network: directly, or from a container on it."""
         from ..host import HostPath, kind_network
 

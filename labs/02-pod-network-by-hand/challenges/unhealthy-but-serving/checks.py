@@ -4,27 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from labcheck.lab import CheckContext, Outcome, TargetUnavailable, objects, register
+from labcheck.lab import CheckContext, Outcome, objects, register
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-
-def _pods(ctx: CheckContext, deployment: str) -> list[dict]:
-    found = ctx.get("Deployment", deployment, "apps/v1")
-    if found is None:
-        raise TargetUnavailable(f"Deployment {deployment} does not exist", final=True,
-                                cause=f"Deployment {deployment} is the app: keep it")
-    pods = [p for p in objects.deployment_pods(ctx, found) if objects.is_running(p)]
-    if not pods:
-        raise TargetUnavailable(f"Deployment {deployment} has no running Pod yet")
-    return pods
 
 
 @register
 def sidecar_says_healthy(ctx: CheckContext, deployment: str, sidecar: str) -> Outcome:
     """The last line the sidecar of every running Pod of the Deployment logged says healthy."""
     unhealthy = []
-    for pod in _pods(ctx, deployment):
+    for pod in objects.running_pods(ctx, deployment):
         name = objects.name_of(pod)
         lines = [line for line in ctx.logs(name, sidecar, tail_lines=5, what="its latest verdicts").splitlines()
                  if line.strip()]
@@ -43,7 +32,7 @@ def sidecar_says_healthy(ctx: CheckContext, deployment: str, sidecar: str) -> Ou
 def sidecar_watches_own_nginx(ctx: CheckContext, deployment: str, sidecar: str, env: str) -> Outcome:
     """The sidecar's target ($env) is a loopback address: the nginx of its own Pod."""
     elsewhere = []
-    for pod in _pods(ctx, deployment):
+    for pod in objects.running_pods(ctx, deployment):
         container = next((c for c in objects.containers_of(pod) if c.get("name") == sidecar), None)
         if container is None:
             elsewhere.append(f"{objects.name_of(pod)} has no {sidecar} container")

@@ -6,26 +6,11 @@ from __future__ import annotations
 from labcheck.lab import CheckContext, Outcome, TargetUnavailable, objects, register
 
 
-def _deployment(ctx: CheckContext, name: str) -> dict:
-    found = ctx.get("Deployment", name, "apps/v1")
-    if found is None:
-        raise TargetUnavailable(f"Deployment {name} does not exist", final=True,
-                                cause=f"Deployment {name} is part of the app: keep it")
-    return found
-
-
-def _running(ctx: CheckContext, deployment: dict) -> list[dict]:
-    pods = [p for p in objects.deployment_pods(ctx, deployment) if objects.is_running(p)]
-    if not pods:
-        raise TargetUnavailable(f"Deployment {objects.name_of(deployment)} has no running Pod yet")
-    return pods
-
-
 @register
 def reporter_gets_inventory(ctx: CheckContext, deployment: str, expect: str) -> Outcome:
     """The latest line every running reporter Pod logged holds the inventory's figures."""
     wrong = []
-    for pod in _running(ctx, _deployment(ctx, deployment)):
+    for pod in objects.running_pods(ctx, deployment):
         lines = [line for line in ctx.logs(objects.name_of(pod), tail_lines=3, what="its latest report").splitlines()
                  if line.strip()]
         if not lines or expect not in lines[-1]:
@@ -41,9 +26,9 @@ def reporter_gets_inventory(ctx: CheckContext, deployment: str, expect: str) -> 
 @register
 def env_from_configmap(ctx: CheckContext, deployment: str, env: str, configmap: str, key: str) -> Outcome:
     """The Deployment's Pods (template and running ones) take $env from the ConfigMap's key."""
-    found = _deployment(ctx, deployment)
+    found = objects.deployment(ctx, deployment)
     specs = [("its Pod template", found.get("spec", {}).get("template", {}).get("spec", {}))]
-    specs += [(f"Pod {objects.name_of(p)}", p.get("spec", {})) for p in _running(ctx, found)]
+    specs += [(f"Pod {objects.name_of(p)}", p.get("spec", {})) for p in objects.running_pods(ctx, deployment)]
     elsewhere = []
     for where, spec in specs:
         for container in spec.get("containers") or []:
@@ -73,7 +58,7 @@ def address_leads_to(ctx: CheckContext, configmap: str, key: str, deployment: st
         raise TargetUnavailable(f"ConfigMap {configmap} gives no {key}", final=True,
                                 cause=f"ConfigMap {configmap} is where the clients find the inventory: keep it, "
                                       f"with the address under {key}")
-    found = _deployment(ctx, deployment)
+    found = objects.deployment(ctx, deployment)
     for pod in objects.deployment_pods(ctx, found):
         if objects.same_value(address, pod.get("status", {}).get("podIP") or ""):
             if objects.is_ready(pod):
