@@ -44,7 +44,7 @@ ANSWER_CHANGING_KINDS: frozenset[Kind] = frozenset(
 class Timing:
     debounce: float = 0.15  # quiet time that ends a burst of events (one `kubectl apply` makes several)
     max_delay: float = 0.5  # a steady stream of events is still graded this soon after it began
-    min_interval: float = 3.0  # commands and logs are asked again at most this often after changes
+    min_interval: float = 3.0  # commands and logs are asked again at most this often while changes keep coming
     periodic: float = 15.0  # ... and this often without any change
 
 
@@ -140,6 +140,7 @@ class StepWatcher:
         self._last_change = -math.inf
         self._stale = False  # kept answers may predate a change
         self._asked_at = -math.inf  # when the kept answers were last thrown away
+        self._asked_for_change = False  # ... and whether a change was why (then min_interval paces the next)
         self.answers.forget()
 
     @property
@@ -171,16 +172,25 @@ class StepWatcher:
         times = [math.inf]
         if self._first_change is not None:
             times.append(min(self._last_change + t.debounce, self._first_change + t.max_delay))
-        if self.answers.holds_answers:
-            times.append(self._asked_at + (t.min_interval if self._stale else t.periodic))
+        if self.answers.holds_answers and not self._stale:
+            times.append(self._asked_at + t.periodic)
+        elif self.answers.holds_answers and self._asked_for_change:  # else the change's own time asks
+            times.append(self._asked_at + t.min_interval)
         return min(times)
+
+    def _change_pace(self) -> float:
+        """How long after the last asking a change may ask commands again: at once after a quiet
+        spell (the learner's one apply), min_interval while changes keep coming (a rollout)."""
+        return self.timing.min_interval if self._asked_for_change else 0.0
 
     def grade(self, now: float) -> StepResult:
         t = self.timing
-        since = now - self._asked_at
-        if not self.answers.holds_answers or (self._stale and since >= t.min_interval) or since >= t.periodic:
+        # The same sums as due(): a grading at the time due() gave asks again, float rounding or not.
+        if (not self.answers.holds_answers or (self._stale and now >= self._asked_at + self._change_pace())
+                or now >= self._asked_at + t.periodic):
             self.answers.forget()
             self._asked_at = now
+            self._asked_for_change = self._stale
             self._stale = False
         self._first_change = None
         self.result = run_step(self.lab, self.step, self.answers, wait=0, namespace=self.namespace,

@@ -18,10 +18,57 @@ import pytest
 from labcheck.toolchain import cluster_config, kube_context, read_toolchain, toolchain_file
 
 
-def pytest_collection_modifyitems(items):
+#: The cases of the e2e tier's parametrized proofs that a plain run keeps: each component, each
+#: kind of fault and each way a page runs, once, so that `bash tests/run.sh` stays within CI's
+#: budget (45 minutes on two cores). Tier 2 replays every lab's and challenge's recorded evidence
+#: either way. LABCHECK_E2E_ALL=1 runs every case, and so does naming cases (`-k`, a test id).
+REPRESENTATIVE = {
+    # readiness (lab 04, issue 22), MetalLB and host probes (05), kube-router's NetworkPolicy (08),
+    # Traefik (09), CoreDNS changed and restored (10); 01 is the learner's journey as well
+    "test_each_step_fails_before_and_passes_after_its_solution": {
+        "04-pod-to-service", "05-outside-to-service", "08-network-policy", "09-ingress-and-gateway",
+        "10-dns-in-the-cluster"},
+    # an object fault (04-silent-shop) and a node fault (05-one-node-hangs) go through the CLI in
+    # full; these add a fault on an add-on's path, one in a NetworkPolicy, one on a node's sandbox
+    "test_each_challenge_breaks_and_only_its_fixes_pass": {
+        "02-some-requests-hang", "06-bad-gateway", "08-allowed-but-blocked"},
+    # a page with a sidecar, one with node commands and host requests, one on an add-on
+    "test_lab_page_runs_as_a_notebook": {
+        "01-pod-shared-network", "05-outside-to-service", "09-ingress-and-gateway"},
+}
+
+
+def _every_case(config) -> bool:
+    named = config.getoption("keyword") or any("::" in arg for arg in config.args)
+    return os.environ.get("LABCHECK_E2E_ALL") == "1" or bool(named)
+
+
+def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+    if _every_case(config):
+        return
+    ids = {}
+    for item in items:
+        if getattr(item, "callspec", None) is not None:
+            ids.setdefault(item.originalname, set()).add(item.callspec.id)
+    for test, kept in REPRESENTATIVE.items():
+        if test in ids and kept - ids[test]:  # a renamed lab must not leave the subset unnoticed
+            raise pytest.UsageError(f"tests/e2e/conftest.py REPRESENTATIVE names cases {test} does not have: "
+                                    f"{', '.join(sorted(kept - ids[test]))}")
+    left_out = [item for item in items if getattr(item, "callspec", None) is not None
+                and item.callspec.id not in REPRESENTATIVE.get(item.originalname, {item.callspec.id})]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
+
+
+def pytest_report_header(config):
+    if _every_case(config):
+        return "e2e tier: every case"
+    return ("e2e tier: a representative subset of the parametrized proofs (tests/e2e/conftest.py "
+            "REPRESENTATIVE); LABCHECK_E2E_ALL=1 runs every case")
 
 
 def _missing() -> str | None:

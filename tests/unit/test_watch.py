@@ -142,7 +142,7 @@ def test_a_burst_of_events_is_graded_once_but_not_later_than_max_delay():
     assert watcher.due(1.9) == pytest.approx(1.5)  # ...but not past first event + max_delay
 
 
-def test_probes_are_asked_again_only_after_a_change_and_at_most_every_min_interval():
+def test_probes_are_asked_again_at_once_after_a_change_then_at_most_every_min_interval():
     answer, calls = counting_exec()
     lab = make_lab([[WEB_POD, PROBE]])
     cluster = FakeCluster([pod("web", namespace="lab99")], exec_answer=answer)
@@ -152,18 +152,27 @@ def test_probes_are_asked_again_only_after_a_change_and_at_most_every_min_interv
     assert len(calls) == 1
     # No event: the next grading is the slow periodic one, nothing sooner.
     assert watcher.due(1.0) == pytest.approx(timing.periodic)
-    # An event 1 s in: objects are graded again at once, the probe's answer is kept...
+    # The learner's apply 1 s in: graded again at once, the probe asked afresh...
     watcher.changed(1.0)
     watcher.grade(watcher.due(1.0))
-    assert len(calls) == 1
-    # ...until min_interval after it was last asked.
-    assert watcher.due(1.5) == pytest.approx(timing.min_interval)
-    watcher.grade(timing.min_interval)
     assert len(calls) == 2
-    # Quiet again: the periodic re-run asks once more, since network state can change unseen.
-    assert watcher.due(4.0) == pytest.approx(timing.min_interval + timing.periodic)
-    watcher.grade(timing.min_interval + timing.periodic)
+    # ...but while changes keep coming (a rollout), objects are graded at once and the probe's
+    # answer is kept until min_interval after it was last asked.
+    watcher.changed(1.5)
+    watcher.grade(watcher.due(1.5))
+    assert len(calls) == 2
+    asked = 1.0 + timing.debounce
+    assert watcher.due(2.0) == pytest.approx(asked + timing.min_interval)
+    watcher.grade(asked + timing.min_interval)
     assert len(calls) == 3
+    # Quiet again: the periodic re-run asks once more, since network state can change unseen.
+    assert watcher.due(5.0) == pytest.approx(asked + timing.min_interval + timing.periodic)
+    watcher.grade(asked + timing.min_interval + timing.periodic)
+    assert len(calls) == 4
+    # A change after a quiet spell is asked at once again.
+    watcher.changed(40.0)
+    watcher.grade(watcher.due(40.0))
+    assert len(calls) == 5
 
 
 def test_a_change_commands_cannot_see_keeps_their_answers():
