@@ -1,4 +1,5 @@
-"""Submissions for tests and the grading benchmark, made from lab 01's recorded evidence.
+"""Submissions for tests and the grading benchmark, made from lab 01's recorded evidence (and a
+challenge's: `make_challenge_submission`).
 
 A learner who has solved steps 1..k answers from the evidence recorded at that
 moment: the step after k's "unsolved" (or a known-wrong) recording first, then
@@ -24,7 +25,7 @@ from labcheck.cluster.base import ExecResult
 from labcheck.cluster.recorded import RecordedCluster
 from labcheck.errors import ClusterUnavailable
 from labcheck.grading import submission
-from labcheck.loader import find_lab
+from labcheck.loader import find_challenge, find_lab
 
 
 _UID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -53,7 +54,7 @@ class LayeredCluster:
         self.seed = seed
 
     def describe(self) -> str:
-        return "recorded lab 01 evidence"
+        return f"recorded evidence ({', '.join(layer.path.name for layer in self.layers)})"
 
     def _first(self, op: str, **args):
         for layer in self.layers:
@@ -95,6 +96,17 @@ class LayeredCluster:
 
     def exec_on_host(self, command, timeout):
         return self._first("exec_on_host", command=command, timeout=timeout)
+
+
+class ClassroomCluster(LayeredCluster):
+    """The recordings as a classroom cluster answers them live (checks re-try; every namespace is there)."""
+
+    replay = False
+
+    def get(self, api_version, kind, namespace, name):
+        if kind == "Namespace":
+            return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        return super().get(api_version, kind, namespace, name)
 
 
 def learner_layers(solved: int, wrong: bool = False) -> list[Path]:
@@ -159,4 +171,28 @@ def make_hostile(folder: Path, name: str, *, key: submission.CourseKey | None = 
 
     path = resign(base, key, stuff, to=Path(folder) / f"{name}.json")
     base.unlink()
+    return path
+
+
+CHALLENGE = "04-silent-shop"
+
+
+def challenge_lab(challenge_id: str = CHALLENGE):
+    """A challenge as the one-step lab it is graded as."""
+    found = find_challenge(challenge_id)
+    return found.as_lab(find_lab(found.lab_id))
+
+
+def make_challenge_submission(folder: Path, learner: str, case: str, entry: dict, *,
+                              key: submission.CourseKey | None = None, challenge_id: str = CHALLENGE) -> Path:
+    """A learner's submission of a challenge, its answers from the challenge's evidence recorded for
+    `case` (working, broken, fixed, workaround-*, alt-*) on a cluster of their own, and `entry` their
+    record in the progress file (started_at, fixed_at, hints, gave_up, seed)."""
+    lab = challenge_lab(challenge_id)
+    recorded_as = lab.folder / "evidence" / f"{case}.json"
+    cluster = LayeredCluster([recorded_as], seed=learner)
+    document, _results = submission.build(lab, cluster, learner=learner, name=learner.title(), key=key,
+                                          namespace=cluster.layers[0].meta["namespace"], challenge=entry)
+    path = Path(folder) / f"{learner}.json"
+    submission.write(document, path)
     return path

@@ -20,24 +20,13 @@ from labcheck.grading import batch, gradable, rbac, roster
 from labcheck.loader import all_labs, find_lab
 from labcheck.selftest import evidence_path
 from tests.conftest import REPO, run_labcheck
-from tests.grading_data import LayeredCluster, learner_layers
+from tests.grading_data import ClassroomCluster, learner_layers
 
 LAB = find_lab("01")
 
 
-class Classroom(LayeredCluster):
-    """Lab 01 solved to the last step, as a classroom cluster answers for namespace lab01."""
-
-    replay = False
-
-    def get(self, api_version, kind, namespace, name):
-        if kind == "Namespace":
-            return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-        return super().get(api_version, kind, namespace, name)
-
-
 def graded_in(classroom: roster.Classroom, tmp_path, formats=("csv",)) -> batch.Outcome:
-    classroom.cluster_for = lambda learner: Classroom(learner_layers(6))
+    classroom.cluster_for = lambda learner: ClassroomCluster(learner_layers(6))
     options = batch.Options(lab=LAB, steps=list(LAB.steps), out=tmp_path, formats=list(formats), classroom=classroom)
     return batch.run(options, batch.roster_tasks([roster.Learner("ana", "Ana", namespace="lab01")]))
 
@@ -93,7 +82,8 @@ def test_not_gradable_never_hides_a_failure():
 
 
 def test_the_seam_raises_not_gradable_and_the_check_reports_it():
-    seam = roster.ReadOnceCluster(Classroom(learner_layers(6)), nodes="and a grader in a Pod has no way onto a node")
+    seam = roster.ReadOnceCluster(ClassroomCluster(learner_layers(6)),
+                                  nodes="and a grader in a Pod has no way onto a node")
     with pytest.raises(NotGradableHere, match="runs a command on node n1, and a grader in a Pod"):
         seam.exec_on_node("n1", ["true"], 5)
     result = run_step(LAB, LAB.steps[5], seam, namespace="lab01")

@@ -1,6 +1,8 @@
 """Instructors: grading a whole class, from submission files or live clusters.
 
     submission.py  `labcheck submit`: a learner's evidence, signed; reading one back as data only
+    challenge.py   challenges graded as one-step labs: the learner's signed record (hints, start, fix)
+                   and what the gradebook shows of it
     shapes.py      evidence objects must have the shape the Kubernetes API gives them
     roster.py      live grading: a roster of contexts or classroom namespaces, each kind read once;
                    what the grader cannot reach from where it runs is "not gradable here"

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 from ..errors import LabcheckError, UsageError
 from ..model import Lab, Step
 from . import records, store
+from .challenge import label
 from .course import Gradebook, Rules, gradebook
 from .outputs import atomic_write, inside, write_outputs
 from .roster import Classroom, Learner, grade_learner
@@ -299,8 +300,8 @@ def merge(options: Options, sources: list[Path], expected: list[Task] | None = N
     found, notes = merged.records, list(merged.warnings)
     other_lab = {k for k, r in found.items() if r["basis"].get("lab") != lab.id}
     if other_lab:
-        raise UsageError(f"{len(other_lab)} result(s) are for lab {found[next(iter(other_lab))]['basis'].get('lab')},"
-                         f" not lab {lab.id}")
+        theirs = str(found[next(iter(other_lab))]["basis"].get("lab"))
+        raise UsageError(f"{len(other_lab)} result(s) are for {label(theirs)}, not {label(lab.id)}")
     versions = {r["basis"].get("lab_digest") for r in found.values()}
     if versions - {digest}:
         notes.append("some results were graded against another version of the lab definition")

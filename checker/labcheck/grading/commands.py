@@ -29,21 +29,24 @@ def _course_key(path: Path | None):
 
 
 @click.command("submit")
-@click.argument("lab_ref", metavar="[LAB]", required=False)
+@click.argument("lab_ref", metavar="[LAB|CHALLENGE]", required=False)
 @click.option("--learner", envvar="LABCHECK_LEARNER", help="Your learner id (or set LABCHECK_LEARNER).")
 @click.option("--name", "learner_name", envvar="LABCHECK_LEARNER_NAME", default="",
               help="Your name as the gradebook shows it (or set LABCHECK_LEARNER_NAME).")
 @click.option("--course-key", type=click.Path(dir_okay=False, path_type=Path), envvar="LABCHECK_COURSE_KEY",
               help="The course key file your instructor gave you: signs the submission (or set LABCHECK_COURSE_KEY).")
 @click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write it (default: submission-labNN-<learner>.json).")
+              help="Where to write it (default: submission-labNN-<learner>.json; for a challenge "
+                   "submission-<challenge>-<learner>.json).")
 @click.option("--context", help="kubeconfig context to grade (default: the lab cluster's).")
 @click.option("--namespace", help="Namespace the lab was done in (default: the lab's).")
 def submit_command(lab_ref=None, learner=None, learner_name="", course_key=None, out_path=None, context=None,
                    namespace=None) -> None:
-    """Grade every step of a lab on your cluster and write the submission file to hand in."""
+    """Grade every step of a lab (or a challenge you started) on your cluster and write the submission file
+    to hand in."""
     from ..session import lab_for, live_cluster
-    from . import submission
+    from ..state import Progress
+    from . import challenge, submission
 
     out, err = _consoles()
     if not learner:
@@ -53,23 +56,39 @@ def submit_command(lab_ref=None, learner=None, learner_name="", course_key=None,
     if namespace and not submission.NAMESPACE.match(namespace):
         raise UsageError(f"{namespace!r} is not a namespace name")
     key = _course_key(course_key)
-    lab = lab_for(lab_ref)
+    lab = challenge.resolve(lab_ref) if lab_ref else lab_for(None)
+    progress, entry = None, None
+    if challenge.is_challenge(lab.id):
+        progress = Progress.load()
+        entry = progress.challenges.get(lab.id)
+        if entry is None:
+            raise UsageError(f"challenge {lab.id} is not started here: `labcheck challenge start {lab.id}` starts "
+                             "it (your hints and time come from that start)")
     cluster = live_cluster(lab, context)
-    path = out_path or Path(f"submission-lab{lab.id}-{learner}.json")
+    path = out_path or Path(f"submission-lab{lab.id}-{learner}.json" if entry is None
+                            else f"submission-{lab.id}-{learner}.json")
 
     def shown(result) -> None:
         out.print(f"{result.status.value:<5} step {result.step_number} {result.step_id}", highlight=False)
 
-    with err.status(f"Grading every step of lab {lab.id} for your submission..."):
+    with err.status(f"Grading every step of {challenge.label(lab.id)} for your submission..."):
         document, results = submission.build(lab, cluster, learner=learner, name=learner_name, namespace=namespace,
-                                             key=key, on_step=shown)
+                                             key=key, on_step=shown, challenge=entry)
     submission.write(document, path)
+    if entry is not None and document["challenge"]["fixed_at"] and not entry.get("fixed_at"):
+        entry["fixed_at"] = document["challenge"]["fixed_at"]  # this grading was the first passing check
+        progress.save()
     passed = sum(1 for r in results if r.status.value == "PASS")
     signed = f"signed with course key {key.key_id}" if key else "NOT signed (no --course-key)"
     errors = sum(1 for r in results if r.status.value == "ERROR")
     if errors:
         click.echo(f"{errors} step(s) could not be checked (ERROR); your instructor will see that.", err=True)
-    click.echo(f"Wrote {path}: {passed}/{len(results)} steps pass, {signed}. Hand this file in.")
+    if entry is not None:
+        fields = challenge.gradebook_fields(lab, learner, document["challenge"])
+        verdict = "passes" if passed == len(results) else "does not pass"
+        click.echo(f"Wrote {path}: {verdict} ({challenge.summary(fields)}), {signed}. Hand this file in.")
+    else:
+        click.echo(f"Wrote {path}: {passed}/{len(results)} steps pass, {signed}. Hand this file in.")
     if key is None:
         click.echo("Your instructor may require a signed submission: run again with --course-key FILE.", err=True)
     sys.exit(ExitStatus.PASSED)
@@ -127,7 +146,7 @@ def _progress(verbose: bool):
 
 
 @click.command("grade")
-@click.argument("lab_ref", metavar="LAB")
+@click.argument("lab_ref", metavar="LAB|CHALLENGE")
 @click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--roster", type=click.Path(dir_okay=False, path_type=Path),
               help="Grade live: a CSV of learners, each with a kubeconfig context and/or a namespace.")
@@ -137,7 +156,7 @@ def _progress(verbose: bool):
               help="Print the RoleBindings that let the grader exec and read logs in the roster's namespaces "
                    "(and nowhere else), then stop.")
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (default: grades-labNN).")
+              help="Output folder (default: grades-labNN, or grades-<challenge>).")
 @click.option("--format", "formats", multiple=True, metavar="FORMAT[,FORMAT]",
               help="csv, json, junit, gradescope, canvas, moodle; several at once (default: csv).")
 @click.option("--jobs", type=click.IntRange(1, 256),
@@ -173,11 +192,11 @@ def grade_command(lab_ref, sources, roster=None, context=None, in_cluster=False,
                   formats=(), jobs=None, timeout=120.0, resume=False, only=None, shard=None, merge=False,
                   course_key=None, accepted=(), step_refs=(), expected=None, due=None, late_penalty=None,
                   anonymize=False, salt=None, html=None, max_submission_mb=8.0, verbose=False) -> None:
-    """Grade a class: submission files (offline) or a roster of live learners; write the gradebook and report."""
-    from ..loader import find_lab
-    from . import batch, store
+    """Grade a class: submission files (offline) or a roster of live learners; write the gradebook and report.
+    A challenge id (04-silent-shop) grades a challenge's submissions: hints used and time to fix included."""
+    from . import batch, challenge, store
 
-    lab = find_lab(lab_ref)
+    lab = challenge.resolve(lab_ref)
     if print_rbac:
         _print_rbac(lab, roster)
         return
@@ -185,7 +204,8 @@ def grade_command(lab_ref, sources, roster=None, context=None, in_cluster=False,
     steps = [s for s in lab.steps if s.id in chosen] if step_refs else list(lab.steps)
     key = _course_key(course_key)
     options = batch.Options(
-        lab=lab, steps=steps, out=out or Path(f"grades-lab{lab.id}"), formats=_formats(formats),
+        lab=lab, steps=steps, out=out or Path(f"grades-{lab.id}" if challenge.is_challenge(lab.id)
+                                                        else f"grades-lab{lab.id}"), formats=_formats(formats),
         jobs=jobs or min(32, 4 * (os.cpu_count() or 2)), timeout=timeout, resume=resume,
         shard=store.parse_shard(shard) if shard else None, course_key=key,
         accepted=frozenset(a.strip().removeprefix("sha256:") for a in accepted),

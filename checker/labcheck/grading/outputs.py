@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import __version__
 from ..model import Lab, Step
+from .challenge import hints_available, is_challenge, label, summary, title_of
 from .records import NOT_GRADABLE, clean, stable
 
 FORMATS = ("csv", "json", "junit", "gradescope", "canvas", "moodle")
@@ -103,17 +104,34 @@ def _late(row: dict[str, Any]) -> str:
     return {True: f"yes ({row.get('late_by', '')})", False: "no", None: "unknown"}[row["late"]]
 
 
+#: A challenge's gradebook columns (after `max`), from the signed submission; a lab's CSV has none.
+CHALLENGE_COLUMNS = ("hints", "minutes_to_fix", "gave_up")
+
+
+def _challenge_cells(row: dict[str, Any]) -> list[str]:
+    """hints used, minutes from start to fix (empty when not fixed), gave up; all empty without a
+    signed challenge record (a file that could not be graded, a live learner, a missing one)."""
+    fields = row.get("challenge")
+    if not fields:
+        return ["", "", ""]
+    minutes = fields["minutes_to_fix"]
+    return [str(fields["hints"]), "" if minutes is None else f"{minutes:g}", "yes" if fields["gave_up"] else "no"]
+
+
 def render_csv(lab: Lab, steps: list[Step], rows: dict[str, dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    challenge = is_challenge(lab.id)
     writer.writerow(["learner", "name", "status", *(step_column(lab, s) for s in steps), "total", "max",
+                     *(CHALLENGE_COLUMNS if challenge else ()),
                      "integrity", "late", "same_cluster_as", "not_gradable", "source", "note"])
     for row in ordered(rows):
         by_id = {s["id"]: s for s in row["steps"]}
         writer.writerow([cell(row["learner"]), cell(row["name"]), row["status"],
                          *("" if by_id.get(s.id, {}).get("status") == NOT_GRADABLE
                            else points_text(by_id.get(s.id, {}).get("points", 0)) for s in steps),
-                         points_text(row["total"]), points_text(row["max_total"]), row["integrity"], _late(row),
+                         points_text(row["total"]), points_text(row["max_total"]),
+                         *(_challenge_cells(row) if challenge else ()), row["integrity"], _late(row),
                          cell("; ".join(row.get("same_cluster_as") or [])),
                          " ".join(str(s["number"]) for s in row["steps"] if s["status"] == NOT_GRADABLE),
                          cell(row["source"]), cell(note(row))])
@@ -134,6 +152,8 @@ def render_json(lab: Lab, steps: list[Step], book, digest: str) -> str:
         "same_cluster": book.pair_text,
         "not_expected": book.unexpected,
     }
+    if is_challenge(lab.id):  # each learner's own part is their record's "challenge"
+        document["challenge"] = {"hints_available": hints_available(lab)}
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
 
@@ -154,14 +174,18 @@ def _first_problem(step: dict[str, Any]) -> dict[str, Any] | None:
 def render_junit(lab: Lab, steps: list[Step], rows: dict[str, dict[str, Any]]) -> str:
     from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
-    xml = JUnitXml(name=f"labcheck lab {lab.id}")
+    xml = JUnitXml(name=f"labcheck {label(lab.id)}")
+    prefix = "challenge" if is_challenge(lab.id) else "lab"
     for row in ordered(rows):
         suite = TestSuite(row["learner"])
         suite.add_property("source", row["source"] or "")
         suite.add_property("integrity", row["integrity"])
         suite.add_property("score", f"{points_text(row['total'])}/{points_text(row['max_total'])}")
+        if row.get("challenge"):
+            for name, value in zip(CHALLENGE_COLUMNS, _challenge_cells(row)):
+                suite.add_property(name, value)
         for step in row["steps"]:
-            case = TestCase(f"{step['number']:02d}-{step['id']}", classname=f"lab{lab.id}.{row['learner']}")
+            case = TestCase(f"{step['number']:02d}-{step['id']}", classname=f"{prefix}{lab.id}.{row['learner']}")
             problem = _first_problem(step)
             message = (problem or {}).get("summary") or ""
             if step["status"] == "MISSING":
@@ -227,15 +251,17 @@ def gradescope_document(lab: Lab, row: dict[str, Any], visibility: dict[str, str
             "output": _visible(output, paths),
             "visibility": visibility.get(step["id"], "visible"),
         })
-    summary = (f"Lab {lab.id} ({lab.title}): {points_text(row['total'])}/{points_text(row['max_total'])} "
-               f"points, graded by labcheck {__version__}.")
+    text = (f"{label(lab.id).capitalize()} ({lab.title}): {points_text(row['total'])}/"
+            f"{points_text(row['max_total'])} points, graded by labcheck {__version__}.")
+    if row.get("challenge"):
+        text += f"\nYour challenge record: {summary(row['challenge'])}."
     if row.get("not_gradable"):
-        summary += f"\n{len(row['not_gradable'])} step(s) could not be graded here and do not count."
+        text += f"\n{len(row['not_gradable'])} step(s) could not be graded here and do not count."
     if row.get("penalty"):
-        summary += f"\nLate by {row['late_by']}: {points_text(row['penalty'])} point(s) off."
+        text += f"\nLate by {row['late_by']}: {points_text(row['penalty'])} point(s) off."
     if row.get("error"):
-        summary += f"\nCould not be graded: {_visible(row['error'], paths)}"
-    return {"score": row["total"], "output": summary, "visibility": "visible", "stdout_visibility": "hidden",
+        text += f"\nCould not be graded: {_visible(row['error'], paths)}"
+    return {"score": row["total"], "output": text, "visibility": "visible", "stdout_visibility": "hidden",
             "tests": tests}
 
 
@@ -270,10 +296,10 @@ def write_gradescope(folder: Path, lab: Lab, rows: dict[str, dict[str, Any]]) ->
         written.append(path)
     learners = sorted({row["learner"] for row in graded})
     notice = {"score": 0, "visibility": "visible", "stdout_visibility": "hidden", "tests": [],
-              "output": (f"Lab {lab.id}: this upload holds the submissions of {len(learners)} learners "
+              "output": (f"{label(lab.id).capitalize()}: this upload holds the submissions of {len(learners)} learners "
                          f"({', '.join(learners[:5])}{', ...' if len(learners) > 5 else ''}), so it was not graded "
                          "as one. Hand in only your own submission file.") if graded else
-              f"Lab {lab.id}: this upload holds no submission file (*.json) labcheck could read."}
+              f"{label(lab.id).capitalize()}: this upload holds no submission file (*.json) labcheck could read."}
     atomic_write(top, json.dumps(notice, indent=1, ensure_ascii=False) + "\n")
     return [top, *written]
 
@@ -291,7 +317,7 @@ def _lms_score(row: dict[str, Any]) -> str:
 def render_canvas(lab: Lab, steps: list[Step], rows: dict[str, dict[str, Any]]) -> str:
     """Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then the assignment.
     Learner ids go in SIS Login ID (Canvas matches a row by it); the Points Possible row is Canvas's own."""
-    assignment = f"Lab {lab.id}: {lab.title}"
+    assignment = title_of(lab)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", cell(assignment)])
@@ -306,9 +332,11 @@ def render_moodle(lab: Lab, steps: list[Step], rows: dict[str, dict[str, Any]]) 
     `feedback` to its feedback."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["username", cell(f"Lab {lab.id}: {lab.title}"), "feedback"])
+    writer.writerow(["username", cell(title_of(lab)), "feedback"])
     for row in ordered(rows):
         feedback = f"{row['status']}: {points_text(row['total'])}/{points_text(row['max_total'])}"
+        if row.get("challenge"):
+            feedback += f" ({summary(row['challenge'])})"
         extra = note(row, learner_visible=True) if row["status"] != "ERROR" else "could not be graded; your instructor will look"
         writer.writerow([cell(row["learner"]), _lms_score(row),
                          cell(_visible(f"{feedback}. {extra}" if extra else feedback, _grader_paths(row)))])

@@ -16,6 +16,8 @@ A record is a plain dict (it goes to JSON lines as it is):
     submitted_at when the learner's file says it was made (files only)
     fingerprint  facts unique to the cluster the evidence came from (files only; sameness.py)
     learner_from "file name" when the file could not be read far enough to say who handed it in
+    challenge    a challenge's submission only: hints, hints_available, started_at, fixed_at, minutes_to_fix,
+                 gave_up, seeded_by_learner, from the signed submission (challenge.gradebook_fields)
     graded_at, duration, labcheck   informative only: outputs that must not change on a re-run skip them
 """
 
@@ -110,7 +112,7 @@ def failed(lab: Lab, steps: list[Step], *, key: str, learner: str, name: str, so
 def _record(*, key, learner, name, source, namespace, basis, steps, error, integrity, started,
             extra) -> dict[str, Any]:
     gradable = [s for s in steps if s["status"] != NOT_GRADABLE]
-    return {
+    record = {
         "record": RECORD_VERSION,
         "key": key,
         "learner": clean(learner, 200),
@@ -132,6 +134,9 @@ def _record(*, key, learner, name, source, namespace, basis, steps, error, integ
         "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration": round(time.monotonic() - started, 3),
     }
+    if extra.get("challenge") is not None:  # a challenge's signed record: a lab's record has no such key
+        record["challenge"] = extra["challenge"]
+    return record
 
 
 #: Fields that say when and how fast, not what: left out where a re-run must give the same bytes.

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import Lab, Step
+from .challenge import class_summary, is_challenge, summary, title_of
 from .outputs import note, points_text
 from .records import NOT_GRADABLE
 
@@ -142,7 +143,9 @@ def course_sections(book, rules) -> list[tuple[str, list[str]]]:
 
 def render_text(lab: Lab, steps: list[Step], book, rules=None) -> str:
     rows = book.rows
-    lines = [f"Lab {lab.id}: {lab.title}", _summary(rows)]
+    lines = [title_of(lab), _summary(rows)]
+    if class_summary(rows):
+        lines.append(class_summary(rows))
     scored = _scored(rows)
     if scored:
         average = sum(r["total"] for r in scored) / len(scored)
@@ -193,7 +196,7 @@ small {{ color: #555; }}
 </style></head>
 <body>
 <h1>{title}</h1>
-<p>{summary}</p>
+<p>{summary}</p>{challenge}
 <p class="legend"><span class="pass"></span>passed <span class="fail"></span>failed
 <span class="error"></span>could not be graded <span class="notgradable"></span>not gradable here</p>
 <table>
@@ -206,7 +209,7 @@ small {{ color: #555; }}
 {sections}
 <h2>Learners</h2>
 <table>
-<tr><th>learner</th><th>name</th><th>status</th><th>score</th><th>steps</th><th>late</th><th>note</th></tr>
+<tr><th>learner</th><th>name</th><th>status</th><th>score</th><th>steps</th>{challenge_head}<th>late</th><th>note</th></tr>
 {learners}
 </table>
 </body></html>
@@ -248,6 +251,7 @@ def render_html(lab: Lab, steps: list[Step], book, rules=None) -> str:
     sections = "".join(f"<h2>{e(heading)}</h2><ul>" + "".join(f"<li>{e(item)}</li>" for item in items) + "</ul>"
                        for heading, items in course_sections(book, rules))
     learners = []
+    challenge = is_challenge(lab.id)
     for row in sorted(rows_.values(), key=lambda r: (str(r["learner"]).lower(), r["key"])):
         marks = "".join(_MARK.get(s["status"], "?") for s in row["steps"])
         late = "" if "late" not in row else {True: f"late {row.get('late_by', '')}", False: "on time",
@@ -256,7 +260,10 @@ def render_html(lab: Lab, steps: list[Step], book, rules=None) -> str:
             f"<tr><td>{e(row['learner'])}</td><td>{e(row['name'])}</td><td>{e(row['status'])}</td>"
             f"<td>{e(points_text(row['total']))}/{e(points_text(row['max_total']))}</td>"
             f'<td class="s" title="{e(" ".join(s["id"] + "=" + s["status"] for s in row["steps"]))}">{e(marks)}</td>'
-            f"<td>{e(late)}</td><td><small>{e(note(row))}</small></td></tr>")
-    return _PAGE.format(title=e(f"Lab {lab.id}: {lab.title} — class report"), summary=e(_summary(rows_)),
+            + (f"<td>{e(summary(row.get('challenge')))}</td>" if challenge else "")
+            + f"<td>{e(late)}</td><td><small>{e(note(row))}</small></td></tr>")
+    return _PAGE.format(title=e(f"{title_of(lab)} — class report"), summary=e(_summary(rows_)),
+                        challenge=f"\n<p>{e(class_summary(rows_))}</p>" if class_summary(rows_) else "",
+                        challenge_head="<th>challenge record</th>" if challenge else "",
                         rows="\n".join(rows), histogram=bars, axis=axis, sections=sections,
                         learners="\n".join(learners))

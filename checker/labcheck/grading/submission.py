@@ -38,7 +38,7 @@ from ..cluster import recorded
 from ..cluster.base import Cluster
 from ..errors import LabcheckError, UsageError
 from ..model import Lab, Step
-from . import records
+from . import challenge as challenges, records
 from .shapes import shape_of
 
 FORMAT = "labcheck-submission"
@@ -49,7 +49,7 @@ MAX_CONTAINERS = 50_000  # JSON objects and arrays (a real submission: under 10,
 MAX_OBJECTS = 20_000  # Kubernetes objects in all answers: a lab's namespace lists tens, a classroom's hundreds
 
 LEARNER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
-LAB_ID = re.compile(r"^[0-9]{2}$")
+LAB_ID = re.compile(r"^[0-9]{2}$|^[0-9]{2}-[a-z0-9][a-z0-9-]{0,62}$")  # a lab, or a challenge (04-silent-shop)
 NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -62,9 +62,9 @@ class SubmissionRejected(LabcheckError):
 
 
 def lab_digest(lab: Lab) -> str:
-    """What a grade depends on: the lab definition and the lab's own check functions."""
+    """What a grade depends on: the lab (or challenge) definition and its own check functions."""
     digest = hashlib.sha256()
-    for name in ("lab.yaml", "checks.py"):
+    for name in ("lab.yaml", "challenge.yaml", "checks.py"):
         path = lab.folder / name
         if path.is_file():
             content = path.read_bytes()
@@ -140,13 +140,16 @@ def _slim(value: Any) -> Any:
 
 
 def build(lab: Lab, cluster: Cluster, *, learner: str, name: str, namespace: str | None = None,
-          key: CourseKey | None = None, on_step=None):
-    """Grade every step through a recording; the signed submission and the learner's own results."""
+          key: CourseKey | None = None, on_step=None, challenge: dict[str, Any] | None = None):
+    """Grade every step through a recording; the signed submission and the learner's own results.
+    For a challenge, `challenge` is the learner's entry in the progress file (Progress.challenges)."""
     from ..cluster.recorded import RecordingCluster
     from ..engine import run_step
 
     if not LEARNER_ID.match(learner):
         raise UsageError(f"learner id {learner!r} must be letters, digits and . _ @ + - (at most 128)")
+    if challenges.is_challenge(lab.id) and challenge is None:
+        raise UsageError(f"challenge {lab.id} is not started: run `labcheck challenge start {lab.id}`")
     namespace = namespace or lab.namespace
     recording = RecordingCluster(cluster)
     results = []
@@ -156,6 +159,7 @@ def build(lab: Lab, cluster: Cluster, *, learner: str, name: str, namespace: str
         if on_step:
             on_step(result)
     calls = sorted(recording.calls.values(), key=lambda c: recorded.call_key(c["op"], c["args"]))
+    submitted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     document: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -164,12 +168,15 @@ def build(lab: Lab, cluster: Cluster, *, learner: str, name: str, namespace: str
         "lab_digest": lab_digest(lab),
         "labcheck": __version__,
         "learner": {"id": learner, "name": records.clean(name, 200) or ""},
-        "submitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "submitted_at": submitted_at,
         "namespace": namespace,
         "cluster": cluster.describe(),
         "steps": [s.id for s in lab.steps],
         "evidence": {"format": recorded.FORMAT, "version": recorded.VERSION, "calls": _slim(calls)},
     }
+    if challenges.is_challenge(lab.id):
+        passed = all(r.status.value == "PASS" for r in results)
+        document["challenge"] = challenges.signed_record(lab.id, challenge, passed=passed, at=submitted_at)
     if key is not None:
         document["signature"] = sign(document, key)
     return document, results
@@ -221,6 +228,14 @@ class _Evidence(_Strict):
     calls: list[_Call]
 
 
+class _ChallengeRecord(_Strict):
+    started_at: str = Field(max_length=40)
+    fixed_at: Optional[str] = Field(max_length=40)
+    hints: int = Field(ge=0, le=1000)
+    gave_up: bool
+    seed_digest: str = Field(pattern=DIGEST.pattern)
+
+
 class _Submission(_Strict):
     format: Literal["labcheck-submission"]
     version: Literal[1]
@@ -234,6 +249,7 @@ class _Submission(_Strict):
     cluster: str = Field("", max_length=500)
     steps: list[str]
     evidence: _Evidence
+    challenge: Optional[_ChallengeRecord] = None  # a challenge's submission only
     signature: Optional[_Signature] = None
 
 
@@ -399,6 +415,10 @@ def check(document: Any, *, depth_checked: bool = False, answers: bool = True) -
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
         raise SubmissionRejected(f"{where}: {error['msg'][:120]}") from None
+    try:
+        challenges.check_record(parsed.lab, document.get("challenge"))
+    except ValueError as exc:
+        raise SubmissionRejected(str(exc)) from None
     objects = sum(len(c.result) if c.op == "list" and isinstance(c.result, list) else 1
                   for c in parsed.evidence.calls if c.op in ("get", "list"))
     if objects > MAX_OBJECTS:
@@ -416,13 +436,14 @@ def check_answers(document: dict[str, Any]) -> None:
 
 
 def for_lab(document: dict[str, Any], lab: Lab, digest: str, accepted: frozenset[str] = frozenset()) -> None:
-    """Refuse a submission for another lab, or for a version of this lab the grader does not know."""
+    """Refuse a submission for another lab (or challenge), or for a version of it the grader does not know."""
     if document["lab"] != lab.id:
-        raise SubmissionRejected(f"this is a submission for lab {document['lab']}, not lab {lab.id}")
+        raise SubmissionRejected(f"this is a submission for {challenges.label(document['lab'])}, "
+                                 f"not {challenges.label(lab.id)}")
     theirs = document["lab_digest"]
     if theirs != digest and short(theirs) not in accepted and theirs not in accepted:
         raise SubmissionRejected(
-            f"made against another version of lab {lab.id} (definition {short(theirs)}, labcheck "
+            f"made against another version of {challenges.label(lab.id)} (definition {short(theirs)}, labcheck "
             f"{document['labcheck']}); this labcheck grades {short(digest)}: ask for a new submission, "
             f"or accept it with --accept-lab-digest {short(theirs)}")
 
@@ -469,6 +490,8 @@ def grade_file(lab: Lab, steps: list[Step], path: Path, *, key_text: str, digest
             raise
         check_answers(document)
         for_lab(document, lab, digest, accepted)
+        if document.get("challenge") is not None:
+            extra["challenge"] = challenges.gradebook_fields(lab, learner, document["challenge"])
         extra["fingerprint"] = facts(document["evidence"]["calls"], namespace)
         cluster = recorded.RecordedCluster(Path(path), document=document["evidence"])
         results = [run_step(lab, step, cluster, namespace=namespace) for step in steps]
