@@ -32,9 +32,10 @@ REPRESENTATIVE = {
     # full; these add a fault on an add-on's path, one in a NetworkPolicy, one on a node's sandbox
     "test_each_challenge_breaks_and_only_its_fixes_pass": {
         "02-some-requests-hang", "06-bad-gateway", "08-allowed-but-blocked"},
-    # a page with a sidecar, one with node commands and host requests, one on an add-on
+    # a page with a sidecar, one with node commands and host requests, one on an add-on, and the
+    # one that changes CoreDNS and puts it back
     "test_lab_page_runs_as_a_notebook": {
-        "01-pod-shared-network", "05-outside-to-service", "09-ingress-and-gateway"},
+        "01-pod-shared-network", "05-outside-to-service", "09-ingress-and-gateway", "10-dns-in-the-cluster"},
 }
 
 

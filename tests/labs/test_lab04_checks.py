@@ -154,15 +154,34 @@ def unhealthy(p, count, message="Readiness probe failed: Get \"http://10.244.1.2
 CLOSED = {**PROBE, "httpGet": {"path": "/ready", "port": 8080}, "failureThreshold": 3}
 
 
+def listening_on(port):
+    """A container's answer to `cat /proc/net/tcp /proc/net/tcp6`: one socket listening on `port`."""
+    def reply(where, command):
+        return ok("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+                  f"   0: 00000000:{port:04X} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0 0 1\n")
+    return reply
+
+
 @pytest.mark.parametrize("started", ["long-ago", "just-now"])
 def test_readiness_probe_the_kubelet_has_judged_failing_fails_at_once(checks, started):
-    # The kubelet's count decides, not the Pods' age: the same verdict on a fast and on a slow machine.
+    # The kubelet's judgement and what the Pod listens on decide, not the Pods' age: the same
+    # verdict on a fast and on a slow machine.
     when = seconds_ago(3600) if started == "long-ago" else seconds_ago(0)
     pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, probe=CLOSED, started=when) for p in PODS]
-    result = graded("deploy-replicas", "replicas-ready", [deployment(ready=0), *pods, *(unhealthy(p, 3) for p in pods)])
+    result = graded("deploy-replicas", "replicas-ready", [deployment(ready=0), *pods, *(unhealthy(p, 3) for p in pods)],
+                    reply=listening_on(80))
     assert reported_at_once(result), result
     assert "readiness probe (HTTP GET port 8080 path /ready) has not passed" in result.cause
     assert "it declares port 80" in result.cause and "nothing listens on port 8080" in result.cause
+
+
+def test_readiness_refused_while_nginx_is_not_listening_yet_is_waited_for(checks):
+    # A loaded node: the kubelet probed before nginx was up, enough times to call it failing.
+    pods = [pod(p["metadata"]["name"], p["status"]["podIP"], ready=False, probe=CLOSED) for p in PODS]
+    outcome = evaluated("deploy-replicas", "replicas-ready", [deployment(ready=0), *pods,
+                                                               *(unhealthy(p, 3) for p in pods)])
+    assert outcome.status == Status.FAIL and not outcome.final, text(outcome)
+    assert "readiness probe (HTTP GET port 8080 path /ready) has not passed" in outcome.cause
 
 
 @pytest.mark.parametrize("started", ["long-ago", "just-now"])

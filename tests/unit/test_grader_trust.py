@@ -72,27 +72,48 @@ def test_image_that_cannot_be_pulled_fails_at_once():
     assert result.checks[0].attempts == 1 and "kind load" in result.checks[0].cause
 
 
-def test_readiness_failing_past_its_threshold_is_final_before_it_is_not():
+PROC_NET_TCP = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+                "   0: 00000000:{port:04X} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n"
+                "   1: 0100007F:C350 0100007F:0050 01 00000000:00000000 00:00000000 00000000     0        0 2\n")
+
+
+def _unready_with(message: str, times: int, listening: int | None, uid: str = "uid-web"):
+    """pod_cause for a Pod whose readiness probe asks 8080, failed `times` times saying `message`,
+    while the Pod listens on `listening` (None: /proc/net/tcp cannot be read)."""
     from labcheck.checks.context import CheckContext
     from labcheck.checks.diagnose import pod_cause
 
     unready = pod("web", ready=False)
     unready["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"port": 8080}, "periodSeconds": 2}
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"e{times}", "namespace": "lab01"},
+             "involvedObject": {"kind": "Pod", "name": "web", "uid": uid, "fieldPath": "spec.containers{app}"},
+             "reason": "Unhealthy", "message": f"Readiness probe failed: {message}", "count": times}
 
-    def failed(times):
-        return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"e{times}", "namespace": "lab01"},
-                "involvedObject": {"kind": "Pod", "name": "web", "uid": "uid-web", "fieldPath": "spec.containers{app}"},
-                "reason": "Unhealthy", "message": "Readiness probe failed: HTTP probe failed with statuscode: 404",
-                "count": times}
+    def answer(where, command):
+        if listening is None:
+            return ok(stderr="cat: not found", returncode=127)
+        return ok(PROC_NET_TCP.format(port=listening))
 
-    early = pod_cause(unready, CheckContext(FakeCluster([unready, failed(1)]), "lab01"))
-    late = pod_cause(unready, CheckContext(FakeCluster([unready, failed(3)]), "lab01"))
+    return pod_cause(unready, CheckContext(FakeCluster([unready, event], exec_answer=answer), "lab01"))
+
+
+REFUSED = 'Get "http://10.244.1.5:8080/": dial tcp 10.244.1.5:8080: connect: connection refused'
+
+
+def test_readiness_is_final_only_when_its_port_refuses_while_the_pod_listens_elsewhere():
+    final = _unready_with(REFUSED, 3, listening=80)
+    assert final.final and "fail 3 times or more (nothing listens on port 8080)" in final.text
+    # A container still starting fails its first probes too: nothing listens yet, so it may still come.
+    assert not _unready_with(REFUSED, 3, listening=None).final
+    assert not _unready_with(REFUSED, 30, listening=8080).final  # it listens there now: the next probe may pass
+    assert not _unready_with(REFUSED, 1, listening=80).final  # not yet judged failing by the kubelet
+    # An HTTP answer on the probe's port: the server is up and says so itself.
+    assert _unready_with("HTTP probe failed with statuscode: 404", 3, listening=None).final
+    # A timeout may be a loaded node: waited for.
+    assert not _unready_with('Get "http://10.244.1.5:8080/": context deadline exceeded', 9, listening=80).final
     # An Event about an earlier Pod of the same name does not count for this one.
-    other = failed(5)
-    other["involvedObject"]["uid"] = "uid-earlier-web"
-    earlier = pod_cause(unready, CheckContext(FakeCluster([unready, other]), "lab01"))
-    assert not early.final and late.final and not earlier.final
-    assert "port 8080" in late.text and "fail 3 times or more (it answers HTTP 404)" in late.text
+    assert not _unready_with(REFUSED, 5, listening=80, uid="uid-earlier-web").final
+    assert "port 8080" in final.text
 
 
 def test_service_selecting_nothing_says_zero_endpoints():
@@ -222,3 +243,18 @@ def test_probe_targets_follow_the_graded_namespace():
     assert grade_checks([probe], cluster).status == Status.PASS
     command = next(call for call in cluster.calls if call[0] == "exec")[3]
     assert "db.lab01.svc" in command[-1] and "$LAB_NAMESPACE" not in command[-1]
+
+
+@pytest.mark.parametrize("reason,restarts,final", [
+    ("CrashLoopBackOff", 1, False),  # a crash on start that the next restart may get past
+    ("CrashLoopBackOff", 2, True),
+    ("CreateContainerConfigError", 5, False),  # the ConfigMap or Secret may be applied a moment later
+    ("RunContainerError", 0, True),
+])
+def test_a_container_that_cannot_run_is_final_only_once_it_cannot_come_right_by_itself(reason, restarts, final):
+    from labcheck.checks.diagnose import pod_cause
+
+    stuck = pod("web", running=False, waiting_reason=reason)
+    stuck["status"]["containerStatuses"][0]["restartCount"] = restarts
+    cause = pod_cause(stuck)
+    assert f"cannot run ({reason})" in cause.text and cause.final is final

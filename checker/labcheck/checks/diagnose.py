@@ -79,9 +79,13 @@ def pod_cause(pod: dict[str, Any], ctx: CheckContext | None = None) -> Cause:
                 return _image_cause(pod, name, images.get(name), reason, ctx)
             if reason in ("CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
                           "RunContainerError"):
+                # Not final while it may still come right by itself: a missing ConfigMap or Secret
+                # applied a moment later, a crash on start that a restart gets past.
+                settled = {"CrashLoopBackOff": cs.get("restartCount", 0) >= 2,
+                           "CreateContainerConfigError": False}.get(reason, True)
                 return Cause(f"container {name} cannot run ({reason}): see "
                              f"`kubectl logs {pod['metadata']['name']} -c {name}` and "
-                             f"`kubectl describe pod {pod['metadata']['name']}`", final=True)
+                             f"`kubectl describe pod {pod['metadata']['name']}`", final=settled)
             if reason and reason not in ("ContainerCreating", "PodInitializing"):
                 return Cause(f"container {name} is waiting: {reason} {waiting.get('message', '')}".strip())
             return Cause(f"container {name} is still being created: wait a few seconds and check again")
@@ -90,7 +94,7 @@ def pod_cause(pod: dict[str, Any], ctx: CheckContext | None = None) -> Cause:
             return Cause(f"container {name} has exited ({terminated.get('reason')}, "
                          f"exit code {terminated.get('exitCode')})", final=spec.get("restartPolicy") == "Never")
         if cs.get("ready") is False and "running" in state:
-            return _not_ready(pod, name, namespace_events(ctx, pod) if ctx else [])
+            return _not_ready(pod, name, ctx)
     if status.get("phase") == "Pending":
         return Cause("the Pod is still Pending: wait a few seconds and check again")
     return Cause(None)
@@ -221,7 +225,7 @@ def _probe_answer(message: str, target_port: Any) -> str:
     return message.removeprefix("Readiness probe failed:").strip()[:160]
 
 
-def _not_ready(pod: dict[str, Any], container: str, events: list[dict[str, Any]] | None) -> Cause:
+def _not_ready(pod: dict[str, Any], container: str, ctx: CheckContext | None) -> Cause:
     spec = _container_spec(pod, container)
     probe = spec.get("readinessProbe")
     if not probe:
@@ -239,16 +243,48 @@ def _not_ready(pod: dict[str, Any], container: str, events: list[dict[str, Any]]
         target = "its exec command"
     ports = [str(p.get("containerPort")) for p in spec.get("ports", []) or []]
     listening = f" (it declares port {', '.join(ports)})" if ports else ""
-    # Once the kubelet has seen the probe fail failureThreshold times it has judged it failing,
-    # and with nothing changed in the Pod it keeps failing: waiting longer cannot help.
     threshold = probe.get("failureThreshold", 3)
-    failures, said = readiness_failures(events or [], pod, container)
-    final = failures >= threshold
+    failures, said = readiness_failures(namespace_events(ctx, pod) if ctx else [], pod, container)
+    # Failing probes alone prove nothing final: a container starting slowly fails its first ones.
+    # Final is when the kubelet has judged the probe failing (failureThreshold) and the server is
+    # up: it answered the probe with an HTTP status (it says "not ready" itself), or the probe's
+    # port refused while the Pod already listens on another one.
+    final = False
+    if failures >= threshold and "statuscode:" in said:
+        final = True
+    elif failures >= threshold and "connection refused" in said and ctx is not None:
+        number = _port_number(spec, port)
+        open_ports = listening_ports(ctx, pod, container)
+        final = bool(number and open_ports and number not in open_ports)
     # No count in the text: graded again from evidence, the sentence must read the same.
     failing = (f", and the kubelet has seen it fail {threshold} time{'s' if threshold != 1 else ''} "
                f"or more ({_probe_answer(said, port)})") if final else ""
     return Cause(f"container {container} runs but is not ready: its readiness probe ({target}) has not "
                  f"passed{failing}: does the container answer there?{listening}", final=final)
+
+
+def _port_number(spec: dict[str, Any], port: Any) -> int | None:
+    """A probe's port as a number: itself, or the containerPort of that name."""
+    if isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+        return int(port)
+    named = [p.get("containerPort") for p in spec.get("ports") or [] if p.get("name") == port]
+    return int(named[0]) if named and named[0] else None
+
+
+def listening_ports(ctx: CheckContext, pod: dict[str, Any], container: str) -> set[int] | None:
+    """The TCP ports something in the Pod listens on (its containers share one network namespace),
+    from /proc/net/tcp and tcp6 read in `container`; None where they cannot be read (no `cat` in
+    the image, no exec allowed, a recording without the answer)."""
+    done = ctx.peek(pod["metadata"]["name"], container, ["cat", "/proc/net/tcp", "/proc/net/tcp6"], timeout=10,
+                    namespace=pod["metadata"].get("namespace") or ctx.namespace)
+    if done is None or "local_address" not in done.stdout:
+        return None
+    found = set()
+    for line in done.stdout.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A" and ":" in fields[1]:  # 0A: TCP_LISTEN
+            found.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return found
 
 
 def replaced_pods(pods: list[dict[str, Any]], events: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
