@@ -2,7 +2,8 @@
 i.e. from the machine labcheck runs on (`ctx.exec_on_host`), on kind's Docker network with the nodes
 and MetalLB's addresses. A FAIL waiting may fix (kube-proxy or MetalLB catching up) is re-tried
 within the check's timeout; one it cannot fix (an address outside the pool, externalTrafficPolicy:
-Local, an IP address as a DNS alias) is final."""
+Local where every node must answer, or Cluster where the client's address must be kept, an IP
+address as a DNS alias) is final."""
 
 from __future__ import annotations
 
@@ -41,6 +42,21 @@ def _ask_from_host(ctx: CheckContext, url: str) -> tuple[int | None, str, str | 
     return answer.status, answer.body.strip(), None if answer.status else interpret(result)
 
 
+def _ask_every_node(ctx: CheckContext, node_port: int) -> tuple[dict[str, str], dict[str, tuple[str | None, str]]]:
+    """({node: its InternalIP}, {node: (the webserver Pod that answered or None, what was seen)}) of a GET
+    from this machine to every node's InternalIP and the node port."""
+    nodes = {name: objects.internal_ip(node) or "" for name, node in sorted(objects.nodes(ctx).items())}
+    if not nodes or not all(nodes.values()):  # not the learner's doing: the grader cannot judge
+        raise ClusterUnavailable("the cluster lists no nodes, or a node without an InternalIP")
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:  # a silent node costs its timeout once, not in turn
+        asked = list(pool.map(lambda ip: _ask_from_host(ctx, f"http://{ip}:{node_port}/"), nodes.values()))
+    seen: dict[str, tuple[str | None, str]] = {}
+    for node, (status, body, why) in zip(nodes, asked):
+        pod = _served_by(status, body)
+        seen[node] = (pod, pod or (f"HTTP {status}" if status else why or "no answer"))
+    return nodes, seen
+
+
 def _served_by(status: int | None, body: str) -> str | None:
     """The Pod named in the webserver's answer ("Served by <pod> (<ip>)")."""
     return next(iter(re.findall(r"Served by (\S+)", body)), None) if status == 200 else None
@@ -75,18 +91,13 @@ def every_node_answers(ctx: CheckContext, service: str) -> Outcome:
     node_port = _first_port(svc).get("nodePort")
     if not node_port:
         raise TargetUnavailable(f"Service {service} has no node port", cause="make it `type: NodePort`", final=True)
-    nodes = {name: objects.internal_ip(node) for name, node in sorted(objects.nodes(ctx).items())}
-    if not nodes or not all(nodes.values()):  # not the learner's doing: the grader cannot judge
-        raise ClusterUnavailable("the cluster lists no nodes, or a node without an InternalIP")
-    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:  # a silent node costs its timeout once, not in turn
-        asked = list(pool.map(lambda ip: _ask_from_host(ctx, f"http://{ip}:{node_port}/"), nodes.values()))
+    nodes, seen = _ask_every_node(ctx, node_port)
     answers, silent = [], {}
-    for (node, address), (status, body, why) in zip(nodes.items(), asked):
-        pod = _served_by(status, body)
+    for node, (pod, what) in seen.items():
         if pod:
-            answers.append(f"{node} ({address}) -> {pod}")
+            answers.append(f"{node} ({nodes[node]}) -> {pod}")
         else:
-            silent.setdefault(f"HTTP {status}" if status else why or "no answer", []).append(node)
+            silent.setdefault(what, []).append(node)
     found, _ports = objects.endpoints(ctx, service)
     hosts = {e.node for e in found if e.ready and e.node}  # where the ready endpoints run
     if not silent:
@@ -236,7 +247,165 @@ def external_ip_answers(ctx: CheckContext, service: str) -> Outcome:
                           "and kube-proxy needs a moment for its rules: check again" + UNREACHABLE_NETWORK)
 
 
-# --- step 3: ExternalName ------------------------------------------------------------------------
+# --- step 3: the client's own address, externalTrafficPolicy: Local ----------------------------------
+#: Prints six random bytes on this machine: the mark of one attempt's request (see _request_mark).
+MARK_COMMAND = ["od", "-An", "-N6", "-tx1", "/dev/urandom"]
+PATCH_LOCAL = "kubectl patch service {} -p '{{\"spec\":{{\"externalTrafficPolicy\":\"Local\"}}}}'"
+
+
+def _request_mark(ctx: CheckContext) -> str:
+    """A mark for the request's path, new for every attempt, so that a line in nginx's log is this
+    attempt's request and no earlier one's. It is read on this machine rather than drawn here: a
+    recorded run then replays the very request it sent."""
+    result = ctx.exec_on_host(MARK_COMMAND, timeout=5)
+    mark = "".join(result.stdout.split())
+    if result.returncode != 0 or not re.fullmatch(r"[0-9a-f]{12}", mark):
+        raise ClusterUnavailable(f"cannot read random bytes on this machine ({' '.join(MARK_COMMAND)}): "
+                                 f"{(result.stderr or result.stdout).strip()[:120] or f'exit {result.returncode}'}")
+    return mark
+
+
+@register
+def external_policy_local(ctx: CheckContext, service: str) -> Outcome:
+    """The Service hands outside traffic only to Pods on the node it arrives at; a FAIL names the usual
+    mix-up, internalTrafficPolicy (traffic from Pods to the ClusterIP)."""
+    spec = objects.service(ctx, service, made_by=f"{service}.yaml").get("spec", {})
+    external, internal = spec.get("externalTrafficPolicy") or "Cluster", spec.get("internalTrafficPolicy") or "Cluster"
+    observed = f"externalTrafficPolicy: {external}, internalTrafficPolicy: {internal}"
+    if external == "Local":
+        return Outcome.passed(f"Service {service} has externalTrafficPolicy: Local", observed=observed)
+    if spec.get("type") not in ("LoadBalancer", "NodePort"):
+        return Outcome.failed(f"Service {service} is of type {spec.get('type')}: it takes no traffic from outside",
+                              expected="type: LoadBalancer", observed=spec.get("type"), final=True,
+                              cause=f"apply webserver-lb.yaml again (step 2), then `{PATCH_LOCAL.format(service)}`")
+    cause = f"`{PATCH_LOCAL.format(service)}`"
+    if internal == "Local":
+        cause = ("internalTrafficPolicy is for traffic from Pods to the ClusterIP; traffic from outside (the load "
+                 f"balancer's address, the node port) follows externalTrafficPolicy: {cause}")
+    return Outcome.failed(f"Service {service} has externalTrafficPolicy: {external}", expected="externalTrafficPolicy: Local",
+                          observed=observed, cause=cause, final=True)
+
+
+def _rewritten_by(ctx: CheckContext, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[str, str] | None:
+    """(node, what the address is to it) when a node's source NAT shows in the address: the node's
+    InternalIP, or an address of its Pod CIDR (the node's own on its Pod bridge, when the Pod runs there)."""
+    for name, node in sorted(objects.nodes(ctx).items()):
+        if objects.internal_ip(node) == str(address):
+            return name, f"node {name}'s InternalIP"
+        for cidr in objects.pod_cidrs(node):
+            if address.version == cidr.version and address in cidr:
+                own = " (the node's own address on its Pod bridge)" if address == cidr.network_address + 1 else ""
+                return name, f"in node {name}'s Pod CIDR {cidr}{own}"
+    return None
+
+
+@register(needs=("host",))
+def client_address_kept(ctx: CheckContext, service: str) -> Outcome:
+    """A GET from this machine to the load balancer's address, marked in its path, is logged by nginx
+    with a client address no node rewrote: neither a node's InternalIP nor in a node's Pod CIDR."""
+    svc, ip = _load_balancer(ctx, service)
+    port = _first_port(svc).get("port", 80)
+    path = f"/labcheck-{_request_mark(ctx)}"
+    url = f"http://{ip}{path}" if port == 80 else f"http://{ip}:{port}{path}"
+    status, body, why = _ask_from_host(ctx, url)
+    pod = _served_by(status, body)
+    local = svc["spec"].get("externalTrafficPolicy") == "Local"
+    if not pod:
+        problem = _target_problem(ctx, svc)
+        seen = f"HTTP {status}: {body[:120]}" if status else why or "no answer"
+        if problem:
+            return Outcome.failed(problem[0], expected=f"GET {url} answered by a webserver Pod", observed=seen,
+                                  cause=problem[1], final=True)
+        return Outcome.failed(f"GET {url} from this machine got no answer from a webserver Pod",
+                              expected="'Served by <pod>'", observed=seen,
+                              cause="with externalTrafficPolicy: Local only a node that runs a ready webserver Pod "
+                                    "may announce the address, and MetalLB moves it there a moment after the change: "
+                                    "check again" + UNREACHABLE_NETWORK)
+    lines = [line for line in ctx.logs(pod, tail_lines=200, what=f"the line for GET {path}").splitlines()
+             if f" {path} " in line]
+    if not lines:  # nginx writes the line once the answer is out: the next attempt sends another request
+        return Outcome.failed(f"{pod} answered GET {path}, but its log shows no line for it yet",
+                              expected=f"a line for GET {path} in {pod}'s log", observed="no such line",
+                              cause="nginx logs each request to its standard output (the nginx image's access log) "
+                                    "as it finishes: check again. If it stays so, nginx's access log is turned off")
+    first = lines[-1].split(maxsplit=1)[0] if lines[-1].strip() else ""
+    try:
+        client = ipaddress.ip_address(first)
+    except ValueError:  # a log format that does not start with the client: the grader cannot tell who asked
+        return Outcome.error(f"cannot read the client address in {pod}'s log line for GET {path}: {lines[-1][:160]}")
+    rewritten = _rewritten_by(ctx, client)
+    if rewritten is None:
+        return Outcome.passed(f"nginx ({pod}) logged {client} as the client of GET {url}: neither a node's "
+                              "InternalIP nor in a node's Pod CIDR, so no node rewrote the source",
+                              observed=lines[-1][:200])
+    node, what = rewritten
+    expected = "the address of this machine (or of the container labcheck asks from) on kind's Docker network"
+    if not local:
+        return Outcome.failed(
+            f"nginx ({pod}) logged {client} as the client of GET {path}, {what}: node {node} rewrote the source",
+            expected=expected, observed=lines[-1][:200], final=True,
+            cause=f"Service {service} has externalTrafficPolicy: {svc['spec'].get('externalTrafficPolicy') or 'Cluster'}"
+                  ", so the node that takes the request may send it on to a Pod on another node, and rewrites its "
+                  "source to its own address (source NAT) for the answer to come back through it. Set "
+                  f"externalTrafficPolicy: Local: `{PATCH_LOCAL.format(service)}`")
+    return Outcome.failed(
+        f"nginx ({pod}) logged {client} as the client of GET {path}, {what}: node {node} still rewrote the source",
+        expected=expected, observed=lines[-1][:200],
+        cause=f"Service {service} has externalTrafficPolicy: Local, but kube-proxy on {node} had not applied it yet: "
+              "check again")
+
+
+@register(needs=("host",))
+def only_nodes_with_a_pod_answer(ctx: CheckContext, service: str) -> Outcome:
+    """On the Service's node port, every node that runs a ready Pod of it answers and every other
+    node does not: with externalTrafficPolicy: Local a node hands outside traffic only to its own Pods."""
+    svc, node_port = objects.node_port(ctx, service, made_by=f"{service}.yaml")
+    found, _ports = objects.endpoints(ctx, service)
+    hosts = {e.node for e in found if e.ready and e.node}
+    if not hosts:
+        raise TargetUnavailable(f"Service {service} has no ready endpoint on any node",
+                                cause="the webserver Pods must be ready: `kubectl get pods -l name=webserver -o wide`")
+    everywhere = sorted(objects.nodes(ctx))
+    if set(everywhere) <= hosts:  # nothing here could show a node dropping the traffic: no PASS without looking
+        return Outcome.failed(
+            f"every node ({', '.join(everywhere)}) runs a ready webserver Pod, so none can show that a node without "
+            "one stays silent", final=True,
+            expected="a node without a webserver Pod (in this lab the control-plane node, which kind keeps ordinary "
+                     "Pods off)", observed=", ".join(sorted({f"{e.pod} on {e.node}" for e in found if e.ready})),
+            cause="the lab's Deployment webserver runs two Pods, on the workers: apply webserver.yaml from step 1 as "
+                  "it is (no toleration, no nodeName)")
+    nodes, seen = _ask_every_node(ctx, node_port)
+    shown = {n: f"{n} ({nodes[n]}): " + (f"answered, {pod}" if pod else what) for n, (pod, what) in seen.items()}
+    observed = "; ".join(shown.values())
+    should_answer = sorted(n for n in nodes if n in hosts)
+    should_not = sorted(n for n in nodes if n not in hosts)
+    expected = (f"{', '.join(should_answer)} (with a ready webserver Pod) answer; "
+                f"{', '.join(should_not)} (without one) do(es) not")
+    intruders = [n for n in should_not if seen[n][0]]
+    missing = [n for n in should_answer if not seen[n][0]]
+    if not intruders and not missing:
+        return Outcome.passed(f"on node port {node_port}, {', '.join(should_answer)} (running a ready webserver Pod) "
+                              f"answered and {', '.join(should_not)} (running none) did not", observed=observed)
+    if intruders:
+        policy = svc["spec"].get("externalTrafficPolicy") or "Cluster"
+        runs = "it runs no webserver Pod" if len(intruders) == 1 else "they run no webserver Pod"
+        summary = f"{', '.join(intruders)} answered on node port {node_port} though {runs}: externalTrafficPolicy is {policy}"
+        if policy != "Local":
+            return Outcome.failed(summary, expected=expected, observed=observed, final=True,
+                                  cause="with Cluster every node hands node-port traffic on to a Pod on any node; with "
+                                        f"Local only the nodes that run one take it: `{PATCH_LOCAL.format(service)}`")
+        return Outcome.failed(summary, expected=expected, observed=observed,
+                              cause=f"kube-proxy on {', '.join(intruders)} has not applied Local yet: check again")
+    problem = _target_problem(ctx, svc)
+    if problem:
+        return Outcome.failed(problem[0], expected=expected, observed=observed, cause=problem[1], final=True)
+    return Outcome.failed(f"{', '.join(missing)} run(s) a ready webserver Pod but did not answer on node port "
+                          f"{node_port}", expected=expected, observed=observed,
+                          cause="kube-proxy may still be writing the rules: check again"
+                                + (UNREACHABLE_NETWORK if len(missing) == len(should_answer) else ""))
+
+
+# --- step 4: ExternalName ------------------------------------------------------------------------
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -283,7 +452,7 @@ def dns_shows_cname(ctx: CheckContext, service: str, pod: str) -> Outcome:
                                 "name (for a Service: <name>.<namespace>.svc.cluster.local)")
 
 
-# --- step 4: a node port published on localhost --------------------------------------------------
+# --- step 5: a node port published on localhost --------------------------------------------------
 def _holder(ctx: CheckContext, port: int) -> dict | None:
     """The Service anywhere in the cluster that holds a node port, if this grader may look."""
     try:

@@ -8,12 +8,14 @@ Service) and pin that a state waiting cannot fix is reported after one attempt.
 
 from __future__ import annotations
 
+import re
 import sys
 
 from labcheck.checks import CheckContext, run_check
 from labcheck.checks.outcome import Status
 from labcheck.checks.kinds.python import load_lab_functions
 from labcheck.loader import find_lab
+from labcheck.errors import ClusterUnavailable
 from tests.conftest import FakeCluster, ok
 
 LAB = find_lab("05")
@@ -36,10 +38,11 @@ def run(name: str, cluster: FakeCluster, **args):
     return FN[name](CheckContext(cluster=cluster, namespace=NS), **args)
 
 
-def graded(step_id: str, check_id: str, objects: list[dict], reply=lambda where, command: ok()):
-    """The check as `labcheck` runs it: through the engine, with its timeout and args from lab.yaml."""
+def graded(step_id: str, check_id: str, objects: list[dict], reply=lambda where, command: ok(), wait=None):
+    """The check as `labcheck` runs it: through the engine, with its timeout (or `wait`) and args from lab.yaml."""
     check = next(c for c in LAB.step(step_id).checks if c.id == check_id)
-    return run_check(check, CheckContext(cluster=FakeCluster(objects, exec_answer=reply), namespace=NS), LAB.folder)
+    return run_check(check, CheckContext(cluster=FakeCluster(objects, exec_answer=reply), namespace=NS), LAB.folder,
+                     wait=wait)
 
 
 def reported_at_once(result) -> bool:
@@ -64,10 +67,10 @@ def nodeport(target=80, node_port=31500, **spec) -> dict:
                    ports=[{"port": 80, "targetPort": target, "nodePort": node_port}], **spec)
 
 
-def endpoints(pods: list[dict]) -> dict:
+def endpoints(pods: list[dict], service_name: str = "webserver-nodeport") -> dict:
     return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": "webserver-nodeport-x", "namespace": NS,
-                         "labels": {"kubernetes.io/service-name": "webserver-nodeport"}},
+            "metadata": {"name": f"{service_name}-x", "namespace": NS,
+                         "labels": {"kubernetes.io/service-name": service_name}},
             "ports": [{"port": 80}],
             "endpoints": [{"addresses": [p["status"]["podIP"]], "nodeName": p["spec"]["nodeName"],
                            "conditions": {"ready": True}, "targetRef": {"name": p["metadata"]["name"]}} for p in pods]}
@@ -80,6 +83,7 @@ PODS = [webserver("webserver-5f-aaaaa", "netlabs-multi-worker", "10.244.1.5"),
 def from_host(answering: set[str]):
     """This machine's GETs: the nodes in `answering` are served by a webserver Pod, the others time out."""
     def reply(where, command):
+        assert command[0] != "od", "a node-port check needs no request mark"
         node = next(name for name, ip in NODES.items() if f"//{ip}:" in command[-1])
         if node in answering:
             return ok("Served by webserver-5f-aaaaa (10.244.1.5)\n")
@@ -135,7 +139,7 @@ def test_a_target_port_where_no_container_listens_names_what_they_declare():
     assert "nginx listens on 80: targetPort must be that port" in result.cause
 
 
-# --- step 3: ExternalName --------------------------------------------------------------------
+# --- step 4: ExternalName --------------------------------------------------------------------
 
 
 BUSYBOX_CNAME = """Server:\t\t10.96.0.10
@@ -206,7 +210,176 @@ def test_without_metallb_a_load_balancer_waits_forever_and_says_so():
     assert reported_at_once(missing) and "labcheck start 05" in missing.cause
 
 
-# --- step 4: node port 30080 ------------------------------------------------------------------
+# --- step 3: the client's address, externalTrafficPolicy: Local ------------------------------
+
+
+LB_IP = "172.18.255.240"
+CIDRS = {"netlabs-multi-control-plane": "10.244.0.0/24", "netlabs-multi-worker": "10.244.1.0/24",
+         "netlabs-multi-worker2": "10.244.2.0/24"}
+SERVED = "webserver-5f-aaaaa"
+
+
+def lb_local(policy: str | None = "Local") -> dict:
+    lb = service("webserver-lb", type="LoadBalancer", selector={"name": "webserver"},
+                 ports=[{"port": 80, "targetPort": 80, "nodePort": 31188}],
+                 **({"externalTrafficPolicy": policy} if policy else {}))
+    lb["status"] = {"loadBalancer": {"ingress": [{"ip": LB_IP}]}}
+    return lb
+
+
+def nodes_with_cidrs() -> list[dict]:
+    return [{**node, "spec": {"podCIDR": CIDRS[node["metadata"]["name"]]}} for node in nodes()]
+
+
+def marks(*drawn: str):
+    """This machine's random bytes (od's output) and the load balancer answering every GET; the
+    paths asked are kept in `asked`."""
+    left, asked = list(drawn), []
+
+    def reply(where, command):
+        if command[0] == "od":
+            mark = left.pop(0)
+            return ok(" " + " ".join(mark[i:i + 2] for i in range(0, 12, 2)) + "\n")
+        asked.append(re.search(rf"http://{re.escape(LB_IP)}/[\w-]*", command[-1]).group())
+        return ok(f"Served by {SERVED} (10.244.1.5)\nLABCHECK-HTTP-STATUS 200\n")
+    return reply, asked
+
+
+def access_line(client: str, path: str) -> str:
+    return f'{client} - - [05/Dec/2026:20:14:07 +0000] "GET {path} HTTP/1.1" 200 52 "-" "labcheck-probe" "-"'
+
+
+def client_address(log: str, policy: str | None = "Local", mark: str = "a1b2c3d4e5f6", graded_as: str | None = None):
+    reply, _asked = marks(mark)
+    objects = [lb_local(policy), *PODS, endpoints(PODS, "webserver-lb"), *nodes_with_cidrs()]
+    cluster = FakeCluster(objects, exec_answer=reply, logs={(SERVED, None): log})
+    if graded_as:
+        check = next(c for c in LAB.step("client-address").checks if c.id == graded_as)
+        return run_check(check, CheckContext(cluster=cluster, namespace=NS), LAB.folder, wait=0)
+    return run("client_address_kept", cluster, service="webserver-lb")
+
+
+PROBE = access_line("10.244.1.1", "/").replace("labcheck-probe", "kube-probe/1.34")
+
+
+def test_the_clients_own_address_in_nginx_log_passes_and_is_named():
+    outcome = client_address(f"{PROBE}\n{access_line('172.18.0.1', '/labcheck-a1b2c3d4e5f6')}\n")
+    assert outcome.status == Status.PASS, outcome
+    assert outcome.summary.startswith(f"nginx ({SERVED}) logged 172.18.0.1 as the client of GET http://{LB_IP}/labcheck-")
+
+
+def test_a_node_address_under_cluster_is_final_and_names_the_node_and_the_fix():
+    for client, what in (("172.18.0.4", "node netlabs-multi-worker2's InternalIP"),
+                         ("10.244.1.1", "in node netlabs-multi-worker's Pod CIDR 10.244.1.0/24 (the node's own "
+                                        "address on its Pod bridge)")):
+        result = client_address(access_line(client, "/labcheck-a1b2c3d4e5f6"), policy=None,
+                                graded_as="client-address-kept")
+        assert reported_at_once(result), result
+        assert f"logged {client} as the client of GET /labcheck-a1b2c3d4e5f6, {what}: " in result.summary
+        assert "rewrote the source" in result.summary and "externalTrafficPolicy: Cluster" in result.cause
+        assert "kubectl patch service webserver-lb -p '{\"spec\":{\"externalTrafficPolicy\":\"Local\"}}'" \
+            in result.cause
+
+
+def test_a_node_address_under_local_is_waited_for():
+    # kube-proxy applies a new policy a moment after the patch: re-tried, and said so.
+    outcome = client_address(access_line("172.18.0.4", "/labcheck-a1b2c3d4e5f6"))
+    assert outcome.status == Status.FAIL and not outcome.final and "had not applied it yet" in outcome.cause
+
+
+def test_only_this_attempts_request_counts():
+    # An earlier attempt's request (another mark) went through a node before the policy took effect.
+    log = "\n".join([access_line("172.18.0.4", "/labcheck-000000000000"), access_line("172.18.0.1", "/labcheck-a1b2c3d4e5f6")])
+    assert client_address(log).status == Status.PASS
+    waiting = client_address(log, mark="ffffffffffff")
+    assert waiting.status == Status.FAIL and not waiting.final and "no line for it yet" in waiting.summary
+
+
+def test_each_attempt_sends_a_request_of_its_own():
+    reply, asked = marks("a1b2c3d4e5f6", "0123456789ab")
+    objects = [lb_local(), *PODS, endpoints(PODS, "webserver-lb"), *nodes_with_cidrs()]
+    cluster = FakeCluster(objects, exec_answer=reply, logs={(SERVED, None): PROBE})
+    for _attempt in range(2):
+        run("client_address_kept", cluster, service="webserver-lb")
+    assert asked == [f"http://{LB_IP}/labcheck-a1b2c3d4e5f6", f"http://{LB_IP}/labcheck-0123456789ab"]
+
+
+def test_a_log_that_cannot_be_read_is_never_a_pass():
+    unparsed = client_address('- - - [05/Dec/2026] "GET /labcheck-a1b2c3d4e5f6 HTTP/1.1" 200 52')
+    assert unparsed.status == Status.ERROR and "cannot read the client address" in unparsed.summary
+
+    class NoLogs(FakeCluster):
+        def logs(self, namespace, pod, container, tail_lines=200):
+            raise ClusterUnavailable("the API server refused access to logs (403 Forbidden)")
+
+    reply, _asked = marks("a1b2c3d4e5f6")
+    cluster = NoLogs([lb_local(), *PODS, *nodes_with_cidrs()], exec_answer=reply)
+    check = next(c for c in LAB.step("client-address").checks if c.id == "client-address-kept")
+    result = run_check(check, CheckContext(cluster=cluster, namespace=NS), LAB.folder, wait=0)
+    assert result.status == Status.ERROR and "403" in result.summary
+
+
+def nodes_answering(answering: set[str], pods=PODS, policy: str | None = "Local"):
+    objects = [lb_local(policy), *pods, endpoints(pods, "webserver-lb"), *nodes()]
+    cluster = FakeCluster(objects, exec_answer=from_host(answering))
+    check = next(c for c in LAB.step("client-address").checks if c.id == "only-nodes-with-a-pod-answer")
+    return run_check(check, CheckContext(cluster=cluster, namespace=NS), LAB.folder, wait=0), cluster
+
+
+WORKERS = {"netlabs-multi-worker", "netlabs-multi-worker2"}
+
+
+def test_the_nodes_with_a_pod_answering_and_the_others_silent_pass():
+    result, _cluster = nodes_answering(WORKERS)
+    assert result.status == Status.PASS, result
+    assert ("on node port 31188, netlabs-multi-worker, netlabs-multi-worker2 (running a ready webserver Pod) answered "
+            "and netlabs-multi-control-plane (running none) did not") == result.summary
+
+
+def test_the_control_plane_answering_under_cluster_is_final():
+    result, _cluster = nodes_answering(set(NODES), policy=None)
+    assert reported_at_once(result), result
+    assert result.summary == ("netlabs-multi-control-plane answered on node port 31188 though it runs no webserver "
+                              "Pod: externalTrafficPolicy is Cluster")
+    waiting, _cluster = nodes_answering(set(NODES))  # Local, and kube-proxy not there yet
+    assert waiting.status == Status.FAIL and "has not applied Local yet" in waiting.cause
+
+
+def test_a_silent_node_that_runs_a_pod_is_waited_for():
+    result, _cluster = nodes_answering({"netlabs-multi-worker"})
+    assert result.status == Status.FAIL and "netlabs-multi-worker2 run(s) a ready webserver Pod" in result.summary
+    assert "check again" in result.cause and "Docker Desktop" not in result.cause
+    nothing, _cluster = nodes_answering(set())
+    assert "Docker Desktop" in nothing.cause  # not one node answered: maybe this machine is not on kind's network
+
+
+def test_with_a_pod_on_every_node_nothing_proves_the_silence():
+    everywhere = [*PODS, webserver("webserver-5f-ccccc", "netlabs-multi-control-plane", "10.244.0.7")]
+    result, cluster = nodes_answering(WORKERS, pods=everywhere)
+    assert reported_at_once(result), result
+    assert "so none can show that a node without one stays silent" in result.summary
+    assert "webserver.yaml" in result.cause
+    assert not [call for call in cluster.calls if call[0] == "host"]  # it did not ask, it could not have shown it
+
+
+def test_the_policy_checks_name_the_service_to_change():
+    lb = graded("client-address", "lb-policy-local", [lb_local(None), nodeport(), *PODS], wait=0)
+    assert lb.status == Status.FAIL and "externalTrafficPolicy" in lb.summary
+    assert reported_at_once(lb) and "kubectl patch service webserver-lb" in lb.cause
+    assert "internalTrafficPolicy is for" not in lb.cause  # said only to those who set it
+    internal = lb_local(None)
+    internal["spec"]["internalTrafficPolicy"] = "Local"
+    mixed_up = graded("client-address", "lb-policy-local", [internal, nodeport(), *PODS], wait=0)
+    assert mixed_up.cause.startswith("internalTrafficPolicy is for traffic from Pods to the ClusterIP; traffic from "
+                                     "outside (the load balancer's address, the node port) follows externalTrafficPolicy")
+    node_port = graded("client-address", "nodeport-stays-cluster",
+                       [lb_local(), nodeport(externalTrafficPolicy="Local"), *PODS], wait=0)
+    assert node_port.status == Status.FAIL and "this step changes webserver-lb" in node_port.cause
+    assert graded("client-address", "nodeport-stays-cluster",
+                  [nodeport(externalTrafficPolicy="Cluster")]).status == Status.PASS
+
+
+# --- step 5: node port 30080 ------------------------------------------------------------------
 
 
 def test_a_node_port_someone_chose_is_told_apart_from_one_kubernetes_picked():
