@@ -140,10 +140,14 @@ def images_on_node(ctx: CheckContext, images: dict[str, str], answer: str | None
                     cause=f"build it, then `kind load docker-image {image} --name <cluster>` copies it into every "
                           "node (a push to a registry would not reach this cluster)", final=True)
             if recorded is not None and not same_image(recorded[key], present[reference]):
+                several = len(recorded[key].split()) > 1
                 return Outcome.failed(
                     f"the {image} on node {name} is not the one you recorded", expected=recorded[key],
                     observed=present[reference], final=True,
-                    cause="the node has another build: load the image again after each `docker build`, "
+                    cause=f"you recorded {len(recorded[key].split())} IDs under {key}: `docker images -q "
+                          f"{image.split(':')[0]}` lists one per tag of the repository; record the one of "
+                          f"{image} (`docker image inspect {image} -f '{{{{.Id}}}}'`)" if several else
+                          "the node has another build: load the image again after each `docker build`, "
                           "and record the ID of the image you built")
             seen.append(f"{name}: {reference} {present[reference][:19]}")
     if not seen:

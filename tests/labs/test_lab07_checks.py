@@ -99,6 +99,14 @@ def test_image_ids_recorded_as_docker_images_shows_them_pass():
     assert result.status == Status.FAIL and "is not the one you recorded" in result.summary
 
 
+def test_two_ids_recorded_from_every_tag_of_the_repository_are_told_so():
+    # `docker images -q myrepo/web-app` lists one line per tag (:latest and, say, :1.0)
+    both = configmap("answer-images", **{"web-app": f"{WEB_ID[7:19]}\n{WEB_ID[7:19]}", "redis": "cd34cd34cd34"})
+    result = graded("node-has-your-build", [both], lambda where, command: ok(LISTING))
+    assert result.status == Status.FAIL and "you recorded 2 IDs under web-app" in result.cause
+    assert "docker image inspect myrepo/web-app:latest" in result.cause
+
+
 # --- step 2: the Pod ----------------------------------------------------------------------------
 
 
