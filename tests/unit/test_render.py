@@ -66,3 +66,19 @@ def test_a_table_comes_under_the_summary_and_a_cause_of_several_reasons_is_a_lis
     assert summary < table_title < cause
     assert lines[cause + 1:cause + 3] == ["          - no NetworkPolicy selects Pod db (frontend → db:6379)",
                                           "          - another reason (x → y)"]
+
+
+def test_verbose_evidence_names_where_each_command_ran():
+    """Where a probe ran is printed in brackets: rich must not take it for markup and drop it."""
+    exec_item = {"kind": "exec", "command": ["curl", "http://172.18.0.2:30080/"], "exit_code": 0, "duration": 1.5,
+                 "where": "a container on Docker network kind (this machine does not reach the nodes' addresses)",
+                 "stdout": "Served by webserver-1"}
+    logs_item = {"kind": "logs", "where": "Pod lab05/webserver-1 [nginx]", "output": "GET / 200"}
+    check = CheckResult("every-node-answers", "every node answers", "python", Status.PASS, "3 nodes answered",
+                        evidence=[exec_item, logs_item])
+    buffer = io.StringIO()
+    render_text(StepResult("05", "nodeport", 1, "Step", [check]), Console(file=buffer, width=300), step_count=1,
+                verbose=True)
+    text = buffer.getvalue()
+    assert "[a container on Docker network kind (this machine does not reach the nodes' addresses)] exit 0" in text
+    assert "logs of Pod lab05/webserver-1 [nginx]:" in text

@@ -45,7 +45,8 @@ def _evidence_lines(result: CheckResult) -> list[str]:
     for item in result.evidence:
         if item.get("kind") == "exec":
             command = " ".join(item.get("command", []))
-            lines.append(f"        $ {escape(command)}   [{escape(item.get('where', ''))}] "
+            # The brackets are escaped with the text: rich reads a bare "[a container ...]" as markup and drops it.
+            lines.append(f"        $ {escape(command)}   {escape('[' + item.get('where', '') + ']')} "
                          f"exit {item.get('exit_code')} in {item.get('duration', 0):.2f}s")
             for stream in ("stdout", "stderr"):
                 text = (item.get(stream) or "").strip()
