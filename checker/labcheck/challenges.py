@@ -76,6 +76,7 @@ def list_challenges() -> None:
 def start(ref: str, learner: str | None = None) -> None:
     from . import actions
     from .engine import run_step
+    from .selftest import FAULT_SHOWS_WITHIN, fault_shows
     from .session import cluster_identity, live_cluster, prepare_cluster
     from .state import Progress, now
 
@@ -99,8 +100,14 @@ def start(ref: str, learner: str | None = None) -> None:
                                  f"{failing.summary}); run `labcheck challenge reset {challenge.id}` and start again")
     with err.status("Setting up the challenge..."):
         actions.perform(graded, challenge.fault, context=context, cluster_name=name, variables=variables)
-        actions.perform(graded, challenge.guards, context=context, cluster_name=name, variables=variables)
-        actions.set_default_namespace(context, challenge.namespace)
+    # The learner is handed the cluster only once it shows what the report says.
+    with err.status("Waiting for the reported symptom to show..."):
+        problems = fault_shows(challenge, graded, cluster)
+    if problems:
+        raise ClusterUnavailable(f"the fault did not show within {FAULT_SHOWS_WITHIN:.0f} s ({problems[0]}); "
+                                 f"run `labcheck challenge reset {challenge.id}` and start again")
+    actions.perform(graded, challenge.guards, context=context, cluster_name=name, variables=variables)
+    actions.set_default_namespace(context, challenge.namespace)
     progress.current_challenge = challenge.id
     progress.challenges[challenge.id] = {"started_at": now(), "seed": seed, "hints": 0, "fixed_at": None,
                                          "gave_up": False, "cluster": cluster_identity(cluster)}

@@ -243,6 +243,22 @@ def run_selftest(lab: Lab, *, record: bool = False, log: Callable[[str], None] =
 FAULT_SHOWS_WITHIN = 90.0
 
 
+def fault_shows(challenge: Challenge, graded: Lab, cluster, *, namespace: str | None = None,
+                within: float = FAULT_SHOWS_WITHIN) -> list[str]:
+    """Wait until the fault's symptom shows (`broken_fails` FAIL); what still differs when it does not.
+
+    A fault may take a moment to show (kube-proxy still sends to the old endpoints for a second,
+    a readiness probe has a threshold to reach); it is watched for, never slept for blindly."""
+    step = graded.steps[0]
+    deadline = time.monotonic() + within
+    while True:
+        result = run_step(graded, step, cluster, wait=0, namespace=namespace)
+        problems = judge(result, "FAIL", challenge.broken_fails)
+        if not problems or time.monotonic() > deadline:
+            return problems
+        time.sleep(1)
+
+
 def challenge_evidence_path(challenge: Challenge, case: str) -> Path:
     return challenge.folder / "evidence" / f"{case}.json"
 
@@ -269,13 +285,7 @@ class ChallengeSelfTest(SelfTest):
         if problems:
             return problems
         self.apply(self.challenge.fault, namespace, variables)
-        deadline = time.monotonic() + FAULT_SHOWS_WITHIN
-        while True:  # a fault may take a moment to show; it is watched for, never slept for blindly
-            result = run_step(self.lab, step, self.live, wait=0, namespace=namespace)
-            problems = judge(result, "FAIL", self.challenge.broken_fails)
-            if not problems or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        problems = fault_shows(self.challenge, self.lab, self.live, namespace=namespace)
         if case == "main" and not problems:
             result = self.grade(step, "broken", namespace, wait=0)
             problems = judge(result, "FAIL", self.challenge.broken_fails)
