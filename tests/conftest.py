@@ -226,6 +226,11 @@ class FakeKind:
     def export_kubeconfig(self, name):
         pass
 
+    settled: str | None = None  # what settle_network says it repaired
+
+    def settle_network(self, name):
+        return self.settled
+
     def load_image(self, image, name):
         if image in self.docker_images:
             self.loaded.append(image)

@@ -67,6 +67,10 @@ def prepare_cluster(lab) -> tuple[str, str]:
         if not stopped:
             err.print(f"Reusing kind cluster [bold]{name}[/bold].")
             kind.export_kubeconfig(name)
+            with err.status(f"Checking the Pod network of {name}..."):
+                repaired = kind.settle_network(name)
+            if repaired:
+                err.print(repaired)
         else:
             # Its node containers outlived their Docker daemon (a reboot, a restarted dockerd): kind
             # still lists the cluster, but nothing runs. A new one is the reliable way back. (A slow

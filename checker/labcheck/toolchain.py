@@ -199,6 +199,55 @@ class Kind:
         return [line.split()[0] for line in done.stdout.splitlines()
                 if len(line.split()) == 2 and line.split()[1] != "running"]
 
+    def missing_pod_routes(self, name: str) -> list[str]:
+        """Routes to other nodes' Pod ranges that a node lacks, as "node -> podCIDR" (none on one node).
+
+        kube-router (the clusters' CNI) learns them over BGP from its peers, which it names by node
+        address; when Docker restarts, the nodes may come back on other addresses and a kube-router
+        that started first keeps peering with the old ones."""
+        from .actions import kubectl
+
+        docker = shutil.which("docker")
+        if docker is None:
+            return []
+        listed = _kubectl([kubectl(), "--context", kube_context(name), "get", "nodes", "-o", "json"],
+                          f"kubectl get nodes of {name}", timeout=60)
+        ranges = {n["metadata"]["name"]: n["spec"].get("podCIDR") for n in json.loads(listed.stdout)["items"]}
+        missing = []
+        for node in ranges:
+            routes = _kubectl([docker, "exec", node, "ip", "route"], f"ip route on node {node}", timeout=30).stdout
+            present = {line.split()[0] for line in routes.splitlines() if line.split()}
+            missing += [f"{node} -> {cidr}" for other, cidr in ranges.items()
+                        if other != node and cidr and cidr not in present]
+        return missing
+
+    def settle_network(self, name: str) -> str | None:
+        """Make a reused cluster's Pod network whole again after a Docker restart; what was done, if anything.
+
+        Restarting kube-router makes it peer with the nodes' current addresses (its routes come back
+        in seconds); then CoreDNS, which could not reach the API server, turns Ready."""
+        from .actions import kubectl
+
+        missing = self.missing_pod_routes(name)
+        if not missing:
+            return None
+        binary, context = kubectl(), kube_context(name)
+        _kubectl([binary, "--context", context, "-n", "kube-system", "rollout", "restart", "daemonset/kube-router"],
+                 f"restart kube-router in {name}")
+        _kubectl([binary, "--context", context, "-n", "kube-system", "rollout", "status", "daemonset/kube-router",
+                  "--timeout=180s"], f"kube-router of {name} ready again", timeout=240)
+        deadline = time.monotonic() + 60
+        while (still := self.missing_pod_routes(name)) and time.monotonic() < deadline:
+            time.sleep(2)
+        if still:
+            raise ClusterUnavailable(f"the Pod network of {name} lacks routes ({', '.join(still)}) even after "
+                                     f"restarting kube-router: `kind delete cluster --name {name}`, then "
+                                     "`labcheck start` creates it anew")
+        _kubectl([binary, "--context", context, "-n", "kube-system", "wait", "--for=condition=Ready", "pod",
+                  "-l", "k8s-app=kube-dns", "--timeout=120s"], f"CoreDNS of {name} Ready", timeout=180)
+        return (f"Restarted kube-router in {name}: {len(missing)} route(s) between nodes' Pods were missing "
+                f"({', '.join(missing)}), as a Docker restart that moves the nodes to new addresses leaves them.")
+
     def export_kubeconfig(self, name: str) -> None:
         """(Re)write the cluster's context into the kubeconfig, e.g. after it was reset."""
         done = self._run("export", "kubeconfig", "--name", name, timeout=60)
