@@ -44,15 +44,15 @@ def route_accepted(ctx: CheckContext, route: str) -> Outcome:
     return Outcome.failed(f"HTTPRoute {route} is not taken up: {'; '.join(problems)}", cause=cause, final=True)
 
 
-def _acceptable(requests: int, share: float, rival: float, error: float = 1e-6) -> tuple[int, int]:
+def _acceptable(requests: int, share: float, rival: float, error: float = 1e-6) -> tuple[int, int, float]:
     """The counts of the minority backend that a split of `share` gives, except with probability
-    below `error` on each side: with a `rival` share far enough away, its counts fall outside."""
+    below `error` on each side, and the chance that a `rival` split lands among them too."""
     def cdf(k: int, p: float) -> float:
         return sum(math.comb(requests, i) * p ** i * (1 - p) ** (requests - i) for i in range(0, k + 1))
 
     low = next(k for k in range(requests + 1) if cdf(k, share) > error / 2)
     high = next(k for k in range(requests + 1) if 1 - cdf(k, share) < error / 2)
-    return low, high
+    return low, high, cdf(high, rival) - (cdf(low - 1, rival) if low else 0.0)
 
 
 @register(needs=("host",), watches=(("gateway.networking.k8s.io/v1", "HTTPRoute"),))
@@ -63,7 +63,7 @@ def split_is(ctx: CheckContext, host: str, gateway: str, requests: int, share: f
     addresses = objects.field_values(found or {}, "status.addresses[0].value")
     if not addresses:
         raise TargetUnavailable(f"Gateway {gateway} has no address yet", cause="see the previous step")
-    low, high = _acceptable(requests, share, 0.5)
+    low, high, even_lands = _acceptable(requests, share, 0.5)
     url = f"http://{host}/"
     loop = (f"i=0; while [ $i -lt {requests} ]; do "
             f"curl -s -m 3 --connect-to {shlex.quote(f'{host}:80:{addresses[0]}:80')} {shlex.quote(url)} "
@@ -80,7 +80,8 @@ def split_is(ctx: CheckContext, host: str, gateway: str, requests: int, share: f
                               cause="the route does not send every request to blue or green: is it accepted?")
     if low <= green <= high:
         return Outcome.passed(f"green answered {green} of {requests}: a {share:.0%} share "
-                              f"(accepted {low}-{high}; an even split lands there with a chance below 1e-6)",
+                              f"(accepted {low}-{high}; an even split lands there with a chance of "
+                              f"{even_lands:.0e})",
                               observed=observed)
     return Outcome.failed(
         f"green answered {green} of {requests}: not a {round((1 - share) * 100)}/{round(share * 100)} split",
