@@ -72,6 +72,18 @@ def _served_by(output: str, pod_names: set[str]) -> list[str]:
     return found
 
 
+def _sibling_named(output: str, pods: list[dict]) -> str | None:
+    """A name in the answer shaped like the selected Pods' own (<deployment>-<replicaset hash>-<suffix>)
+    but of none of them: a Pod of another ReplicaSet of the same Deployment, replaced or new."""
+    current = {objects.name_of(p) for p in pods}
+    prefixes = {name.rsplit("-", 2)[0] + "-" for name in current if name.count("-") >= 2}
+    for token in _NAME_TOKEN.findall(output):
+        if token not in current and any(token.startswith(prefix) and token[len(prefix):].count("-") == 1
+                                        for prefix in prefixes):
+            return token
+    return None
+
+
 def _request_loop(url: str, count: int, seconds: int = 2) -> list[str]:
     """One command that sends `count` requests, each on a new connection, one answer per line."""
     quoted = shlex.quote(url)
@@ -159,11 +171,21 @@ def clusterip_answers(ctx: CheckContext, service: str, client: str) -> Outcome:
     served = [n for n in _served_by(result.stdout, names) if n]
     if result.returncode == 0 and served:
         return Outcome.passed(f"{url} from Pod {client} was answered by {served[0]}", observed=_short(result.stdout))
+    sibling = _sibling_named(result.stdout, pods) if result.returncode == 0 else None
+    if sibling:  # a rollout under way: kube-proxy still sent to a Pod just replaced (or one not read yet)
+        return Outcome.failed(
+            f"{url} was answered by {sibling}, a Pod of the same Deployment that is not among the Pods "
+            f"Service {service} selects right now", observed=_short(result.stdout), final=False,
+            cause="the Deployment's Pods are being replaced (a rollout): check again once `kubectl rollout status "
+                  "deployment webserver` says it is done")
     if result.returncode == 0:
+        # Not final: until kube-proxy has written a new Service's rules, the ClusterIP is an address like
+        # any other, and whatever answers it beyond the node (a proxy of the host's network) may answer.
         return Outcome.failed(
             f"{url} answered, but not with the name of a Pod of Service {service}",
             expected=f"an answer naming one of {', '.join(sorted(names))}", observed=_short(result.stdout),
-            cause="does the Service select the webserver Pods (spec.selector)?", final=True)
+            cause="does the Service select the webserver Pods (spec.selector)? A Service made a moment ago "
+                  "may not be in kube-proxy's rules yet", final=False)
     return _diagnose_port(ctx, svc, client, url, result, pods)
 
 
