@@ -7,7 +7,7 @@ while this script keeps every core busy with a bounded busy loop (one process pe
 when the selftest ends, and in any case after --max-load-seconds). It prints each run's time,
 the load average it saw and its verdict, then a summary; exit 1 when any run failed.
 
-    python scripts/selftest_under_load.py [LAB ...] [--repeat N] [--only quiet|loaded]
+    python scripts/selftest_under_load.py [LAB ...] [--repeat N] [--only quiet|loaded] [--log-dir DIR]
 
 Needs the clusters `labcheck start LAB` makes (the toolchain of clusters/prepare.sh).
 """
@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def busy(seconds: float) -> list[multiprocessing.Process]:
     return spinners
 
 
-def selftest(lab: str, env: dict[str, str]) -> tuple[bool, float, str, tuple[float, float]]:
+def selftest(lab: str, env: dict[str, str], log: Path) -> tuple[bool, float, str, tuple[float, float]]:
     started = time.monotonic()
     loads = []
     process = subprocess.Popen([sys.executable, "-m", "labcheck", "selftest", lab], stdout=subprocess.PIPE,
@@ -51,6 +52,7 @@ def selftest(lab: str, env: dict[str, str]) -> tuple[bool, float, str, tuple[flo
         loads.append(os.getloadavg()[0])
         time.sleep(2)
     out = process.stdout.read() if process.stdout else ""
+    log.write_text(out, encoding="utf-8")  # the whole run, so that a failure can be read afterwards
     last = out.strip().splitlines()[-1] if out.strip() else "(no output)"
     failing = [line for line in out.splitlines() if line.startswith("FAIL")]
     detail = last if not failing else f"{last}; first failure: {failing[0][:200]}"
@@ -63,7 +65,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each lab in each condition")
     parser.add_argument("--only", choices=["quiet", "loaded"], help="one condition only")
     parser.add_argument("--max-load-seconds", type=float, default=1800, help="the busy loop's bound")
+    parser.add_argument("--log-dir", type=Path, help="where each run's output is kept (default: a new temporary folder)")
     args = parser.parse_args()
+    logs = args.log_dir or Path(tempfile.mkdtemp(prefix="selftest-under-load-"))
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"each run's output goes to {logs}/", flush=True)
     labs = args.labs or [lab.id for lab in all_labs()]
     env = dict(os.environ, NO_COLOR="1")
     rows = []
@@ -75,14 +81,15 @@ def main() -> int:
             for run in range(1, args.repeat + 1):
                 spinners = busy(args.max_load_seconds) if condition == "loaded" else []
                 try:
-                    ok, seconds, detail, (low, high) = selftest(lab, env)
+                    log = logs / f"{lab}-{condition}-{run}.log"
+                    ok, seconds, detail, (low, high) = selftest(lab, env, log)
                 finally:
                     for spinner in spinners:
                         spinner.terminate()
                 row = (lab, condition, run, "passed" if ok else "FAILED", seconds, low, high, detail)
                 rows.append(row)
                 print(f"lab {lab} {condition:<6} run {run}: {row[3]} in {seconds:.0f} s (load {low:.1f}-{high:.1f}) "
-                      f"{detail}", flush=True)
+                      f"{detail}" + ("" if ok else f" (whole output: {log})"), flush=True)
     print("\nlab  condition  run  verdict  seconds  load")
     for lab, condition, run, verdict, seconds, low, high, _detail in rows:
         print(f"{lab:<4} {condition:<9}  {run:<3}  {verdict:<7}  {seconds:7.0f}  {low:.1f}-{high:.1f}")
