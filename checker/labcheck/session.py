@@ -53,6 +53,13 @@ def undo_other_labs(lab, context: str, name: str) -> None:
             actions.perform(other, done, context=context, cluster_name=name)
 
 
+def _node_count(config) -> int:
+    """How many nodes a kind config makes (one when it lists none)."""
+    import yaml
+
+    return len(yaml.safe_load(config.read_text(encoding="utf-8")).get("nodes") or [None])
+
+
 def prepare_cluster(lab) -> tuple[str, str]:
     """The lab's kind cluster, created or reused, with the lab's images and add-ons in it:
     (kubeconfig context, cluster name)."""
@@ -67,10 +74,11 @@ def prepare_cluster(lab) -> tuple[str, str]:
         if not stopped:
             err.print(f"Reusing kind cluster [bold]{name}[/bold].")
             kind.export_kubeconfig(name)
-            with err.status(f"Checking the Pod network of {name}..."):
-                repaired = kind.settle_network(name)
-            if repaired:
-                err.print(repaired)
+            if _node_count(config) > 1:  # one node has no routes between nodes to lose
+                with err.status(f"Checking the Pod network of {name}..."):
+                    repaired = kind.settle_network(name)
+                if repaired:
+                    err.print(repaired)
         else:
             # Its node containers outlived their Docker daemon (a reboot, a restarted dockerd): kind
             # still lists the cluster, but nothing runs. A new one is the reliable way back. (A slow

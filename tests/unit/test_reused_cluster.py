@@ -75,3 +75,22 @@ def test_routes_that_do_not_come_back_are_one_clear_error(network, monkeypatch):
     with pytest.raises(ClusterUnavailable, match=r"lacks routes \(netlabs-multi-worker -> 10.244.2.0/24\).*"
                                                  r"kind delete cluster --name netlabs-multi"):
         Kind("kind", None).settle_network("netlabs-multi")
+
+
+@pytest.mark.parametrize("lab_id, checked", [("05", True), ("01", False)])
+def test_start_checks_the_pod_routes_of_a_reused_cluster_of_several_nodes(monkeypatch, capsys, lab_id, checked):
+    import labcheck.session as session
+    from labcheck import toolchain
+    from labcheck.loader import find_lab
+    from tests.conftest import FakeKind
+
+    lab = find_lab(lab_id).model_copy(update={"addons": [], "images": []})
+    kind = FakeKind(docker_images=set())
+    kind.clusters = lambda: ["netlabs", "netlabs-multi"]
+    asked = []
+    kind.settle_network = lambda name: asked.append(name) or f"Restarted kube-router in {name}: (test)"
+    monkeypatch.setattr(toolchain.Kind, "find", classmethod(lambda cls: kind))
+    context, name = session.prepare_cluster(lab)
+    said = capsys.readouterr().err
+    assert asked == ([name] if checked else [])
+    assert ("Restarted kube-router in netlabs-multi" in said) is checked
