@@ -18,13 +18,25 @@ def _first_node(ctx: CheckContext) -> tuple[str, str]:
     return name, objects.internal_ip(node) or ""
 
 
+def _past_the_proxy(ctx: CheckContext, svc: dict, ready: list[dict], proxy: str) -> set[int]:
+    """The Service's target ports when none of them is the proxy's (it sends past nginx), else nothing."""
+    targets = set().union(*(objects.target_ports(port, ready) for port in objects.service_ports(svc))) if ready else set()
+    proxy_ports = {p.get("containerPort") for pod in ready for c in objects.containers_of(pod) if c.get("name") == proxy
+                   for p in c.get("ports") or []}
+    return targets if targets and proxy_ports and not targets & proxy_ports else set()
+
+
 def _why_not(ctx: CheckContext, answer: commands.HttpResponse, deployment: str, proxy: str,
-             configmap: str) -> tuple[str, bool]:
+             configmap: str, svc: dict | None = None) -> tuple[str, bool]:
     """(likely cause, final) for an answer that is not the blog's page through the proxy."""
     found = ctx.get("Deployment", deployment, "apps/v1")
     if found is None:
         return f"Deployment {deployment} is the app: keep it", True
     ready, waiting = objects.ready_replicas(ctx, found)
+    past = _past_the_proxy(ctx, svc, ready, proxy) if svc is not None and answer.status in (502, 504) else set()
+    if past:  # nginx answered, though the Service now sends past it: kube-proxy has not caught up yet
+        return (f"nginx answered {answer.status}, though Service {objects.name_of(svc)} now sends to port "
+                f"{', '.join(map(str, sorted(past)))}, past nginx: kube-proxy is still catching up, check again"), False
     status = found.get("status", {})
     rolling = bool(waiting) or status.get("updatedReplicas", 0) < found["spec"].get("replicas", 1) or \
         status.get("observedGeneration", 0) < found["metadata"].get("generation", 0)
@@ -69,7 +81,7 @@ def node_port_through_proxy(ctx: CheckContext, service: str, deployment: str, pr
             expected=expected, observed=f"{bad.shown()}, no {header} header", final=True,
             cause=f"nginx in front of the blog is the app's design (it marks every answer with {header}); the "
                   "Service must send to nginx's port 80, and nginx to the blog")
-    cause, final = _why_not(ctx, bad, deployment, proxy, configmap)
+    cause, final = _why_not(ctx, bad, deployment, proxy, configmap, svc)
     return Outcome.failed(f"{len(answers) - len(good)} of {len(answers)} requests to node port {node_port} did not "
                           "get the blog's page", expected=expected, observed=bad.shown(), cause=cause, final=final)
 
