@@ -486,25 +486,16 @@ def test_an_unready_pod_still_listed_ready_is_waited_for(checks):
                      [service(), *pods, endpoint_slice(pods)]).status == Status.PASS
 
 
-def test_clusterip_answered_by_a_pod_of_the_rollout_is_waited_for_not_failed(checks):
-    """Right after a Deployment's template changes, kube-proxy may still send to a Pod of the old
-    ReplicaSet: not a wrong Service, a moving state (a quiet, fast machine checks within it)."""
-    def answer(where, command):
-        return ok("Served by webserver-5c1-zzzzz (10.244.1.9)\n")
-
-    outcome, _ = run(checks, "clusterip_answers", [service(), *PODS], reply=answer, service="webserver",
-                     client="client")
+@pytest.mark.parametrize("answered, summary_says, cause_says", [
+    # Right after a Deployment's template changes, kube-proxy may still send to a Pod of the old ReplicaSet.
+    ("Served by webserver-5c1-zzzzz (10.244.1.9)\n", "webserver-5c1-zzzzz", "rollout"),
+    # Before kube-proxy has a new Service's rules, its address is routed like any other: on a machine whose
+    # network answers every port 80 (a proxy), that answer names no Pod.
+    ("\nLABCHECK-HTTP-STATUS 404\n", "not with the name of a Pod of Service webserver", "kube-proxy"),
+])
+def test_a_clusterip_answer_naming_no_selected_pod_is_waited_for(checks, answered, summary_says, cause_says):
+    """Moving states, not a wrong Service: a quiet, fast machine checks within them, so not final."""
+    outcome, _ = run(checks, "clusterip_answers", [service(), *PODS], reply=lambda where, command: ok(answered),
+                     service="webserver", client="client")
     assert outcome.status == Status.FAIL and not outcome.final
-    assert "webserver-5c1-zzzzz" in outcome.summary and "rollout" in outcome.cause
-
-
-def test_clusterip_answered_by_something_else_is_waited_for(checks):
-    """Before kube-proxy has a new Service's rules, its address is routed like any other: on a machine
-    whose network answers every port 80 (a proxy), that answer names no Pod. It may change: not final."""
-    def answer(where, command):
-        return ok("\nLABCHECK-HTTP-STATUS 404\n")
-
-    outcome, _ = run(checks, "clusterip_answers", [service(), *PODS], reply=answer, service="webserver",
-                     client="client")
-    assert outcome.status == Status.FAIL and not outcome.final
-    assert "not with the name of a Pod of Service webserver" in outcome.summary and "kube-proxy" in outcome.cause
+    assert summary_says in outcome.summary and cause_says in outcome.cause
